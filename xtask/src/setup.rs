@@ -1,0 +1,109 @@
+//! Provides libtorch for tch without asking the user to export anything.
+//!
+//! `.cargo/config.toml` points `LIBTORCH` at `.venv/libtorch`; this task makes that path real:
+//! a virtualenv with PyPI's `torch==2.13.0` (the version tch 0.26 is built against) and a
+//! symlink from `.venv/libtorch` to the installed `torch` package, whose `lib/` and
+//! `include/` are a complete libtorch. A `LIBTORCH` set by the user is respected and left alone.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The PyTorch release that tch 0.26 expects.
+pub const TORCH_VERSION: &str = "2.13.0";
+
+/// Repository root: xtask lives one level below it.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the repository")
+        .to_path_buf()
+}
+
+pub fn venv_python() -> PathBuf {
+    repo_root().join(".venv/bin/python")
+}
+
+/// Makes libtorch available and returns its directory.
+pub fn run() -> Result<PathBuf> {
+    let root = repo_root();
+    let venv = root.join(".venv");
+    let link = venv.join("libtorch");
+    // cargo passes the LIBTORCH of .cargo/config.toml to xtask too; only another value is the user's.
+    let user_libtorch = std::env::var_os("LIBTORCH").map(PathBuf::from).filter(|dir| *dir != link);
+    if let Some(dir) = user_libtorch {
+        if !dir.join("lib").is_dir() || !dir.join("include").is_dir() {
+            bail!(
+                "LIBTORCH={} has no lib/ and include/ folders; point it at a libtorch {TORCH_VERSION} \
+                 or unset it to let `cargo xtask setup` install one into .venv",
+                dir.display()
+            );
+        }
+        println!("xtask: using LIBTORCH={} from the environment", dir.display());
+        return Ok(dir);
+    }
+    let python = venv_python();
+    if !python.exists() {
+        println!("xtask: creating {}", venv.display());
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("python3 -m venv failed: install python3 with its venv module (Debian: python3-venv)")?;
+    }
+    if installed_version(&python, "torch").as_deref() != Some(TORCH_VERSION) {
+        println!("xtask: installing torch=={TORCH_VERSION} from PyPI (about 4.6 GB, a few minutes)");
+        pip_install(&python, &[&format!("torch=={TORCH_VERSION}")])?;
+    }
+    let torch_dir = package_dir(&python, "torch")?;
+    if std::fs::read_link(&link).ok().as_deref() != Some(torch_dir.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&torch_dir, &link)
+            .with_context(|| format!("cannot create the symlink {}", link.display()))?;
+    }
+    Ok(link)
+}
+
+fn pip_install(python: &Path, packages: &[&str]) -> Result<()> {
+    run_checked(
+        Command::new(python)
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+            .args(packages),
+    )
+    .with_context(|| format!("pip install {} failed", packages.join(" ")))
+}
+
+fn installed_version(python: &Path, package: &str) -> Option<String> {
+    let out = Command::new(python)
+        .args(["-c", &format!("import importlib.metadata as m; print(m.version('{package}'))")])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Where an installed package lives, found without importing it (importing torch takes seconds).
+fn package_dir(python: &Path, package: &str) -> Result<PathBuf> {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            &format!("import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('{package}').origin))"),
+        ])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        bail!("cannot locate the Python package {package}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+pub fn run_checked(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} exited with {status}");
+    }
+    Ok(())
+}
+
+/// The cargo that invoked xtask, so toolchain overrides carry through.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
