@@ -1,0 +1,324 @@
+//! Reading and writing images.
+//!
+//! Decoding goes through the `image` crate (PNG, JPEG, BMP). The format is recognised from the
+//! file's content, so a text file named `.png` is reported as not an image rather than
+//! misread. Every error names the file.
+
+use std::io::{BufWriter, Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ExtendedColorType, ImageEncoder, ImageReader};
+
+use crate::color::{rgb8_planes_to_y8, rgb8_to_y8, rgb_planes_to_y, rgb_to_y};
+use crate::error::{DataError, Result};
+use crate::plane::{quantize, Plane, PlaneF32, PlaneU8};
+
+/// A decoded image: one gray plane or three RGB planes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Image<T> {
+    /// Grayscale (alpha, if any, dropped).
+    Gray(Plane<T>),
+    /// Red, green, blue (alpha, if any, dropped).
+    Rgb([Plane<T>; 3]),
+}
+
+/// An image with values in [0, 1], as [`load_image`] returns it.
+pub type LoadedImage = Image<f32>;
+/// An 8-bit image, as [`load_image_u8`] returns it.
+pub type LoadedImage8 = Image<u8>;
+
+/// Image file extensions this crate reads (compared case-insensitively).
+pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+
+/// Whether `path` has one of the [`IMAGE_EXTENSIONS`].
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+impl<T: Copy> Image<T> {
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.first().width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.first().height
+    }
+
+    /// 1 for gray, 3 for RGB.
+    pub fn channels(&self) -> usize {
+        match self {
+            Image::Gray(_) => 1,
+            Image::Rgb(_) => 3,
+        }
+    }
+
+    /// The planes, one or three.
+    pub fn planes(&self) -> &[Plane<T>] {
+        match self {
+            Image::Gray(p) => std::slice::from_ref(p),
+            Image::Rgb(p) => p,
+        }
+    }
+
+    fn first(&self) -> &Plane<T> {
+        &self.planes()[0]
+    }
+
+    /// Applies `f` to each plane.
+    pub fn map_planes<U>(&self, mut f: impl FnMut(&Plane<T>) -> Plane<U>) -> Image<U> {
+        match self {
+            Image::Gray(p) => Image::Gray(f(p)),
+            Image::Rgb([r, g, b]) => Image::Rgb([f(r), f(g), f(b)]),
+        }
+    }
+
+    /// Crops right and bottom so both sides are multiples of `scale` (MATLAB `modcrop`).
+    pub fn modcrop(&self, scale: usize) -> Self {
+        self.map_planes(|p| p.modcrop(scale))
+    }
+}
+
+impl Image<f32> {
+    /// The Y plane (see [`load_y`] for how gray images are treated).
+    pub fn to_y(&self) -> PlaneF32 {
+        match self {
+            Image::Gray(p) => p.map(|v| rgb_to_y(v, v, v)),
+            Image::Rgb(rgb) => rgb_planes_to_y(rgb),
+        }
+    }
+
+    /// Quantizes every plane to 8 bits (`round(v * 255)`, clamped).
+    pub fn to_u8(&self) -> Image<u8> {
+        self.map_planes(PlaneF32::quantize_u8)
+    }
+}
+
+impl Image<u8> {
+    /// The 8-bit Y plane, `round(Y * 255)`; a gray value g is treated as R = G = B = g.
+    pub fn to_y8(&self) -> PlaneU8 {
+        match self {
+            Image::Gray(p) => p.map(|v| rgb8_to_y8(v, v, v)),
+            Image::Rgb(rgb) => rgb8_planes_to_y8(rgb),
+        }
+    }
+
+    /// Converts to float, `v / 255`.
+    pub fn to_f32(&self) -> Image<f32> {
+        self.map_planes(PlaneU8::to_f32)
+    }
+}
+
+fn decode(path: &Path) -> Result<DynamicImage> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?;
+    if reader.format().is_none() {
+        return Err(DataError::Decode {
+            path: path.to_path_buf(),
+            reason: "the content is not PNG, JPEG or BMP".into(),
+        });
+    }
+    reader.decode().map_err(|e| DataError::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn split<S: Copy, T>(
+    w: usize,
+    h: usize,
+    raw: &[S],
+    channels: usize,
+    keep: usize,
+    conv: impl Fn(S) -> T,
+) -> Vec<Plane<T>> {
+    (0..keep)
+        .map(|c| Plane {
+            width: w,
+            height: h,
+            data: raw
+                .iter()
+                .skip(c)
+                .step_by(channels)
+                .map(|&v| conv(v))
+                .collect(),
+        })
+        .collect()
+}
+
+fn into_image<T>(mut planes: Vec<Plane<T>>) -> Image<T> {
+    if planes.len() == 1 {
+        Image::Gray(planes.remove(0))
+    } else {
+        let b = planes.pop();
+        let g = planes.pop();
+        let r = planes.pop();
+        match (r, g, b) {
+            (Some(r), Some(g), Some(b)) => Image::Rgb([r, g, b]),
+            _ => unreachable!("split always yields one or three planes"),
+        }
+    }
+}
+
+/// Splits a decoded image into planes, converting each sample with the matching function.
+fn planes_of<T>(
+    path: &Path,
+    img: &DynamicImage,
+    from8: impl Fn(u8) -> T,
+    from16: impl Fn(u16) -> T,
+    from32f: impl Fn(f32) -> T,
+) -> Result<Image<T>> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let planes = match img {
+        DynamicImage::ImageLuma8(b) => split(w, h, b.as_raw(), 1, 1, from8),
+        DynamicImage::ImageLumaA8(b) => split(w, h, b.as_raw(), 2, 1, from8),
+        DynamicImage::ImageRgb8(b) => split(w, h, b.as_raw(), 3, 3, from8),
+        DynamicImage::ImageRgba8(b) => split(w, h, b.as_raw(), 4, 3, from8),
+        DynamicImage::ImageLuma16(b) => split(w, h, b.as_raw(), 1, 1, from16),
+        DynamicImage::ImageLumaA16(b) => split(w, h, b.as_raw(), 2, 1, from16),
+        DynamicImage::ImageRgb16(b) => split(w, h, b.as_raw(), 3, 3, from16),
+        DynamicImage::ImageRgba16(b) => split(w, h, b.as_raw(), 4, 3, from16),
+        DynamicImage::ImageRgb32F(b) => split(w, h, b.as_raw(), 3, 3, from32f),
+        DynamicImage::ImageRgba32F(b) => split(w, h, b.as_raw(), 4, 3, from32f),
+        other => {
+            return Err(DataError::UnsupportedPixels {
+                path: path.to_path_buf(),
+                format: format!("{:?}", other.color()),
+            })
+        }
+    };
+    if w == 0 || h == 0 {
+        return Err(DataError::Decode {
+            path: path.to_path_buf(),
+            reason: "the image has no pixels".into(),
+        });
+    }
+    Ok(into_image(planes))
+}
+
+/// Loads a PNG, JPEG or BMP file as planes with values in [0, 1].
+///
+/// RGB and gray images keep their channels; alpha is dropped; 16-bit samples are divided by
+/// 65535 (not truncated to their high byte).
+pub fn load_image(path: impl AsRef<Path>) -> Result<LoadedImage> {
+    let path = path.as_ref();
+    let img = decode(path)?;
+    planes_of(
+        path,
+        &img,
+        |v| f32::from(v) / 255.0,
+        |v| f32::from(v) / 65535.0,
+        |v| v.clamp(0.0, 1.0),
+    )
+}
+
+/// Loads an image as 8-bit planes. 16-bit samples are rounded to the nearest 8-bit value
+/// (`round(v * 255 / 65535)`), float samples are clamped to [0, 1] and quantized.
+pub fn load_image_u8(path: impl AsRef<Path>) -> Result<LoadedImage8> {
+    let path = path.as_ref();
+    let img = decode(path)?;
+    planes_of(
+        path,
+        &img,
+        |v| v,
+        // (v + 128) / 257 == round(v / 257) == round(v * 255 / 65535) for 0..=65535.
+        |v| ((u32::from(v) + 128) / 257) as u8,
+        quantize,
+    )
+}
+
+/// Loads an image and returns its luminance, `Y = (16 + 65.481 R + 128.553 G + 24.966 B) /
+/// 255` on [0, 1] RGB, as the reference SESR code computes it.
+///
+/// A grayscale file is treated as R = G = B = gray, so its gray range 0..1 maps to
+/// 16/255..235/255 (`Y = 16/255 + gray * 219/255`), exactly what the reference does to RGB
+/// data. This keeps gray and colour images on the same studio-swing scale for training.
+pub fn load_y(path: impl AsRef<Path>) -> Result<PlaneF32> {
+    Ok(load_image(path)?.to_y())
+}
+
+fn check_planes(path: &Path, planes: &[&PlaneF32]) -> Result<(u32, u32)> {
+    let (w, h) = planes[0].size();
+    let bad = |reason: String| DataError::Encode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if planes.iter().any(|p| p.size() != (w, h)) {
+        return Err(bad("colour planes differ in size".into()));
+    }
+    if planes.iter().any(|p| p.data.len() != w * h) {
+        return Err(bad("plane data length is not width * height".into()));
+    }
+    if w == 0 || h == 0 {
+        return Err(bad("the image is empty".into()));
+    }
+    let w32 = u32::try_from(w).map_err(|_| bad(format!("width {w} too large")))?;
+    let h32 = u32::try_from(h).map_err(|_| bad(format!("height {h} too large")))?;
+    Ok((w32, h32))
+}
+
+/// Writes `bytes` as a PNG atomically: encodes into a temporary file in the same folder, then
+/// renames it over `path`, so a crash never leaves a half-written image behind.
+fn write_png_atomic(
+    path: &Path,
+    bytes: &[u8],
+    w: u32,
+    h: u32,
+    color: ExtendedColorType,
+) -> Result<()> {
+    let dir: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sesr-tmp-")
+        .suffix(".png")
+        .tempfile_in(&dir)
+        .map_err(|e| DataError::io(&dir, e))?;
+    {
+        let mut writer = BufWriter::new(tmp.as_file_mut());
+        image::codecs::png::PngEncoder::new(&mut writer)
+            .write_image(bytes, w, h, color)
+            .map_err(|e| DataError::Encode {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        writer.flush().map_err(|e| DataError::io(path, e))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| DataError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Saves three planes in [0, 1] as an 8-bit RGB PNG (values quantized with
+/// `round(v * 255)`, clamped), atomically.
+pub fn save_rgb_png(path: impl AsRef<Path>, rgb: &[PlaneF32; 3]) -> Result<()> {
+    let path = path.as_ref();
+    let (w, h) = check_planes(path, &[&rgb[0], &rgb[1], &rgb[2]])?;
+    let mut bytes = Vec::with_capacity(rgb[0].data.len() * 3);
+    for i in 0..rgb[0].data.len() {
+        bytes.extend(rgb.iter().map(|p| quantize(p.data[i])));
+    }
+    write_png_atomic(path, &bytes, w, h, ExtendedColorType::Rgb8)
+}
+
+/// Saves one plane in [0, 1] as an 8-bit grayscale PNG (quantized, clamped), atomically.
+pub fn save_gray_png(path: impl AsRef<Path>, gray: &PlaneF32) -> Result<()> {
+    let path = path.as_ref();
+    let (w, h) = check_planes(path, &[gray])?;
+    let bytes: Vec<u8> = gray.data.iter().map(|&v| quantize(v)).collect();
+    write_png_atomic(path, &bytes, w, h, ExtendedColorType::L8)
+}
+
+/// Saves a gray or RGB image as PNG, atomically.
+pub fn save_png(path: impl AsRef<Path>, img: &LoadedImage) -> Result<()> {
+    match img {
+        Image::Gray(p) => save_gray_png(path, p),
+        Image::Rgb(rgb) => save_rgb_png(path, rgb),
+    }
+}

@@ -1,0 +1,56 @@
+//! sesr-data: images in, luminance planes, training patches and the evaluation protocol out.
+//!
+//! Everything about image data for SESR ("Collapsible Linear Blocks for Super-Efficient Super
+//! Resolution", Bhardwaj et al., MLSys 2022), in pure Rust and without tensors:
+//!
+//! * [`io`]: PNG / JPEG / BMP decoding (RGB, gray, alpha dropped, 16-bit scaled correctly) and
+//!   atomic PNG writing;
+//! * [`color`]: BT.601 studio-swing Y and YCbCr exactly as the reference code and MATLAB's
+//!   `rgb2ycbcr` / `ycbcr2rgb`;
+//! * [`resize`]: MATLAB-compatible bicubic `imresize` (antialiased when shrinking, symmetric
+//!   edges, `uint8` rounding after each pass when asked);
+//! * [`metrics`]: PSNR / SSIM of the super-resolution literature on 8-bit Y with a border
+//!   crop, and the reference code's float PSNR;
+//! * [`protocol`]: the Set5/Set14 evaluation protocol and bicubic baseline, and colour
+//!   reconstruction for upscaling whole images;
+//! * [`dataset`]: DIV2K / HR-folder / paired-folder discovery, pairing and validation, decoded
+//!   in parallel into compact 8-bit Y planes;
+//! * [`sampler`]: deterministic per-epoch patch plans (random crop, flip, rot90, shuffle) and a
+//!   background [`Loader`] yielding N x 1 x H x W batches.
+//!
+//! # Deliberate differences from the reference implementation
+//!
+//! * **8-bit Y cache.** The reference caches float32 Y planes. We cache `round(Y * 255)` as
+//!   `u8` (4x less memory, DIV2K fits in a few GB) and hand the network `u8 / 255`. For 8-bit
+//!   sources this only adds the rounding of Y to 1/255 (at most 0.5/255).
+//! * **LR images made from HR** (HR-folder source) follow the literature's MATLAB protocol:
+//!   bicubic `imresize` of the 8-bit RGB image, rounded to 8 bits per channel, then Y. With the
+//!   DIV2K source the official LR images are used, as in the reference.
+//! * **Gray images** are treated as R = G = B, so their Y is `16/255 + 219/255 * gray`, the
+//!   same studio-swing scale as colour images (the reference only sees RGB data).
+//! * **16-bit images** are reduced to 8 bits (rounded) before anything else in the training
+//!   and benchmark paths; [`io::load_image`] keeps full precision.
+//! * **Patch plan RNG.** Patches come from `ChaCha8Rng` seeded with a hash of `(seed, epoch)`
+//!   and our own integer sampling and shuffle (not TensorFlow's RNG), so runs are reproducible
+//!   and resumable but do not draw the reference's exact patches.
+//! * **Last partial batch** of an epoch is kept (the reference's `tf.data` pipeline also keeps
+//!   it unless `drop_remainder` is set).
+
+pub mod color;
+pub mod dataset;
+pub mod error;
+pub mod io;
+pub mod metrics;
+pub mod plane;
+pub mod protocol;
+pub mod resize;
+pub mod sampler;
+
+pub use dataset::{load_pairs, ImagePair, LoadOptions, LoadReport, Source, Split};
+pub use error::{DataError, Result};
+pub use io::{load_image, load_image_u8, load_y, save_gray_png, save_rgb_png, LoadedImage};
+pub use metrics::{psnr_float, psnr_y8, ssim_y8};
+pub use plane::{Plane, PlaneF32, PlaneU8};
+pub use protocol::{bicubic_baseline, Baseline, EvalImage, Protocol, Scores};
+pub use resize::{imresize, imresize_u8, Factor};
+pub use sampler::{Batch, Loader, LoaderOptions, PatchSampler, PatchSpec, SamplerConfig};
