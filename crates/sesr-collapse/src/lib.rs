@@ -104,7 +104,11 @@ impl LinearBlockRef<'_> {
                 "a residual needs C_in == C_out, got {in_channels} -> {out_channels}"
             )));
         }
-        Ok(BlockShape { in_channels, out_channels, kernel })
+        Ok(BlockShape {
+            in_channels,
+            out_channels,
+            kernel,
+        })
     }
 }
 
@@ -134,7 +138,9 @@ pub fn collapse_closed_form(block: &LinearBlockRef) -> Result<CollapsedConv> {
     let (out_ch, p) = (shape.out_channels, project.size()[1]);
     let k = shape.kernel;
     // [C_out, q, k, k] = W2 [C_out, p] x Wk [p, q*k*k]
-    let mut weight = project.matmul(&block.conv.weight.view([p, -1])).view([out_ch, -1, k, k]);
+    let mut weight = project
+        .matmul(&block.conv.weight.view([p, -1]))
+        .view([out_ch, -1, k, k]);
     // Bias through the kxk conv: sum over taps and input channels of Wk * b0, then + bk.
     let mut inner_bias = block.conv.bias.shallow_clone();
     if let Some(pre) = block.pre {
@@ -145,7 +151,11 @@ pub fn collapse_closed_form(block: &LinearBlockRef) -> Result<CollapsedConv> {
                 .sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)
                 .matmul(pre.bias);
         // [C_out, q, k, k] with W0 [q, C_in] -> [C_out, C_in, k, k]
-        weight = Tensor::einsum("oqyx,qi->oiyx", &[weight, pre.weight.flatten(1, 3)], None::<i64>);
+        weight = Tensor::einsum(
+            "oqyx,qi->oiyx",
+            &[weight, pre.weight.flatten(1, 3)],
+            None::<i64>,
+        );
     }
     let bias = project.matmul(&inner_bias) + block.project.bias;
     if block.residual {
@@ -167,7 +177,12 @@ pub fn collapse_impulse(block: &LinearBlockRef) -> Result<CollapsedConv> {
     let opts = (block.conv.weight.kind(), block.conv.weight.device());
     let side = 2 * k - 1;
     let impulse = Tensor::zeros([c, c, side, side], opts);
-    let _ = impulse.narrow(2, k - 1, 1).narrow(3, k - 1, 1).squeeze_dim(3).squeeze_dim(2).copy_(&Tensor::eye(c, opts));
+    let _ = impulse
+        .narrow(2, k - 1, 1)
+        .narrow(3, k - 1, 1)
+        .squeeze_dim(3)
+        .squeeze_dim(2)
+        .copy_(&Tensor::eye(c, opts));
 
     let run = |x: &Tensor, with_bias: bool| -> Tensor {
         let bias = |conv: ConvRef| with_bias.then(|| conv.bias.shallow_clone());
@@ -175,11 +190,28 @@ pub fn collapse_impulse(block: &LinearBlockRef) -> Result<CollapsedConv> {
         if let Some(pre) = block.pre {
             h = h.conv2d(pre.weight, bias(pre), [1, 1], [0, 0], [1, 1], 1);
         }
-        h = h.conv2d(block.conv.weight, bias(block.conv), [1, 1], [0, 0], [1, 1], 1);
-        h.conv2d(block.project.weight, bias(block.project), [1, 1], [0, 0], [1, 1], 1)
+        h = h.conv2d(
+            block.conv.weight,
+            bias(block.conv),
+            [1, 1],
+            [0, 0],
+            [1, 1],
+            1,
+        );
+        h.conv2d(
+            block.project.weight,
+            bias(block.project),
+            [1, 1],
+            [0, 0],
+            [1, 1],
+            1,
+        )
     };
     // [C_in, C_out, k, k] response, flipped, channels swapped -> [C_out, C_in, k, k]
-    let mut weight = run(&impulse, false).flip([2, 3]).transpose(0, 1).contiguous();
+    let mut weight = run(&impulse, false)
+        .flip([2, 3])
+        .transpose(0, 1)
+        .contiguous();
     // A zero input of the kernel's own size gives a 1x1 output: the bias alone.
     let zero = Tensor::zeros([1, c, k, k], opts);
     let bias = run(&zero, true).view([shape.out_channels]);
@@ -196,18 +228,33 @@ pub fn collapse_impulse(block: &LinearBlockRef) -> Result<CollapsedConv> {
 pub fn forward_expanded(block: &LinearBlockRef, x: &Tensor) -> Result<Tensor> {
     let shape = block.shape()?;
     let pad = shape.kernel / 2;
-    let mut h = match block.pre {
-        Some(pre) => x.constant_pad_nd([pad, pad, pad, pad]).conv2d(
-            pre.weight,
-            Some(pre.bias),
+    let conv = |h: &Tensor, padding: i64| {
+        h.conv2d(
+            block.conv.weight,
+            Some(block.conv.bias),
             [1, 1],
-            [0, 0],
+            [padding, padding],
             [1, 1],
             1,
-        ),
-        None => x.constant_pad_nd([pad, pad, pad, pad]),
+        )
     };
-    h = h.conv2d(block.conv.weight, Some(block.conv.bias), [1, 1], [0, 0], [1, 1], 1);
-    h = h.conv2d(block.project.weight, Some(block.project.bias), [1, 1], [0, 0], [1, 1], 1);
+    let mut h = match block.pre {
+        Some(pre) => {
+            let padded = x.constant_pad_nd([pad, pad, pad, pad]);
+            conv(
+                &padded.conv2d(pre.weight, Some(pre.bias), [1, 1], [0, 0], [1, 1], 1),
+                0,
+            )
+        }
+        None => conv(x, pad),
+    };
+    h = h.conv2d(
+        block.project.weight,
+        Some(block.project.bias),
+        [1, 1],
+        [0, 0],
+        [1, 1],
+        1,
+    );
     Ok(if block.residual { h + x } else { h })
 }

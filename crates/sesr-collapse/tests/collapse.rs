@@ -47,7 +47,12 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 fn collapsed_forward(block: &LinearBlockRef, x: &Tensor, impulse: bool) -> Tensor {
-    let c = if impulse { collapse_impulse(block) } else { collapse_closed_form(block) }.unwrap();
+    let c = if impulse {
+        collapse_impulse(block)
+    } else {
+        collapse_closed_form(block)
+    }
+    .unwrap();
     let pad = c.weight.size()[2] / 2;
     x.conv2d(&c.weight, Some(&c.bias), [1, 1], [pad, pad], [1, 1], 1)
 }
@@ -73,7 +78,10 @@ fn both_methods_equal_the_expanded_block_for_random_blocks() {
         for impulse in [false, true] {
             let got = collapsed_forward(&block, &x, impulse);
             let err = max_abs_diff(&got, &expanded);
-            assert!(err <= TOL, "case {c_in}->{c_out} k{k} impulse={impulse}: max abs error {err}");
+            assert!(
+                err <= TOL,
+                "case {c_in}->{c_out} k{k} impulse={impulse}: max abs error {err}"
+            );
         }
         let a = collapse_closed_form(&block).unwrap();
         let b = collapse_impulse(&block).unwrap();
@@ -88,11 +96,25 @@ fn collapsed_bias_is_exact_not_smeared() {
     // implementation would smear the biases into it) and the bias must be W2 bk + b2.
     let opts = (Kind::Float, Device::Cpu);
     let conv = (Tensor::zeros([8, 4, 3, 3], opts), Tensor::ones([8], opts));
-    let project = (Tensor::ones([2, 8, 1, 1], opts) * 0.5, Tensor::ones([2], opts) * 0.25);
-    let owned = OwnedBlock { pre: None, conv, project, residual: false };
-    for collapsed in [collapse_closed_form(&owned.as_ref()), collapse_impulse(&owned.as_ref())] {
+    let project = (
+        Tensor::ones([2, 8, 1, 1], opts) * 0.5,
+        Tensor::ones([2], opts) * 0.25,
+    );
+    let owned = OwnedBlock {
+        pre: None,
+        conv,
+        project,
+        residual: false,
+    };
+    for collapsed in [
+        collapse_closed_form(&owned.as_ref()),
+        collapse_impulse(&owned.as_ref()),
+    ] {
         let collapsed = collapsed.unwrap();
-        assert_eq!(collapsed.weight.abs().sum(Kind::Float).double_value(&[]), 0.0);
+        assert_eq!(
+            collapsed.weight.abs().sum(Kind::Float).double_value(&[]),
+            0.0
+        );
         let bias: Vec<f32> = Vec::try_from(&collapsed.bias).unwrap();
         assert_eq!(bias, vec![4.25, 4.25]); // 8 * 0.5 * 1 + 0.25
     }
@@ -102,7 +124,10 @@ fn collapsed_bias_is_exact_not_smeared() {
 fn gradients_flow_to_expanded_weights() {
     let owned = OwnedBlock::random(4, None, 16, 4, 3, true);
     let conv_w = owned.conv.0.set_requires_grad(true);
-    let owned = OwnedBlock { conv: (conv_w, owned.conv.1.shallow_clone()), ..owned };
+    let owned = OwnedBlock {
+        conv: (conv_w, owned.conv.1.shallow_clone()),
+        ..owned
+    };
     let collapsed = collapse_closed_form(&owned.as_ref()).unwrap();
     collapsed.weight.sum(Kind::Float).backward();
     let grad = owned.conv.0.grad();
@@ -119,7 +144,10 @@ fn mismatched_shapes_are_rejected_with_a_message() {
         residual: false,
     };
     let err = collapse_closed_form(&even.as_ref()).unwrap_err();
-    assert!(matches!(err, CollapseError::Shape(ref m) if m.contains("odd")), "{err}");
+    assert!(
+        matches!(err, CollapseError::Shape(ref m) if m.contains("odd")),
+        "{err}"
+    );
 
     let residual_mismatch = OwnedBlock::random(4, None, 8, 2, 3, true);
     let err = collapse_impulse(&residual_mismatch.as_ref()).unwrap_err();

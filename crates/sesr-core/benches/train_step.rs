@@ -1,0 +1,30 @@
+//! One SESR-M5 x2 training step (Adam, L1, batch 32, LR 64x64) in collapsed and expanded mode.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sesr_core::optim::{Adam, AdamConfig};
+use sesr_core::train::train_step;
+use sesr_core::{Preset, Sesr, TrainingMode};
+use std::time::Duration;
+use tch::{Device, Kind, Tensor};
+
+fn bench_train_step(c: &mut Criterion) {
+    let config = Preset::M5.config(2).unwrap();
+    let lr = Tensor::rand([32, 1, 64, 64], (Kind::Float, Device::Cpu));
+    let hr = Tensor::rand([32, 1, 128, 128], (Kind::Float, Device::Cpu));
+    let mut group = c.benchmark_group("sesr_m5_x2_train_step_b32_64x64");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
+    for mode in [TrainingMode::Collapsed, TrainingMode::Expanded] {
+        let model = Sesr::new(config, mode, Device::Cpu).unwrap();
+        let mut adam = Adam::new(AdamConfig::reference(), model.named_tensors());
+        group.bench_function(mode.name(), |b| {
+            b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_train_step);
+criterion_main!(benches);

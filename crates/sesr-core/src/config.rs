@@ -1,0 +1,119 @@
+//! Hyper-parameters of SESR and the paper's presets.
+
+use crate::{CoreError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The architecture of one SESR network.
+///
+/// Names follow the reference code's flags: `m` 3x3 blocks, `int_features` channels between
+/// blocks (`f` in the paper), `feature_size` channels inside each expanded linear block
+/// (`p`), and the upscaling factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SesrConfig {
+    pub m: usize,
+    pub int_features: usize,
+    pub feature_size: usize,
+    pub scale: usize,
+}
+
+/// The named models of the paper (Table 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    M3,
+    M5,
+    M7,
+    M11,
+    Xl,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [Preset::M3, Preset::M5, Preset::M7, Preset::M11, Preset::Xl];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::M3 => "m3",
+            Preset::M5 => "m5",
+            Preset::M7 => "m7",
+            Preset::M11 => "m11",
+            Preset::Xl => "xl",
+        }
+    }
+
+    /// The preset's architecture at `scale`, with the reference's default `feature_size`:
+    /// 256 for M3/M5/M7, 64 for M11 and XL.
+    pub fn config(self, scale: usize) -> Result<SesrConfig> {
+        let (m, int_features, feature_size) = match self {
+            Preset::M3 => (3, 16, 256),
+            Preset::M5 => (5, 16, 256),
+            Preset::M7 => (7, 16, 256),
+            Preset::M11 => (11, 16, 64),
+            Preset::Xl => (11, 32, 64),
+        };
+        SesrConfig::new(m, int_features, feature_size, scale)
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                CoreError::InvalidConfig(format!(
+                    "unknown preset `{s}`; choose one of m3, m5, m7, m11, xl"
+                ))
+            })
+    }
+}
+
+impl SesrConfig {
+    /// A validated configuration.
+    pub fn new(m: usize, int_features: usize, feature_size: usize, scale: usize) -> Result<Self> {
+        let config = SesrConfig {
+            m,
+            int_features,
+            feature_size,
+            scale,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn m5(scale: usize) -> Result<Self> {
+        Preset::M5.config(scale)
+    }
+
+    /// Rejects what the network cannot be built from, with the reason.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(CoreError::InvalidConfig(msg));
+        if self.m == 0 {
+            return bad("m (number of 3x3 blocks) must be at least 1, got 0".into());
+        }
+        if self.int_features == 0 {
+            return bad("int_features (f) must be at least 1, got 0".into());
+        }
+        if self.feature_size == 0 {
+            return bad("feature_size (p) must be at least 1, got 0".into());
+        }
+        if self.scale != 2 && self.scale != 4 {
+            return bad(format!("scale must be 2 or 4, got {}", self.scale));
+        }
+        // Guards against sizes that would overflow tensor shapes or exhaust memory at build time.
+        if self.m > 1024 || self.int_features > 4096 || self.feature_size > 65536 {
+            return bad(format!(
+                "m={}, int_features={}, feature_size={} is beyond any sensible SESR (m <= 1024, f <= 4096, p <= 65536)",
+                self.m, self.int_features, self.feature_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reference's run-name stem, e.g. `SESR_m5_f16_x2_fs256`.
+    pub fn run_stem(&self) -> String {
+        format!(
+            "SESR_m{}_f{}_x{}_fs{}",
+            self.m, self.int_features, self.scale, self.feature_size
+        )
+    }
+}

@@ -1,0 +1,33 @@
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Errors of the SESR model core.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error("invalid SESR hyper-parameters: {0}")]
+    InvalidConfig(String),
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error(
+        "checkpoint {path} does not fit this model: {field} is {found} in the checkpoint but {expected} here; \
+         build the model with the checkpoint's settings (or load it with `from_checkpoint`)"
+    )]
+    Mismatch {
+        path: PathBuf,
+        field: String,
+        expected: String,
+        found: String,
+    },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Collapse(#[from] sesr_collapse::CollapseError),
+    #[error("libtorch: {0}")]
+    Tch(#[from] tch::TchError),
+}
+
+pub type Result<T> = std::result::Result<T, CoreError>;

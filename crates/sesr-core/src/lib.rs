@@ -1,0 +1,36 @@
+//! sesr-core: the SESR network of Bhardwaj et al., "Collapsible Linear Blocks for
+//! Super-Efficient Super Resolution" (MLSys 2022), on libtorch through tch.
+//!
+//! - [`SesrConfig`] and [`Preset`]: the architecture (`m`, `f`, `p`, scale) and the paper's models.
+//! - [`Sesr`]: the training model. Its linear blocks hold expanded weights; in
+//!   [`TrainingMode::Collapsed`] each forward pass collapses them into small convs first (the
+//!   paper's fast training), in [`TrainingMode::Expanded`] it runs them as they are.
+//! - [`CollapsedSesr`]: the inference model, collapsed weights and PReLU slopes only.
+//! - [`checkpoint`]: safetensors weights plus a JSON sidecar, written atomically.
+//! - [`Accounting`]: parameters and MACs as the paper counts them.
+//! - [`optim::Adam`] and [`train::train_step`]: the reference's optimizer and one step.
+//!
+//! ```no_run
+//! use sesr_core::{Preset, Sesr, TrainingMode};
+//! let model = Sesr::new(Preset::M5.config(2)?, TrainingMode::Collapsed, tch::Device::Cpu)?;
+//! let lr = tch::Tensor::rand([1, 1, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
+//! let hr = model.forward(&lr)?; // [1, 1, 128, 128]
+//! let inference = model.collapse()?;
+//! inference.save(std::path::Path::new("sesr_m5_x2.safetensors"))?;
+//! # Ok::<(), sesr_core::CoreError>(())
+//! ```
+
+mod accounting;
+pub mod checkpoint;
+mod config;
+mod error;
+mod model;
+pub mod ops;
+pub mod optim;
+pub mod train;
+
+pub use accounting::Accounting;
+pub use config::{Preset, SesrConfig};
+pub use error::{CoreError, Result};
+pub use model::{CollapsedSesr, LinearBlock, Sesr, TrainingMode};
+pub use sesr_collapse::CollapsedConv;
