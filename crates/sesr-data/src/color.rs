@@ -202,12 +202,10 @@ mod tests {
 
     #[test]
     fn inverse_matrix_is_inverse() {
-        for i in 0..3 {
-            for j in 0..3 {
-                let s: f64 = (0..3)
-                    .map(|k| RGB_TO_YCBCR[i][k] * YCBCR_TO_RGB[k][j])
-                    .sum();
-                let want = if i == j { 1.0 } else { 0.0 };
+        let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        for (i, row) in RGB_TO_YCBCR.iter().enumerate() {
+            for (j, want) in identity[i].iter().enumerate() {
+                let s: f64 = (0..3).map(|k| row[k] * YCBCR_TO_RGB[k][j]).sum();
                 assert!((s - want).abs() < 1e-12, "({i},{j}) = {s}");
             }
         }

@@ -301,6 +301,47 @@ fn u8_lut() -> [f32; 256] {
     lut
 }
 
+/// Source coordinate as `base + dr * r + dc * c` for output pixel (r, c): the affine form of
+/// [`source_of`], so the copy loop needs no per-pixel branching.
+#[derive(Clone, Copy)]
+struct Affine {
+    base: isize,
+    dr: isize,
+    dc: isize,
+}
+
+/// (row, column) of the source as affine functions of the output (r, c), matching
+/// [`source_of`].
+fn transform_affine(n: usize, flip: bool, rot: u8) -> (Affine, Affine) {
+    let m = n as isize - 1;
+    let id_r = Affine {
+        base: 0,
+        dr: 1,
+        dc: 0,
+    };
+    let id_c = Affine {
+        base: 0,
+        dr: 0,
+        dc: 1,
+    };
+    let rev = |a: Affine| Affine {
+        base: m - a.base,
+        dr: -a.dr,
+        dc: -a.dc,
+    };
+    let (fr, fc) = match rot & 3 {
+        0 => (id_r, id_c),
+        1 => (id_c, rev(id_r)),
+        2 => (rev(id_r), rev(id_c)),
+        _ => (rev(id_c), id_r),
+    };
+    if flip {
+        (rev(fr), fc)
+    } else {
+        (fr, fc)
+    }
+}
+
 fn copy_patch(
     plane: &crate::plane::PlaneU8,
     x0: usize,
@@ -310,10 +351,18 @@ fn copy_patch(
     lut: &[f32; 256],
     out: &mut [f32],
 ) {
-    for r in 0..n {
-        for c in 0..n {
-            let (sr, sc) = source_of(r, c, n, spec.flip, spec.rot);
-            out[r * n + c] = lut[usize::from(plane.data[(y0 + sr) * plane.width + x0 + sc])];
+    let (ar, ac) = transform_affine(n, spec.flip, spec.rot);
+    let w = plane.width as isize;
+    // Linear source index = start + r * step_r + c * step_c.
+    let start = (y0 as isize + ar.base) * w + x0 as isize + ac.base;
+    let step_r = ar.dr * w + ac.dr;
+    let step_c = ar.dc * w + ac.dc;
+    for (r, orow) in out.chunks_exact_mut(n).enumerate() {
+        let mut idx = start + r as isize * step_r;
+        for o in orow {
+            // In range: assemble_batch checked that the window fits the plane.
+            *o = lut[usize::from(plane.data[idx as usize])];
+            idx += step_c;
         }
     }
 }
@@ -567,6 +616,28 @@ mod tests {
             })
             .collect();
         assert_eq!(fr, vec![3, 1, 2, 0]);
+    }
+
+    #[test]
+    fn affine_form_matches_source_of() {
+        for n in [1usize, 2, 5] {
+            for flip in [false, true] {
+                for rot in 0..4u8 {
+                    let (ar, ac) = transform_affine(n, flip, rot);
+                    for r in 0..n {
+                        for c in 0..n {
+                            let (ri, ci) = (r as isize, c as isize);
+                            let got = (
+                                ar.base + ar.dr * ri + ar.dc * ci,
+                                ac.base + ac.dr * ri + ac.dc * ci,
+                            );
+                            let (sr, sc) = source_of(r, c, n, flip, rot);
+                            assert_eq!(got, (sr as isize, sc as isize));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -42,3 +42,54 @@ pub fn benchmarks_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// Saves the `w` x `h` window at (x, y) of a shipped photo to `dst` (format from the
+/// extension), keeping the photo's colour layout (RGB or gray).
+pub fn write_crop(src: &Path, dst: &Path, x: u32, y: u32, w: u32, h: u32) -> anyhow::Result<()> {
+    let img = image::open(src)?;
+    let crop = img.crop_imm(x, y, w, h);
+    match img.color() {
+        image::ColorType::L8 | image::ColorType::L16 => crop.to_luma8().save(dst)?,
+        _ => crop.to_rgb8().save(dst)?,
+    }
+    Ok(())
+}
+
+/// A folder of small HR crops of shipped photos: two RGB PNGs, one gray PNG and one JPEG,
+/// with sizes that are not multiples of 4 (so cropping to a multiple of the scale matters).
+pub fn hr_fixture(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_crop(
+        &train_image("astronaut.png"),
+        &dir.join("astronaut.png"),
+        150,
+        40,
+        210,
+        163,
+    )?;
+    write_crop(
+        &train_image("camera.png"),
+        &dir.join("camera.png"),
+        120,
+        60,
+        171,
+        150,
+    )?;
+    write_crop(
+        &train_image("coffee.png"),
+        &dir.join("coffee.png"),
+        200,
+        100,
+        202,
+        141,
+    )?;
+    write_crop(
+        &valid_image("rocket.jpg"),
+        &dir.join("rocket.jpg"),
+        250,
+        100,
+        144,
+        233,
+    )?;
+    Ok(())
+}
