@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::io::{has_image_extension, load_image_u8};
@@ -27,7 +28,8 @@ use crate::plane::PlaneU8;
 use crate::protocol::make_lr_u8;
 
 /// Which half of DIV2K.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Split {
     /// Images 0001-0800.
     Train,
@@ -56,7 +58,8 @@ impl Split {
 }
 
 /// Where training or validation images come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The official DIV2K layout under `root`.
     Div2k {
@@ -77,9 +80,9 @@ pub enum Source {
 }
 
 impl Source {
-    /// Recognises the DIV2K layout under `path` (`path/DIV2K_{split}_HR` exists), or `path`
-    /// being a DIV2K HR folder whose sibling LR folder exists; anything else is a folder of HR
-    /// images. A missing folder is an error.
+    /// Recognises the DIV2K layout under `path` (`path/DIV2K_{split}_HR` or any other
+    /// `DIV2K_*` folder exists), or `path` being a DIV2K HR folder whose sibling LR folder
+    /// exists; anything else is a folder of HR images. A missing folder is an error.
     pub fn detect(path: impl AsRef<Path>, split: Split) -> Result<Source> {
         let path = path.as_ref();
         if !path.is_dir() {
@@ -89,7 +92,7 @@ impl Source {
                 hint: "pass the DIV2K root or a folder of HR images".into(),
             });
         }
-        if path.join(split.hr_dir_name()).is_dir() {
+        if path.join(split.hr_dir_name()).is_dir() || has_div2k_folders(path) {
             return Ok(Source::Div2k {
                 root: path.to_path_buf(),
                 split,
@@ -122,6 +125,16 @@ impl Source {
     }
 }
 
+/// Whether `dir` holds any `DIV2K_*` folder (then a missing split is reported as such, not as
+/// an empty HR folder).
+fn has_div2k_folders(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("DIV2K_") && e.path().is_dir())
+    })
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -147,7 +160,7 @@ pub fn default_hr_patch(scale: usize) -> usize {
 }
 
 /// How [`load_pairs`] treats bad files and how many threads it decodes with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {
     /// Skip unreadable, too-small, mismatched or unpaired files with a warning instead of
     /// failing.
@@ -191,7 +204,9 @@ pub struct LoadReport {
     pub warnings: Vec<String>,
 }
 
-/// Lists the image files (by extension) of `dir`, sorted. `what` names the folder in errors.
+/// Lists the image files (by extension) of `dir`, sorted; hidden files (names starting with
+/// `.`, e.g. macOS `._0001.png` or unfinished atomic writes) are ignored. `what` names the
+/// folder in errors.
 pub fn list_images(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Err(DataError::MissingFolder {
@@ -204,7 +219,8 @@ pub fn list_images(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
     for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
         let entry = entry.map_err(|e| DataError::io(dir, e))?;
         let path = entry.path();
-        if path.is_file() && has_image_extension(&path) {
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.is_file() && has_image_extension(&path) {
             files.push(path);
         }
     }

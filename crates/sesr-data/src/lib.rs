@@ -18,23 +18,59 @@
 //! * [`sampler`]: deterministic per-epoch patch plans (random crop, flip, rot90, shuffle) and a
 //!   background [`Loader`] yielding N x 1 x H x W batches.
 //!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sesr_data::{load_pairs, LoadOptions, Loader, SamplerConfig, Source, Split};
+//!
+//! # fn main() -> sesr_data::Result<()> {
+//! let source = Source::detect("/data/DIV2K", Split::Train)?;
+//! let report = load_pairs(&source, 2, &LoadOptions::for_scale(2))?;
+//! for warning in &report.warnings {
+//!     eprintln!("{warning}");
+//! }
+//! let pairs = Arc::new(report.pairs);
+//! let config = SamplerConfig::for_scale(2, 42);
+//! for batch in Loader::spawn(pairs, config, 0, None)? {
+//!     // batch.lr: N x 1 x 64 x 64, batch.hr: N x 1 x 128 x 128, values in [0, 1]
+//!     assert_eq!(batch.lr.len(), batch.n * 64 * 64);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Evaluation protocol
+//!
+//! The published bicubic figures (x2 Set5 33.66 dB / 0.9299, Set14 30.24 / 0.8688; x4 Set5
+//! 28.42 / 0.8104, Set14 26.00 / 0.7027) are reproduced to within 0.01 dB and 0.001 SSIM by
+//! [`protocol::Protocol::YFloat`], the SRCNN/VDSR MATLAB procedure: bicubic on the *float* Y
+//! plane, LR never rounded, gray images (Set14 `bridge.png`) scored on their gray values. The
+//! other common procedure, [`protocol::Protocol::Rgb8`] (LR made from 8-bit RGB and stored in
+//! 8 bits, as DIV2K's and EDSR's LR files are), scores bicubic 0.005-0.02 dB lower. Both are
+//! available; `YFloat` is the default because it matches the tables SESR is compared with.
+//!
 //! # Deliberate differences from the reference implementation
 //!
 //! * **8-bit Y cache.** The reference caches float32 Y planes. We cache `round(Y * 255)` as
 //!   `u8` (4x less memory, DIV2K fits in a few GB) and hand the network `u8 / 255`. For 8-bit
 //!   sources this only adds the rounding of Y to 1/255 (at most 0.5/255).
-//! * **LR images made from HR** (HR-folder source) follow the literature's MATLAB protocol:
-//!   bicubic `imresize` of the 8-bit RGB image, rounded to 8 bits per channel, then Y. With the
-//!   DIV2K source the official LR images are used, as in the reference.
-//! * **Gray images** are treated as R = G = B, so their Y is `16/255 + 219/255 * gray`, the
-//!   same studio-swing scale as colour images (the reference only sees RGB data).
+//! * **LR images made from HR** (HR-folder source) follow the literature's MATLAB procedure for
+//!   making LR files: bicubic `imresize` of the 8-bit RGB image, rounded to 8 bits per channel
+//!   (after each of the two passes, as MATLAB does on `uint8`), then Y. With the DIV2K source
+//!   the official LR images are used, as in the reference.
+//! * **Gray images** in training data are treated as R = G = B, so their Y is
+//!   `16/255 + 219/255 * gray`, the same studio-swing scale as colour images (the reference
+//!   only sees RGB data). In evaluation the network gets that same input, and its output is
+//!   mapped back to gray values for scoring, as the literature scores gray images.
 //! * **16-bit images** are reduced to 8 bits (rounded) before anything else in the training
 //!   and benchmark paths; [`io::load_image`] keeps full precision.
 //! * **Patch plan RNG.** Patches come from `ChaCha8Rng` seeded with a hash of `(seed, epoch)`
 //!   and our own integer sampling and shuffle (not TensorFlow's RNG), so runs are reproducible
-//!   and resumable but do not draw the reference's exact patches.
-//! * **Last partial batch** of an epoch is kept (the reference's `tf.data` pipeline also keeps
-//!   it unless `drop_remainder` is set).
+//!   and resumable but do not draw the reference's exact patches. The transform is an up-down
+//!   flip followed by `rot90` (k in 0..4), identical on LR and HR.
+//! * **Last partial batch** of an epoch is kept when it is non-empty (as `tf.data` does
+//!   without `drop_remainder`).
 
 pub mod color;
 pub mod dataset;
@@ -51,6 +87,6 @@ pub use error::{DataError, Result};
 pub use io::{load_image, load_image_u8, load_y, save_gray_png, save_rgb_png, LoadedImage};
 pub use metrics::{psnr_float, psnr_y8, ssim_y8};
 pub use plane::{Plane, PlaneF32, PlaneU8};
-pub use protocol::{bicubic_baseline, Baseline, EvalImage, Protocol, Scores};
+pub use protocol::{bicubic_baseline, load_benchmark, Baseline, EvalImage, Protocol, Scores};
 pub use resize::{imresize, imresize_u8, Factor};
 pub use sampler::{Batch, Loader, LoaderOptions, PatchSampler, PatchSpec, SamplerConfig};

@@ -24,6 +24,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::color::{rgb_planes_to_ycbcr, ycbcr_planes_to_rgb};
 use crate::error::{DataError, Result};
 use crate::io::{has_image_extension, load_image_u8, Image, LoadedImage, LoadedImage8};
@@ -39,7 +41,8 @@ pub fn make_lr_u8(hr: &LoadedImage8, scale: usize) -> LoadedImage8 {
 }
 
 /// How LR images are made for evaluation (see the module documentation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// SRCNN / VDSR: bicubic on the float Y plane of the 8-bit HR image, LR not rounded.
     /// Reproduces the published bicubic figures.
@@ -192,7 +195,7 @@ pub fn bicubic_baseline(hr: &LoadedImage8, scale: usize, protocol: Protocol) -> 
 }
 
 /// PSNR (dB) and SSIM of one image.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// PSNR in dB on 8-bit Y, border cropped.
     pub psnr: f64,

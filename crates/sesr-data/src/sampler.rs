@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::ImagePair;
 use crate::error::{DataError, Result};
@@ -33,7 +34,7 @@ pub fn default_lr_patch(scale: usize) -> usize {
 }
 
 /// What an epoch samples and how it batches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamplerConfig {
     /// Base seed; epoch `e` uses `epoch_seed(seed, e)`.
     pub seed: u64,
@@ -436,7 +437,7 @@ pub fn assemble_batch(
 }
 
 /// Worker threads and queue depth of a [`Loader`]. They change speed, never content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoaderOptions {
     /// Threads assembling batches.
     pub workers: usize,
@@ -542,6 +543,9 @@ impl Loader {
     }
 }
 
+/// # Panics
+/// `next` panics only if a worker failed, which cannot happen for pairs that passed
+/// [`PatchSampler::for_pairs`] at spawn time (the pairs are shared read-only).
 impl Iterator for Loader {
     type Item = Batch;
 

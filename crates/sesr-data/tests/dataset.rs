@@ -410,3 +410,49 @@ fn nothing_left_after_skipping_is_an_error() -> Result<()> {
     assert!(msg.contains("all_bad") && msg.contains('2'), "{msg}");
     Ok(())
 }
+
+#[test]
+fn div2k_root_without_the_split_names_the_missing_folder() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    div2k_fixture(root, Split::Valid, 801, &[2])?;
+    let src = Source::detect(root, Split::Train)?;
+    assert!(matches!(src, Source::Div2k { .. }));
+    let msg = err_text(load_pairs(&src, 2, &opts(128)));
+    assert!(msg.contains("DIV2K_train"), "{msg}");
+    Ok(())
+}
+
+#[test]
+fn hidden_files_are_ignored() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hr = dir.path().join("hr");
+    common::hr_fixture(&hr)?;
+    // macOS resource forks look like images by name but are not.
+    std::fs::write(hr.join("._astronaut.png"), b"\0\x05\x16\x07 resource fork")?;
+    let rep = load_pairs(&Source::HrFolder(hr), 2, &opts(128))?;
+    assert_eq!(rep.pairs.len(), 4);
+    Ok(())
+}
+
+#[test]
+fn configs_serialize_for_run_directories() -> Result<()> {
+    let src = Source::Div2k {
+        root: PathBuf::from("/data/DIV2K"),
+        split: Split::Train,
+    };
+    let json = serde_json::to_string(&src)?;
+    assert!(json.contains("div2k") && json.contains("train"), "{json}");
+    assert_eq!(serde_json::from_str::<Source>(&json)?, src);
+    let o = LoadOptions::for_scale(4);
+    assert_eq!(
+        serde_json::from_str::<LoadOptions>(&serde_json::to_string(&o)?)?,
+        o
+    );
+    let c = sesr_data::SamplerConfig::for_scale(2, 17);
+    assert_eq!(
+        serde_json::from_str::<sesr_data::SamplerConfig>(&serde_json::to_string(&c)?)?,
+        c
+    );
+    Ok(())
+}

@@ -4,7 +4,9 @@
 mod common;
 
 use anyhow::Result;
+use sesr_data::color::rgb_planes_to_y;
 use sesr_data::io::{load_image, load_image_u8, Image};
+use sesr_data::protocol::{bicubic_upscale, merge_sr_y};
 use sesr_data::resize::{imresize, imresize_by, imresize_u8, imresize_u8_by, Factor};
 use sesr_data::{Plane, PlaneF32};
 
@@ -135,4 +137,39 @@ fn flips_commute_with_integer_shrinking() {
     let b0 = imresize_by(&p, Factor::Down(2));
     let b = Plane::from_fn(16, 12, |x, y| b0.get(15 - x, y));
     assert!(max_abs_diff(&a, &b) < 1e-6);
+}
+
+#[test]
+fn merging_bicubic_y_with_bicubic_chroma_is_rgb_bicubic() -> Result<()> {
+    // Y, Cb, Cr are linear in RGB and bicubic is linear, so upscaling Y and CbCr separately
+    // and converting back equals upscaling RGB directly: what the upscaling tool relies on
+    // when the network replaces only Y.
+    let img = load_image(common::valid_image("chelsea.png"))?;
+    let lr = img.map_planes(|p| p.crop(100, 50, 60, 40));
+    let Image::Rgb(lr_rgb) = &lr else {
+        anyhow::bail!("chelsea.png should be RGB")
+    };
+    let sr_y = imresize_by(&rgb_planes_to_y(lr_rgb), Factor::Up(2));
+    let merged = merge_sr_y(&lr, &sr_y, 2)?;
+    let direct = bicubic_upscale(&lr, 2);
+    for (a, b) in merged.planes().iter().zip(direct.planes()) {
+        assert_eq!(a.size(), (120, 80));
+        assert!(max_abs_diff(a, b) < 1e-5);
+    }
+    // Gray images stay gray: Y is mapped back with (Y * 255 - 16) / 219.
+    let Image::Gray(cam) = load_image(common::train_image("camera.png"))? else {
+        anyhow::bail!("camera.png should be gray")
+    };
+    let lr = Image::Gray(cam.crop(0, 0, 32, 32));
+    let sr_y = imresize_by(&lr.to_y(), Factor::Up(4));
+    let Image::Gray(g) = merge_sr_y(&lr, &sr_y, 4)? else {
+        anyhow::bail!("gray in, gray out")
+    };
+    let Image::Gray(want) = bicubic_upscale(&lr, 4) else {
+        anyhow::bail!("gray in, gray out")
+    };
+    assert!(max_abs_diff(&g, &want) < 1e-5);
+    // A wrong SR size is an error, not a panic.
+    assert!(merge_sr_y(&lr, &sr_y, 2).is_err());
+    Ok(())
 }
