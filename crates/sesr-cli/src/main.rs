@@ -1,0 +1,39 @@
+//! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
+//! thin: parsing flags, calling the library crates, printing results.
+
+mod info;
+mod model_args;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sesr-cli",
+    version,
+    about = "SESR super-resolution: account, train, evaluate, upscale, export"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print parameters and MACs of a SESR architecture, as the paper counts them.
+    Info(info::InfoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
