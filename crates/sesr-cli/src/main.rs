@@ -1,8 +1,10 @@
 //! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
 //! thin: parsing flags, calling the library crates, printing results.
 
+mod eval;
 mod info;
 mod model_args;
+mod upscale;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,12 +24,18 @@ struct Cli {
 enum Command {
     /// Print parameters and MACs of a SESR architecture, as the paper counts them.
     Info(info::InfoArgs),
+    /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
+    Eval(eval::EvalArgs),
+    /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
+    Upscale(upscale::UpscaleArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Upscale(args) => upscale::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@ mod accounting;
 pub mod checkpoint;
 mod config;
 mod error;
+pub mod infer;
 mod model;
 pub mod ops;
 pub mod optim;

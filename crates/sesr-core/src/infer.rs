@@ -1,0 +1,1 @@
+//! Tiled inference with [`CollapsedSesr`](crate::CollapsedSesr) over Y planes.
