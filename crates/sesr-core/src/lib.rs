@@ -9,6 +9,7 @@
 //! - [`checkpoint`]: safetensors weights plus a JSON sidecar, written atomically.
 //! - [`Accounting`]: parameters and MACs as the paper counts them.
 //! - [`optim::Adam`] and [`train::train_step`]: the reference's optimizer and one step.
+//! - [`trainer::Trainer`]: epochs, validation, metrics, atomic checkpoints, exact resume.
 //!
 //! ```no_run
 //! use sesr_core::{Preset, Sesr, TrainingMode};
@@ -29,6 +30,7 @@ mod model;
 pub mod ops;
 pub mod optim;
 pub mod train;
+pub mod trainer;
 
 pub use accounting::Accounting;
 pub use config::{Preset, SesrConfig};

@@ -316,6 +316,31 @@ impl Sesr {
         Ok(model)
     }
 
+    /// Starts from another training checkpoint with the same `m`, `f` and `p`. At the same scale
+    /// every tensor is copied; at another scale (x4 from x2) every tensor but the output block's,
+    /// whose projection has `scale^2` outputs. Returns the names copied.
+    ///
+    /// The reference intends the x2 -> x4 copy but never performs it (pitfall 1); this does.
+    pub fn init_from(&self, path: &Path) -> Result<Vec<String>> {
+        let meta = checkpoint::read_meta(path)?;
+        if meta.kind == CheckpointKind::Collapsed {
+            return Err(CoreError::Checkpoint {
+                path: path.to_path_buf(),
+                message: "holds a collapsed model; initialisation needs a training checkpoint with expanded weights".into(),
+            });
+        }
+        let same_scale = SesrConfig { scale: self.config.scale, ..meta.config };
+        checkpoint::check_config(path, &same_scale, &self.config)?;
+        let copy_output = meta.config.scale == self.config.scale;
+        let wanted = |name: &str| copy_output || !name.starts_with("output_block.");
+        let tensors = checkpoint::read_tensors(path)?;
+        let vars = self.var_store.variables();
+        checkpoint::copy_into(path, &tensors, &vars, wanted)?;
+        let mut copied: Vec<String> = vars.into_keys().filter(|n| wanted(n)).collect();
+        copied.sort();
+        Ok(copied)
+    }
+
     /// Loads a checkpoint's weights into this network; the architectures must match exactly.
     pub fn load_weights(&mut self, path: &Path) -> Result<()> {
         let meta = checkpoint::read_meta(path)?;

@@ -1,0 +1,298 @@
+//! The training loop: epochs over a [`sesr_data::Loader`], validation every epoch, metrics as
+//! JSON lines, atomic checkpoints and exact resumption.
+//!
+//! A run directory holds:
+//! - `config.json`: the [`TrainConfig`], written first; `--resume` rebuilds everything from it;
+//! - `metrics.jsonl`: one [`EpochMetrics`] line per finished epoch;
+//! - `last.safetensors` / `best.safetensors` (+ `.json` sidecars): training checkpoints after the
+//!   latest epoch and at the best validation PSNR (standard protocol);
+//! - `resume.safetensors`: weights, Adam state and counters in one file, so one atomic rename
+//!   commits a finished epoch. A killed run loses at most the epoch in progress.
+//!
+//! The data sampler is a pure function of `(seed, epoch)` and training draws no other random
+//! numbers, so a resumed run continues exactly as an uninterrupted one would.
+
+use crate::checkpoint::{self, write_atomic};
+use crate::optim::{Adam, AdamConfig};
+use crate::train::train_step;
+use crate::{CollapsedSesr, CoreError, Result, Sesr, SesrConfig, TrainingMode};
+use serde::{Deserialize, Serialize};
+use sesr_data::metrics::{psnr_float, psnr_y8};
+use sesr_data::plane::PlaneF32;
+use sesr_data::{ImagePair, Loader, SamplerConfig};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Everything that defines a training run; saved as `config.json` in the run directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: SesrConfig,
+    pub mode: TrainingMode,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub sampler: SamplerConfig,
+    /// Limits each epoch to this many steps (short runs); `None` runs whole epochs.
+    pub steps_per_epoch: Option<usize>,
+    /// Checkpoint whose weights start the run (x4 from x2: all but the output block).
+    pub init_from: Option<PathBuf>,
+}
+
+/// Figures of one finished epoch, one line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based number of the finished epoch.
+    pub epoch: usize,
+    /// Optimizer steps taken since the start of the run.
+    pub step: u64,
+    pub train_loss: f64,
+    /// The reference code's figure: PSNR of float Y in [0, 1] over whole images.
+    pub valid_psnr_reference: f64,
+    /// The standard protocol: 8-bit Y, `scale` pixels cropped at each border.
+    pub valid_psnr_y8: f64,
+    pub steps_per_second: f64,
+    pub epoch_seconds: f64,
+    /// Peak resident memory of the process so far, in MiB (Linux; 0 elsewhere).
+    pub peak_rss_mib: f64,
+}
+
+/// What the loop reports while it runs, for a progress display.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    EpochStart { epoch: usize, epochs: usize, steps: usize },
+    Step { step_in_epoch: usize, loss: f64 },
+    EpochEnd(&'a EpochMetrics),
+}
+
+/// Mean validation figures over whole images, each run at batch 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Validation {
+    pub psnr_reference: f64,
+    pub psnr_y8: f64,
+}
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const LAST_CHECKPOINT: &str = "last.safetensors";
+pub const BEST_CHECKPOINT: &str = "best.safetensors";
+pub const RESUME_FILE: &str = "resume.safetensors";
+
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CoreError + 'a {
+    move |source| CoreError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Upscales every validation image with the collapsed model and averages both PSNRs.
+pub fn validate(model: &CollapsedSesr, pairs: &[ImagePair]) -> Result<Validation> {
+    let scale = model.config().scale;
+    let device = model.device();
+    let (mut reference, mut standard) = (0.0, 0.0);
+    for pair in pairs {
+        let lr = &pair.lr;
+        let input = Tensor::from_slice(&lr.to_f32().data)
+            .view([1, 1, lr.height as i64, lr.width as i64])
+            .to_device(device);
+        let output = model.forward(&input)?.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1);
+        let data = Vec::<f32>::try_from(&output)?;
+        let sr = PlaneF32 { width: lr.width * scale, height: lr.height * scale, data };
+        let hr = pair.hr.to_f32();
+        reference += psnr_float(&sr, &hr);
+        standard += psnr_y8(&sr, &hr, scale);
+    }
+    let n = pairs.len().max(1) as f64;
+    Ok(Validation { psnr_reference: reference / n, psnr_y8: standard / n })
+}
+
+/// Peak resident set size of this process in MiB, from `/proc/self/status` (0 if unknown).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// A training run bound to its directory.
+pub struct Trainer {
+    config: TrainConfig,
+    run_dir: PathBuf,
+    model: Sesr,
+    optimizer: Adam,
+    /// Epochs already finished.
+    epoch: usize,
+    best_psnr: f64,
+}
+
+impl Trainer {
+    /// Starts a new run in `run_dir`, refusing to overwrite one that already has progress.
+    pub fn create(config: TrainConfig, run_dir: &Path, device: Device) -> Result<Self> {
+        config.model.validate()?;
+        if config.sampler.scale != config.model.scale {
+            return Err(CoreError::InvalidConfig(format!(
+                "sampler scale {} differs from model scale {}",
+                config.sampler.scale, config.model.scale
+            )));
+        }
+        if run_dir.join(RESUME_FILE).exists() {
+            return Err(CoreError::InvalidConfig(format!(
+                "{} already holds a training run; pass --resume to continue it, or choose another --out",
+                run_dir.display()
+            )));
+        }
+        let model = Sesr::new(config.model, config.mode, device)?;
+        if let Some(init) = &config.init_from {
+            model.init_from(init)?;
+        }
+        let optimizer = Adam::new(AdamConfig { learning_rate: config.learning_rate, ..AdamConfig::reference() }, model.named_tensors());
+        let json = serde_json::to_vec_pretty(&config).expect("train config serialises");
+        let config_path = run_dir.join(CONFIG_FILE);
+        write_atomic(&config_path, |tmp| std::fs::write(tmp, &json).map_err(io_error("write", tmp)))?;
+        let metrics = run_dir.join(METRICS_FILE);
+        std::fs::write(&metrics, b"").map_err(io_error("create", &metrics))?;
+        Ok(Trainer { config, run_dir: run_dir.to_path_buf(), model, optimizer, epoch: 0, best_psnr: f64::NEG_INFINITY })
+    }
+
+    /// Reopens the run in `run_dir` after its last finished epoch. `epochs` may extend the run.
+    pub fn resume(run_dir: &Path, epochs: Option<usize>, device: Device) -> Result<Self> {
+        let config_path = run_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&config_path).map_err(io_error("read the run configuration", &config_path))?;
+        let mut config: TrainConfig = serde_json::from_str(&text)
+            .map_err(|e| CoreError::Checkpoint { path: config_path.clone(), message: format!("is not a training configuration: {e}") })?;
+        if let Some(epochs) = epochs {
+            config.epochs = epochs;
+        }
+        let model = Sesr::new(config.model, config.mode, device)?;
+        let mut optimizer = Adam::new(AdamConfig { learning_rate: config.learning_rate, ..AdamConfig::reference() }, model.named_tensors());
+        let resume_path = run_dir.join(RESUME_FILE);
+        let (epoch, best_psnr) = if resume_path.exists() {
+            let tensors = checkpoint::read_tensors(&resume_path)?;
+            let slots = model.named_tensors().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+            checkpoint::copy_into(&resume_path, &tensors, &slots, |_| true)?;
+            let counter = |name: &str| -> Result<f64> {
+                tensors.get(name).map(|t| t.double_value(&[])).ok_or_else(|| CoreError::Checkpoint {
+                    path: resume_path.clone(),
+                    message: format!("has no `{name}` counter"),
+                })
+            };
+            let optim_state = tensors
+                .iter()
+                .filter_map(|(n, t)| n.strip_prefix("optim.").map(|n| (n.to_string(), t.shallow_clone())))
+                .collect();
+            optimizer.load_state(&optim_state, counter("adam_step")? as u64)?;
+            (counter("epoch")? as usize, counter("best_psnr")?)
+        } else {
+            (0, f64::NEG_INFINITY)
+        };
+        // Metrics of epochs after the saved state were never committed: they will be redone.
+        let metrics_path = run_dir.join(METRICS_FILE);
+        let kept: String = std::fs::read_to_string(&metrics_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| serde_json::from_str::<EpochMetrics>(line).is_ok_and(|m| m.epoch <= epoch))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        write_atomic(&metrics_path, |tmp| std::fs::write(tmp, kept).map_err(io_error("write", tmp)))?;
+        Ok(Trainer { config, run_dir: run_dir.to_path_buf(), model, optimizer, epoch, best_psnr })
+    }
+
+    pub fn model(&self) -> &Sesr {
+        &self.model
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Epochs finished so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epoch
+    }
+
+    /// Runs the remaining epochs, validating and checkpointing after each.
+    pub fn run(&mut self, train: Arc<Vec<ImagePair>>, valid: &[ImagePair], mut report: impl FnMut(Progress)) -> Result<Vec<EpochMetrics>> {
+        let mut all = vec![];
+        while self.epoch < self.config.epochs {
+            all.push(self.run_epoch(train.clone(), valid, &mut report)?);
+        }
+        Ok(all)
+    }
+
+    fn run_epoch(&mut self, train: Arc<Vec<ImagePair>>, valid: &[ImagePair], report: &mut impl FnMut(Progress)) -> Result<EpochMetrics> {
+        let started = Instant::now();
+        let loader = Loader::spawn(train, self.config.sampler, self.epoch as u64, self.config.steps_per_epoch)
+            .map_err(|e| CoreError::InvalidConfig(format!("training data: {e}")))?;
+        let steps = loader.total_batches();
+        report(Progress::EpochStart { epoch: self.epoch + 1, epochs: self.config.epochs, steps });
+        let device = self.model.device();
+        let (mut loss_sum, mut count) = (0.0, 0usize);
+        for (i, batch) in loader.enumerate() {
+            let (n, l, h) = (batch.n as i64, batch.lr_size as i64, batch.hr_size as i64);
+            let lr = Tensor::from_slice(&batch.lr).view([n, 1, l, l]).to_device(device);
+            let hr = Tensor::from_slice(&batch.hr).view([n, 1, h, h]).to_device(device);
+            let loss = train_step(&self.model, &mut self.optimizer, &lr, &hr)?;
+            if !loss.is_finite() {
+                return Err(CoreError::InvalidConfig(format!(
+                    "the loss became {loss} at epoch {} step {}; lower --learning-rate",
+                    self.epoch + 1,
+                    i + 1
+                )));
+            }
+            loss_sum += loss;
+            count += 1;
+            report(Progress::Step { step_in_epoch: i + 1, loss });
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let validation = validate(&self.model.collapse()?, valid)?;
+        self.epoch += 1;
+        let metrics = EpochMetrics {
+            epoch: self.epoch,
+            step: self.optimizer.steps(),
+            train_loss: loss_sum / count.max(1) as f64,
+            valid_psnr_reference: validation.psnr_reference,
+            valid_psnr_y8: validation.psnr_y8,
+            steps_per_second: count as f64 / train_seconds,
+            epoch_seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: peak_rss_mib(),
+        };
+        self.commit_epoch(&metrics)?;
+        report(Progress::EpochEnd(&metrics));
+        Ok(metrics)
+    }
+
+    /// Writes the epoch's files; the rename of `resume.safetensors` is the commit point.
+    fn commit_epoch(&mut self, metrics: &EpochMetrics) -> Result<()> {
+        let metrics_path = self.run_dir.join(METRICS_FILE);
+        let mut file = std::fs::OpenOptions::new().append(true).create(true).open(&metrics_path).map_err(io_error("open", &metrics_path))?;
+        let line = serde_json::to_string(metrics).expect("metrics serialise");
+        writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(io_error("append to", &metrics_path))?;
+
+        self.model.save(&self.run_dir.join(LAST_CHECKPOINT))?;
+        if metrics.valid_psnr_y8 > self.best_psnr {
+            self.best_psnr = metrics.valid_psnr_y8;
+            self.model.save(&self.run_dir.join(BEST_CHECKPOINT))?;
+        }
+        let scalar = |v: f64| Tensor::from_slice(&[v]).view([]);
+        let mut tensors: Vec<(String, Tensor)> = self.model.named_tensors().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+        tensors.extend(self.optimizer.state_tensors().into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
+        tensors.push(("epoch".into(), scalar(self.epoch as f64)));
+        tensors.push(("adam_step".into(), scalar(self.optimizer.steps() as f64)));
+        tensors.push(("best_psnr".into(), scalar(self.best_psnr)));
+        let cpu: Vec<(String, Tensor)> = tensors.into_iter().map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous())).collect();
+        write_atomic(&self.run_dir.join(RESUME_FILE), |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
+    }
+}
+
+/// The reference's run directory name, e.g. `SESR_m5_f16_x2_fs256_collapsedTraining_FP32`.
+pub fn run_name(model_name: &str, config: &SesrConfig, mode: TrainingMode, quantized: bool) -> String {
+    format!(
+        "{model_name}_m{}_f{}_x{}_fs{}_{}Training_{}",
+        config.m,
+        config.int_features,
+        config.scale,
+        config.feature_size,
+        mode.name(),
+        if quantized { "QAT" } else { "FP32" }
+    )
+}
