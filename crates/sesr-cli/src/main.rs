@@ -4,6 +4,7 @@
 mod eval;
 mod info;
 mod model_args;
+mod train;
 mod upscale;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Print parameters and MACs of a SESR architecture, as the paper counts them.
     Info(info::InfoArgs),
+    /// Train SESR on DIV2K or a folder of images (x4 can start from an x2 checkpoint).
+    Train(train::TrainArgs),
     /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
     Eval(eval::EvalArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Upscale(args) => upscale::run(&args),
     };
