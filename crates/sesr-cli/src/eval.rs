@@ -1,11 +1,278 @@
-//! `sesr-cli eval`: PSNR and SSIM of a checkpoint against bicubic on folders of HR images.
+//! `sesr-cli eval`: PSNR and SSIM of a checkpoint, beside bicubic, on folders of HR images.
+//!
+//! The protocol is sesr-data's default [`Protocol::YFloat`] (the one that reproduces the
+//! published bicubic figures): HR cropped to a multiple of the scale, LR by float bicubic on
+//! Y, scores on 8-bit Y with `scale` pixels shaved per border. The network runs tile by tile
+//! ([`sesr_core::infer::upscale_y`]), so large images (DIV2K) are fine; images are read one at
+//! a time.
 
-use anyhow::{bail, Result};
+use crate::upscale::{check_tile, load_model};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sesr_core::checkpoint::write_atomic;
+use sesr_core::infer::upscale_y;
+use sesr_core::{CollapsedSesr, CoreError, SesrConfig};
+use sesr_data::dataset::list_images;
+use sesr_data::metrics::SSIM_WINDOW;
+use sesr_data::protocol::{bicubic_baseline, score, EvalImage, Protocol, Scores};
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
-pub struct EvalArgs {}
+pub struct EvalArgs {
+    /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
+    /// sidecar (same name, .json) next to it. The scale comes from the checkpoint.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// A folder of HR images (Set5, Set14, BSD100, Urban100, DIV2K_valid_HR, ...); repeat the
+    /// flag for several.
+    #[arg(long = "data", required = true, value_name = "DIR")]
+    data: Vec<PathBuf>,
+    /// Also write the results (means and per-image values) to this JSON file.
+    #[arg(long, value_name = "OUT.json")]
+    json: Option<PathBuf>,
+    /// Print a row per image under each dataset.
+    #[arg(long)]
+    per_image: bool,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Side of the low-resolution tiles the network runs on (bounds memory, not the result).
+    #[arg(long, default_value_t = 512)]
+    tile: usize,
+}
 
-pub fn run(_args: &EvalArgs) -> Result<()> {
-    bail!("`sesr-cli eval` is not implemented yet")
+/// The scores of one image.
+#[derive(Debug, Serialize)]
+struct ImageResult {
+    name: String,
+    file: PathBuf,
+    /// HR size after cropping to a multiple of the scale.
+    width: usize,
+    height: usize,
+    gray: bool,
+    bicubic: Scores,
+    sesr: Scores,
+}
+
+/// One folder: mean scores and the images behind them.
+#[derive(Debug, Serialize)]
+struct DatasetResult {
+    name: String,
+    path: PathBuf,
+    images: usize,
+    bicubic: Scores,
+    sesr: Scores,
+    per_image: Vec<ImageResult>,
+}
+
+/// The document `--json` writes.
+#[derive(Debug, Serialize)]
+struct Report {
+    checkpoint: PathBuf,
+    config: SesrConfig,
+    protocol: Protocol,
+    /// Border shaved on each side before scoring, in HR pixels.
+    shave: usize,
+    datasets: Vec<DatasetResult>,
+}
+
+/// The name a folder goes by in the table: its own name, or `parent/HR` for an `HR` folder.
+fn dataset_name(dir: &Path) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    let own = name(dir);
+    match dir.parent() {
+        Some(parent) if own.eq_ignore_ascii_case("hr") && parent.file_name().is_some() => {
+            format!("{}/{own}", name(parent))
+        }
+        _ => own,
+    }
+}
+
+fn mean(scores: impl Iterator<Item = Scores>) -> Scores {
+    let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0usize);
+    for s in scores {
+        psnr += s.psnr;
+        ssim += s.ssim;
+        n += 1;
+    }
+    Scores {
+        psnr: psnr / n as f64,
+        ssim: ssim / n as f64,
+    }
+}
+
+/// Scores one HR image file with bicubic and with the model.
+fn eval_image(model: &CollapsedSesr, file: &Path, tile: usize) -> Result<ImageResult> {
+    let scale = model.config().scale;
+    let protocol = Protocol::YFloat;
+    let hr = sesr_data::load_image_u8(file)?;
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let image = EvalImage::new(&name, &hr, scale, protocol)?;
+    let (width, height) = image.hr.size();
+    // The protocol shaves `scale` pixels per border; SSIM needs a full window after that.
+    let least = (SSIM_WINDOW + 2 * scale).div_ceil(scale) * scale;
+    if width < least || height < least {
+        bail!(
+            "{} is {}x{}, too small to score at x{scale}: after shaving {scale} pixels per \
+             border SSIM needs an {SSIM_WINDOW}x{SSIM_WINDOW} window, so images must be at \
+             least {least}x{least}; remove it from the folder",
+            file.display(),
+            hr.width(),
+            hr.height()
+        );
+    }
+    let baseline = bicubic_baseline(&hr, scale, protocol)?;
+    let bicubic = score(&baseline.bicubic_y, &baseline.hr_y, scale);
+    let sr_y = upscale_y(model, &image.lr_y, tile)?;
+    let sesr = image.score(&sr_y);
+    Ok(ImageResult {
+        name,
+        file: file.to_path_buf(),
+        width,
+        height,
+        gray: image.gray,
+        bicubic,
+        sesr,
+    })
+}
+
+fn eval_dataset(model: &CollapsedSesr, dir: &Path, tile: usize) -> Result<DatasetResult> {
+    let files = list_images(dir, "--data").with_context(|| format!("--data {}", dir.display()))?;
+    let name = dataset_name(dir);
+    let bar = ProgressBar::new(files.len() as u64).with_prefix(name.clone());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    let mut per_image = Vec::with_capacity(files.len());
+    for file in &files {
+        bar.set_message(
+            file.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        );
+        let result = eval_image(model, file, tile)
+            .with_context(|| format!("cannot evaluate {}", file.display()));
+        match result {
+            Ok(r) => per_image.push(r),
+            Err(e) => {
+                bar.abandon();
+                return Err(e);
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(DatasetResult {
+        name,
+        path: dir.to_path_buf(),
+        images: per_image.len(),
+        bicubic: mean(per_image.iter().map(|r| r.bicubic)),
+        sesr: mean(per_image.iter().map(|r| r.sesr)),
+        per_image,
+    })
+}
+
+fn scores(s: Scores) -> String {
+    format!("{:>6.2} dB / {:.4}", s.psnr, s.ssim)
+}
+
+fn print_table(report: &Report, per_image: bool) {
+    let c = &report.config;
+    println!(
+        "SESR m={} f={} p={} x{}  (checkpoint: {})",
+        c.m,
+        c.int_features,
+        c.feature_size,
+        c.scale,
+        report.checkpoint.display()
+    );
+    let mut width = report
+        .datasets
+        .iter()
+        .map(|d| d.name.len())
+        .chain(std::iter::once("dataset".len()))
+        .max()
+        .unwrap_or(0);
+    if per_image {
+        let images = report.datasets.iter().flat_map(|d| &d.per_image);
+        width = width.max(images.map(|r| r.name.len() + 2).max().unwrap_or(0));
+    }
+    println!(
+        "{:<width$}  {:>6}   {:<20}   {}",
+        "dataset", "images", "bicubic PSNR / SSIM", "SESR PSNR / SSIM"
+    );
+    for d in &report.datasets {
+        println!(
+            "{:<width$}  {:>6}   {}   {}",
+            d.name,
+            d.images,
+            scores(d.bicubic),
+            scores(d.sesr)
+        );
+        if per_image {
+            for r in &d.per_image {
+                println!(
+                    "  {:<w$}  {:>6}   {}   {}",
+                    r.name,
+                    "",
+                    scores(r.bicubic),
+                    scores(r.sesr),
+                    w = width - 2
+                );
+            }
+        }
+    }
+}
+
+fn write_json(path: &Path, report: &Report) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    write_atomic(path, |tmp| {
+        std::fs::write(tmp, &text).map_err(|source| CoreError::Io {
+            action: "write",
+            path: tmp.to_path_buf(),
+            source,
+        })
+    })
+    .with_context(|| format!("cannot write --json {}", path.display()))
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    check_tile(args.tile)?;
+    let device = crate::train::parse_device(&args.device)?;
+    let model = load_model(&args.checkpoint, device)?;
+    // Every folder is checked before the (long) evaluation starts.
+    for dir in &args.data {
+        list_images(dir, "--data").with_context(|| format!("--data {}", dir.display()))?;
+    }
+    let datasets = args
+        .data
+        .iter()
+        .map(|dir| eval_dataset(&model, dir, args.tile))
+        .collect::<Result<Vec<_>>>()?;
+    let report = Report {
+        checkpoint: args.checkpoint.clone(),
+        config: *model.config(),
+        protocol: Protocol::YFloat,
+        shave: model.config().scale,
+        datasets,
+    };
+    print_table(&report, args.per_image);
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+        println!("results written to {}", path.display());
+    }
+    Ok(())
 }
