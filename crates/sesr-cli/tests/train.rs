@@ -1,0 +1,167 @@
+//! `sesr-cli train` as a user runs it: a short run on the shipped photos, resume, bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn assets(folder: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/images")
+        .join(folder)
+        .display()
+        .to_string()
+}
+
+fn sesr_cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
+        .args(args)
+        .output()
+        .expect("sesr-cli runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn short_run<'a>(out: &'a str, train: &'a str, valid: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--data",
+        train,
+        "--valid",
+        valid,
+        "--out",
+        out,
+        "--preset",
+        "m3",
+        "--feature-size",
+        "16",
+        "--epochs",
+        epochs,
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "4",
+    ]
+}
+
+#[test]
+fn a_short_run_writes_the_reference_run_directory_and_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().display().to_string();
+    let (train, valid) = (assets("train"), assets("valid"));
+    let (ok, stdout, stderr) = sesr_cli(&short_run(&out_str, &train, &valid, "1"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("epoch   1: loss"), "{stdout}");
+    let run: &Path = &out
+        .path()
+        .join("SESR_m3_f16_x2_fs16_collapsedTraining_FP32");
+    for file in [
+        "config.json",
+        "metrics.jsonl",
+        "last.safetensors",
+        "last.json",
+        "best.safetensors",
+        "resume.safetensors",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    // Starting again without --resume would throw the run away: refused.
+    let (ok, _, stderr) = sesr_cli(&short_run(&out_str, &train, &valid, "2"));
+    assert!(!ok && stderr.contains("--resume"), "{stderr}");
+    let mut args = short_run(&out_str, &train, &valid, "2");
+    args.push("--resume");
+    let (ok, stdout, stderr) = sesr_cli(&args);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("resuming")
+            && stdout.contains("epoch   2: loss")
+            && !stdout.contains("epoch   1:"),
+        "{stdout}"
+    );
+    // Resuming with other settings names them.
+    let mut args = short_run(&out_str, &train, &valid, "3");
+    args.extend(["--resume", "--learning-rate", "0.1"]);
+    let (ok, _, stderr) = sesr_cli(&args);
+    assert!(!ok && stderr.contains("learning_rate"), "{stderr}");
+}
+
+#[test]
+fn bad_training_input_fails_before_training_with_a_clear_message() {
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().display().to_string();
+    let empty = tempfile::tempdir().unwrap();
+    let empty_str = empty.path().display().to_string();
+    let (train, valid) = (assets("train"), assets("valid"));
+    let missing = out.path().join("no-such-folder").display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (short_run(&out_str, &missing, &valid, "1"), "no-such-folder"),
+        (short_run(&out_str, &empty_str, &valid, "1"), &empty_str),
+        (
+            vec!["train", "--data", &train, "--out", &out_str],
+            "--valid DIR is required",
+        ),
+        (
+            [short_run(&out_str, &train, &valid, "1"), vec!["--quant-w"]].concat(),
+            "arrive with quantization-aware training",
+        ),
+        (
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--device", "cuda"],
+            ]
+            .concat(),
+            "--device cuda",
+        ),
+        (
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--device", "tpu"],
+            ]
+            .concat(),
+            "choose cpu or cuda",
+        ),
+        (
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--linear-block-type", "folded"],
+            ]
+            .concat(),
+            "`collapsed` or `expanded`",
+        ),
+        (
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--scale", "3"],
+            ]
+            .concat(),
+            "scale must be 2 or 4",
+        ),
+        (
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--learning-rate=-1"],
+            ]
+            .concat(),
+            "--learning-rate must be a positive",
+        ),
+        (
+            [short_run(&out_str, &train, &valid, "1"), vec!["--resume"]].concat(),
+            "config.json",
+        ),
+    ];
+    for (args, message) in cases {
+        let (ok, _, stderr) = sesr_cli(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: `{stderr}` lacks `{message}`"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was trained: no run directory appeared.
+    assert!(std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .all(|e| !e.path().join("resume.safetensors").exists()));
+}
