@@ -329,7 +329,10 @@ impl Sesr {
                 message: "holds a collapsed model; initialisation needs a training checkpoint with expanded weights".into(),
             });
         }
-        let same_scale = SesrConfig { scale: self.config.scale, ..meta.config };
+        let same_scale = SesrConfig {
+            scale: self.config.scale,
+            ..meta.config
+        };
         checkpoint::check_config(path, &same_scale, &self.config)?;
         let copy_output = meta.config.scale == self.config.scale;
         let wanted = |name: &str| copy_output || !name.starts_with("output_block.");

@@ -61,8 +61,15 @@ pub struct EpochMetrics {
 /// What the loop reports while it runs, for a progress display.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    EpochStart { epoch: usize, epochs: usize, steps: usize },
-    Step { step_in_epoch: usize, loss: f64 },
+    EpochStart {
+        epoch: usize,
+        epochs: usize,
+        steps: usize,
+    },
+    Step {
+        step_in_epoch: usize,
+        loss: f64,
+    },
     EpochEnd(&'a EpochMetrics),
 }
 
@@ -79,8 +86,15 @@ pub const LAST_CHECKPOINT: &str = "last.safetensors";
 pub const BEST_CHECKPOINT: &str = "best.safetensors";
 pub const RESUME_FILE: &str = "resume.safetensors";
 
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CoreError + 'a {
-    move |source| CoreError::Io { action, path: path.to_path_buf(), source }
+fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> CoreError + 'a {
+    move |source| CoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Upscales every validation image with the collapsed model and averages both PSNRs.
@@ -93,15 +107,26 @@ pub fn validate(model: &CollapsedSesr, pairs: &[ImagePair]) -> Result<Validation
         let input = Tensor::from_slice(&lr.to_f32().data)
             .view([1, 1, lr.height as i64, lr.width as i64])
             .to_device(device);
-        let output = model.forward(&input)?.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1);
+        let output = model
+            .forward(&input)?
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .flatten(0, -1);
         let data = Vec::<f32>::try_from(&output)?;
-        let sr = PlaneF32 { width: lr.width * scale, height: lr.height * scale, data };
+        let sr = PlaneF32 {
+            width: lr.width * scale,
+            height: lr.height * scale,
+            data,
+        };
         let hr = pair.hr.to_f32();
         reference += psnr_float(&sr, &hr);
         standard += psnr_y8(&sr, &hr, scale);
     }
     let n = pairs.len().max(1) as f64;
-    Ok(Validation { psnr_reference: reference / n, psnr_y8: standard / n })
+    Ok(Validation {
+        psnr_reference: reference / n,
+        psnr_y8: standard / n,
+    })
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status` (0 if unknown).
@@ -109,7 +134,9 @@ pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
@@ -145,40 +172,75 @@ impl Trainer {
         if let Some(init) = &config.init_from {
             model.init_from(init)?;
         }
-        let optimizer = Adam::new(AdamConfig { learning_rate: config.learning_rate, ..AdamConfig::reference() }, model.named_tensors());
+        let optimizer = Adam::new(
+            AdamConfig {
+                learning_rate: config.learning_rate,
+                ..AdamConfig::reference()
+            },
+            model.named_tensors(),
+        );
         let json = serde_json::to_vec_pretty(&config).expect("train config serialises");
         let config_path = run_dir.join(CONFIG_FILE);
-        write_atomic(&config_path, |tmp| std::fs::write(tmp, &json).map_err(io_error("write", tmp)))?;
+        write_atomic(&config_path, |tmp| {
+            std::fs::write(tmp, &json).map_err(io_error("write", tmp))
+        })?;
         let metrics = run_dir.join(METRICS_FILE);
         std::fs::write(&metrics, b"").map_err(io_error("create", &metrics))?;
-        Ok(Trainer { config, run_dir: run_dir.to_path_buf(), model, optimizer, epoch: 0, best_psnr: f64::NEG_INFINITY })
+        Ok(Trainer {
+            config,
+            run_dir: run_dir.to_path_buf(),
+            model,
+            optimizer,
+            epoch: 0,
+            best_psnr: f64::NEG_INFINITY,
+        })
     }
 
     /// Reopens the run in `run_dir` after its last finished epoch. `epochs` may extend the run.
     pub fn resume(run_dir: &Path, epochs: Option<usize>, device: Device) -> Result<Self> {
         let config_path = run_dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&config_path).map_err(io_error("read the run configuration", &config_path))?;
-        let mut config: TrainConfig = serde_json::from_str(&text)
-            .map_err(|e| CoreError::Checkpoint { path: config_path.clone(), message: format!("is not a training configuration: {e}") })?;
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(io_error("read the run configuration", &config_path))?;
+        let mut config: TrainConfig =
+            serde_json::from_str(&text).map_err(|e| CoreError::Checkpoint {
+                path: config_path.clone(),
+                message: format!("is not a training configuration: {e}"),
+            })?;
         if let Some(epochs) = epochs {
             config.epochs = epochs;
         }
         let model = Sesr::new(config.model, config.mode, device)?;
-        let mut optimizer = Adam::new(AdamConfig { learning_rate: config.learning_rate, ..AdamConfig::reference() }, model.named_tensors());
+        let mut optimizer = Adam::new(
+            AdamConfig {
+                learning_rate: config.learning_rate,
+                ..AdamConfig::reference()
+            },
+            model.named_tensors(),
+        );
         let resume_path = run_dir.join(RESUME_FILE);
         let (epoch, best_psnr) = if resume_path.exists() {
             let tensors = checkpoint::read_tensors(&resume_path)?;
-            let slots = model.named_tensors().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+            let slots = model
+                .named_tensors()
+                .into_iter()
+                .map(|(n, t)| (format!("model.{n}"), t))
+                .collect();
             checkpoint::copy_into(&resume_path, &tensors, &slots, |_| true)?;
             let counter = |name: &str| -> Result<f64> {
-                tensors.get(name).map(|t| t.double_value(&[])).ok_or_else(|| CoreError::Checkpoint {
-                    path: resume_path.clone(),
-                    message: format!("has no `{name}` counter"),
-                })
+                tensors
+                    .get(name)
+                    .map(|t| t.double_value(&[]))
+                    .ok_or_else(|| CoreError::Checkpoint {
+                        path: resume_path.clone(),
+                        message: format!("has no `{name}` counter"),
+                    })
             };
             let optim_state = tensors
                 .iter()
-                .filter_map(|(n, t)| n.strip_prefix("optim.").map(|n| (n.to_string(), t.shallow_clone())))
+                .filter_map(|(n, t)| {
+                    n.strip_prefix("optim.")
+                        .map(|n| (n.to_string(), t.shallow_clone()))
+                })
                 .collect();
             optimizer.load_state(&optim_state, counter("adam_step")? as u64)?;
             (counter("epoch")? as usize, counter("best_psnr")?)
@@ -190,11 +252,22 @@ impl Trainer {
         let kept: String = std::fs::read_to_string(&metrics_path)
             .unwrap_or_default()
             .lines()
-            .filter(|line| serde_json::from_str::<EpochMetrics>(line).is_ok_and(|m| m.epoch <= epoch))
+            .filter(|line| {
+                serde_json::from_str::<EpochMetrics>(line).is_ok_and(|m| m.epoch <= epoch)
+            })
             .map(|line| format!("{line}\n"))
             .collect();
-        write_atomic(&metrics_path, |tmp| std::fs::write(tmp, kept).map_err(io_error("write", tmp)))?;
-        Ok(Trainer { config, run_dir: run_dir.to_path_buf(), model, optimizer, epoch, best_psnr })
+        write_atomic(&metrics_path, |tmp| {
+            std::fs::write(tmp, kept).map_err(io_error("write", tmp))
+        })?;
+        Ok(Trainer {
+            config,
+            run_dir: run_dir.to_path_buf(),
+            model,
+            optimizer,
+            epoch,
+            best_psnr,
+        })
     }
 
     pub fn model(&self) -> &Sesr {
@@ -211,7 +284,12 @@ impl Trainer {
     }
 
     /// Runs the remaining epochs, validating and checkpointing after each.
-    pub fn run(&mut self, train: Arc<Vec<ImagePair>>, valid: &[ImagePair], mut report: impl FnMut(Progress)) -> Result<Vec<EpochMetrics>> {
+    pub fn run(
+        &mut self,
+        train: Arc<Vec<ImagePair>>,
+        valid: &[ImagePair],
+        mut report: impl FnMut(Progress),
+    ) -> Result<Vec<EpochMetrics>> {
         let mut all = vec![];
         while self.epoch < self.config.epochs {
             all.push(self.run_epoch(train.clone(), valid, &mut report)?);
@@ -219,18 +297,36 @@ impl Trainer {
         Ok(all)
     }
 
-    fn run_epoch(&mut self, train: Arc<Vec<ImagePair>>, valid: &[ImagePair], report: &mut impl FnMut(Progress)) -> Result<EpochMetrics> {
+    fn run_epoch(
+        &mut self,
+        train: Arc<Vec<ImagePair>>,
+        valid: &[ImagePair],
+        report: &mut impl FnMut(Progress),
+    ) -> Result<EpochMetrics> {
         let started = Instant::now();
-        let loader = Loader::spawn(train, self.config.sampler, self.epoch as u64, self.config.steps_per_epoch)
-            .map_err(|e| CoreError::InvalidConfig(format!("training data: {e}")))?;
+        let loader = Loader::spawn(
+            train,
+            self.config.sampler,
+            self.epoch as u64,
+            self.config.steps_per_epoch,
+        )
+        .map_err(|e| CoreError::InvalidConfig(format!("training data: {e}")))?;
         let steps = loader.total_batches();
-        report(Progress::EpochStart { epoch: self.epoch + 1, epochs: self.config.epochs, steps });
+        report(Progress::EpochStart {
+            epoch: self.epoch + 1,
+            epochs: self.config.epochs,
+            steps,
+        });
         let device = self.model.device();
         let (mut loss_sum, mut count) = (0.0, 0usize);
         for (i, batch) in loader.enumerate() {
             let (n, l, h) = (batch.n as i64, batch.lr_size as i64, batch.hr_size as i64);
-            let lr = Tensor::from_slice(&batch.lr).view([n, 1, l, l]).to_device(device);
-            let hr = Tensor::from_slice(&batch.hr).view([n, 1, h, h]).to_device(device);
+            let lr = Tensor::from_slice(&batch.lr)
+                .view([n, 1, l, l])
+                .to_device(device);
+            let hr = Tensor::from_slice(&batch.hr)
+                .view([n, 1, h, h])
+                .to_device(device);
             let loss = train_step(&self.model, &mut self.optimizer, &lr, &hr)?;
             if !loss.is_finite() {
                 return Err(CoreError::InvalidConfig(format!(
@@ -241,7 +337,10 @@ impl Trainer {
             }
             loss_sum += loss;
             count += 1;
-            report(Progress::Step { step_in_epoch: i + 1, loss });
+            report(Progress::Step {
+                step_in_epoch: i + 1,
+                loss,
+            });
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let validation = validate(&self.model.collapse()?, valid)?;
@@ -264,9 +363,15 @@ impl Trainer {
     /// Writes the epoch's files; the rename of `resume.safetensors` is the commit point.
     fn commit_epoch(&mut self, metrics: &EpochMetrics) -> Result<()> {
         let metrics_path = self.run_dir.join(METRICS_FILE);
-        let mut file = std::fs::OpenOptions::new().append(true).create(true).open(&metrics_path).map_err(io_error("open", &metrics_path))?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&metrics_path)
+            .map_err(io_error("open", &metrics_path))?;
         let line = serde_json::to_string(metrics).expect("metrics serialise");
-        writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(io_error("append to", &metrics_path))?;
+        writeln!(file, "{line}")
+            .and_then(|_| file.sync_data())
+            .map_err(io_error("append to", &metrics_path))?;
 
         self.model.save(&self.run_dir.join(LAST_CHECKPOINT))?;
         if metrics.valid_psnr_y8 > self.best_psnr {
@@ -274,18 +379,38 @@ impl Trainer {
             self.model.save(&self.run_dir.join(BEST_CHECKPOINT))?;
         }
         let scalar = |v: f64| Tensor::from_slice(&[v]).view([]);
-        let mut tensors: Vec<(String, Tensor)> = self.model.named_tensors().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-        tensors.extend(self.optimizer.state_tensors().into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
+        let mut tensors: Vec<(String, Tensor)> = self
+            .model
+            .named_tensors()
+            .into_iter()
+            .map(|(n, t)| (format!("model.{n}"), t))
+            .collect();
+        tensors.extend(
+            self.optimizer
+                .state_tensors()
+                .into_iter()
+                .map(|(n, t)| (format!("optim.{n}"), t)),
+        );
         tensors.push(("epoch".into(), scalar(self.epoch as f64)));
         tensors.push(("adam_step".into(), scalar(self.optimizer.steps() as f64)));
         tensors.push(("best_psnr".into(), scalar(self.best_psnr)));
-        let cpu: Vec<(String, Tensor)> = tensors.into_iter().map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous())).collect();
-        write_atomic(&self.run_dir.join(RESUME_FILE), |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
+        let cpu: Vec<(String, Tensor)> = tensors
+            .into_iter()
+            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous()))
+            .collect();
+        write_atomic(&self.run_dir.join(RESUME_FILE), |tmp| {
+            Ok(Tensor::write_safetensors(&cpu, tmp)?)
+        })
     }
 }
 
 /// The reference's run directory name, e.g. `SESR_m5_f16_x2_fs256_collapsedTraining_FP32`.
-pub fn run_name(model_name: &str, config: &SesrConfig, mode: TrainingMode, quantized: bool) -> String {
+pub fn run_name(
+    model_name: &str,
+    config: &SesrConfig,
+    mode: TrainingMode,
+    quantized: bool,
+) -> String {
     format!(
         "{model_name}_m{}_f{}_x{}_fs{}_{}Training_{}",
         config.m,
