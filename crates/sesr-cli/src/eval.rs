@@ -210,12 +210,12 @@ fn print_table(report: &Report, per_image: bool) {
         width = width.max(images.map(|r| r.name.len() + 2).max().unwrap_or(0));
     }
     println!(
-        "{:<width$}  {:>6}   {:<20}   {}",
+        "{:<width$}  {:>6}  {:>20}  {:>20}",
         "dataset", "images", "bicubic PSNR / SSIM", "SESR PSNR / SSIM"
     );
     for d in &report.datasets {
         println!(
-            "{:<width$}  {:>6}   {}   {}",
+            "{:<width$}  {:>6}  {:>20}  {:>20}",
             d.name,
             d.images,
             scores(d.bicubic),
@@ -224,7 +224,7 @@ fn print_table(report: &Report, per_image: bool) {
         if per_image {
             for r in &d.per_image {
                 println!(
-                    "  {:<w$}  {:>6}   {}   {}",
+                    "  {:<w$}  {:>6}  {:>20}  {:>20}",
                     r.name,
                     "",
                     scores(r.bicubic),

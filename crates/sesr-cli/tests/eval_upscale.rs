@@ -1,0 +1,503 @@
+//! `sesr-cli upscale` and `sesr-cli eval` as a user runs them, on the shipped photos, with
+//! checkpoints of small perturbed models written to temporary folders.
+
+use serde_json::Value;
+use sesr_core::infer::{plane_to_tensor, tensor_to_plane, upscale_y};
+use sesr_core::{CollapsedSesr, Sesr, SesrConfig, TrainingMode};
+use sesr_data::io::{Image, LoadedImage};
+use sesr_data::plane::{quantize, PlaneF32};
+use sesr_data::protocol::{bicubic_baseline, load_benchmark, merge_sr_y, score, EvalImage};
+use sesr_data::{load_image, Protocol};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tch::{Device, Kind, Tensor};
+
+fn asset(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/images")
+        .join(relative)
+}
+
+/// Runs the binary; returns (success, stdout, stderr).
+fn sesr_cli<S: AsRef<OsStr>>(args: &[S]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
+        .args(args)
+        .output()
+        .expect("sesr-cli runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Writes a checkpoint of a small SESR (m=2, f=8, p=16) whose every parameter is moved off its
+/// initial value, as a training checkpoint or a collapsed one; returns its path.
+fn write_checkpoint(dir: &Path, scale: usize, collapsed: bool, seed: i64) -> PathBuf {
+    let config = SesrConfig::new(2, 8, 16, scale).unwrap();
+    let model = Sesr::new(config, TrainingMode::Collapsed, Device::Cpu).unwrap();
+    tch::manual_seed(seed);
+    tch::no_grad(|| {
+        for (_, mut t) in model.named_tensors() {
+            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.02;
+            let _ = t.g_add_(&noise);
+        }
+    });
+    let path = dir.join(format!("model_x{scale}.safetensors"));
+    if collapsed {
+        model.collapse().unwrap().save(&path).unwrap();
+    } else {
+        model.save(&path).unwrap();
+    }
+    path
+}
+
+fn load(checkpoint: &Path) -> CollapsedSesr {
+    CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu).unwrap()
+}
+
+/// Checks an upscaled PNG against the library: same kind (RGB or gray), `scale` times the
+/// size, its Y within 1/255 of `infer::upscale_y` on the input's Y wherever the colour merge
+/// stays inside the RGB gamut (outside it, saving clamps), and every channel within one 8-bit
+/// level of the merged image everywhere.
+fn assert_upscaled(input: &Path, output: &Path, model: &CollapsedSesr) {
+    let scale = model.config().scale;
+    let lr = load_image(input).unwrap();
+    let sr = load_image(output).unwrap();
+    assert_eq!(lr.channels(), sr.channels(), "{}", output.display());
+    assert_eq!(
+        (sr.width(), sr.height()),
+        (lr.width() * scale, lr.height() * scale)
+    );
+    let want_y = upscale_y(model, &lr.to_y(), 128).unwrap();
+    let merged: LoadedImage = merge_sr_y(&lr, &want_y, scale).unwrap();
+    let got_y = sr.to_y();
+    let n = want_y.data.len();
+    let (mut in_gamut, mut worst) = (0usize, 0f32);
+    for i in 0..n {
+        let inside = merged
+            .planes()
+            .iter()
+            .all(|p| (-0.5 / 255.0..=255.5 / 255.0).contains(&p.data[i]));
+        if inside {
+            in_gamut += 1;
+            worst = worst.max((got_y.data[i] - want_y.data[i]).abs());
+        }
+        for (m, s) in merged.planes().iter().zip(sr.planes()) {
+            let (a, b) = (quantize(m.data[i]), quantize(s.data[i]));
+            assert!(a.abs_diff(b) <= 1, "{}: pixel {i}", output.display());
+        }
+    }
+    assert!(
+        worst <= 1.0 / 255.0,
+        "{}: Y differs by {} / 255",
+        output.display(),
+        worst * 255.0
+    );
+    // Photos have saturated colours (rocket.jpg: about 10% of the x4 pixels leave the gamut
+    // after the merge); the check must still cover most of the image.
+    assert!(
+        in_gamut as f64 >= 0.8 * n as f64,
+        "{}: only {in_gamut} of {n} pixels in gamut",
+        output.display()
+    );
+}
+
+#[test]
+fn upscale_single_rgb_and_gray_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = write_checkpoint(tmp.path(), 2, false, 1);
+    let model = load(&checkpoint);
+
+    // RGB in, RGB out, to a file path in a folder that does not exist yet.
+    let chelsea = asset("valid/chelsea.png");
+    let out = tmp.path().join("out/chelsea_x2.png");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("upscale"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        chelsea.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+        "--tile".as_ref(),
+        "100".as_ref(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("chelsea.png: 451x300 -> 902x600, ") && stdout.contains(" ms"),
+        "{stdout}"
+    );
+    assert!(matches!(load_image(&out).unwrap(), Image::Rgb(_)));
+    assert_upscaled(&chelsea, &out, &model);
+
+    // Gray in, gray out; an existing folder as --output receives <stem>.png.
+    let coins = asset("valid/coins.png");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("upscale"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        coins.as_os_str(),
+        "--output".as_ref(),
+        tmp.path().as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("coins.png: 384x303 -> 768x606"),
+        "{stdout}"
+    );
+    let out = tmp.path().join("coins.png");
+    assert!(matches!(load_image(&out).unwrap(), Image::Gray(_)));
+    assert_upscaled(&coins, &out, &model);
+}
+
+#[test]
+fn upscale_a_folder_at_x4_with_a_collapsed_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = write_checkpoint(tmp.path(), 4, true, 2);
+    let model = load(&checkpoint);
+    let input = asset("valid");
+    let output = tmp.path().join("results/x4");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("upscale"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+        "--tile".as_ref(),
+        "64".as_ref(),
+    ]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("chelsea.png: 451x300 -> 1804x1200, "));
+    assert!(lines[1].starts_with("coins.png: 384x303 -> 1536x1212, "));
+    assert!(lines[2].starts_with("rocket.jpg: 640x427 -> 2560x1708, "));
+    assert!(lines[3].starts_with("3 images written to "));
+    let mut written: Vec<String> = std::fs::read_dir(&output)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["chelsea.png", "coins.png", "rocket.png"]);
+    for (name, gray) in [("chelsea", false), ("coins", true), ("rocket", false)] {
+        let out = output.join(format!("{name}.png"));
+        assert_eq!(
+            matches!(load_image(&out).unwrap(), Image::Gray(_)),
+            gray,
+            "{name}"
+        );
+    }
+    // The JPEG input (RGB) is checked against the library; the PNGs were in the test above.
+    assert_upscaled(
+        &asset("valid/rocket.jpg"),
+        &output.join("rocket.png"),
+        &model,
+    );
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn eval_reports_bicubic_and_sesr_as_the_library_computes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = write_checkpoint(tmp.path(), 2, false, 3);
+    let model = load(&checkpoint);
+    // A second dataset in the layout `Name/HR`: a gray and an RGB crop of shipped photos.
+    let set2 = tmp.path().join("Set2/HR");
+    std::fs::create_dir_all(&set2).unwrap();
+    let crop = |img: LoadedImage, x, y, w, h| img.map_planes(|p| p.crop(x, y, w, h));
+    let camera = crop(
+        load_image(asset("train/camera.png")).unwrap(),
+        200,
+        150,
+        61,
+        50,
+    );
+    let coffee = crop(
+        load_image(asset("train/coffee.png")).unwrap(),
+        300,
+        100,
+        48,
+        64,
+    );
+    sesr_data::io::save_png(set2.join("camera.png"), &camera).unwrap();
+    sesr_data::io::save_png(set2.join("coffee.png"), &coffee).unwrap();
+
+    let valid = asset("valid");
+    let json = tmp.path().join("eval/results.json");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("eval"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--data".as_ref(),
+        valid.as_os_str(),
+        "--data".as_ref(),
+        set2.as_os_str(),
+        "--json".as_ref(),
+        json.as_os_str(),
+        "--per-image".as_ref(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("SESR m=2 f=8 p=16 x2  (checkpoint: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bicubic PSNR / SSIM"), "{stdout}");
+    // The JSON went in atomically: no temporary file is left beside it.
+    let files: Vec<_> = std::fs::read_dir(json.parent().unwrap()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["protocol"], "y_float");
+    assert_eq!(report["config"]["m"], 2);
+    assert_eq!(report["config"]["scale"], 2);
+    assert_eq!(report["checkpoint"], checkpoint.to_str().unwrap());
+    let datasets = report["datasets"].as_array().unwrap();
+    assert_eq!(datasets.len(), 2);
+
+    for (dataset, dir, name) in [
+        (&datasets[0], &valid, "valid"),
+        (&datasets[1], &set2, "Set2/HR"),
+    ] {
+        assert_eq!(dataset["name"], name);
+        // Direct computation with the libraries: the protocol's bicubic baseline, and the
+        // model run on whole images (the default --tile 512 covers these LR images in one
+        // tile, so this is the very computation the CLI does).
+        let images = load_benchmark(dir).unwrap();
+        assert_eq!(dataset["images"], images.len());
+        let mut bicubic = vec![];
+        let mut sesr = vec![];
+        for (image, row) in images.iter().zip(dataset["per_image"].as_array().unwrap()) {
+            assert_eq!(row["name"], image.name.as_str());
+            let b = bicubic_baseline(&image.hr, 2, Protocol::YFloat).unwrap();
+            let b = score(&b.bicubic_y, &b.hr_y, 2);
+            let e = EvalImage::new(&image.name, &image.hr, 2, Protocol::YFloat).unwrap();
+            let input = plane_to_tensor(&e.lr_y, Device::Cpu).unwrap();
+            let sr: PlaneF32 = tensor_to_plane(&model.forward(&input).unwrap()).unwrap();
+            let s = e.score(&sr);
+            for (got, want) in [
+                (&row["bicubic"]["psnr"], b.psnr),
+                (&row["bicubic"]["ssim"], b.ssim),
+                (&row["sesr"]["psnr"], s.psnr),
+                (&row["sesr"]["ssim"], s.ssim),
+            ] {
+                let got = got.as_f64().unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-6,
+                    "{}: {got} vs {want}",
+                    image.name
+                );
+            }
+            assert!(
+                stdout.contains(&format!("  {}", image.name)),
+                "no per-image row for {}: {stdout}",
+                image.name
+            );
+            bicubic.push(b);
+            sesr.push(s);
+        }
+        let want = [
+            mean(bicubic.iter().map(|s| s.psnr)),
+            mean(bicubic.iter().map(|s| s.ssim)),
+            mean(sesr.iter().map(|s| s.psnr)),
+            mean(sesr.iter().map(|s| s.ssim)),
+        ];
+        let got = [
+            &dataset["bicubic"]["psnr"],
+            &dataset["bicubic"]["ssim"],
+            &dataset["sesr"]["psnr"],
+            &dataset["sesr"]["ssim"],
+        ]
+        .map(|v| v.as_f64().unwrap());
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-6, "{name}: {got:?} vs {want:?}");
+        }
+        // The table row shows the same means: name, images, PSNR dB / SSIM twice.
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {stdout}"));
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let images_count = images.len().to_string();
+        let expected = [
+            name.to_string(),
+            images_count,
+            format!("{:.2}", want[0]),
+            "dB".into(),
+            "/".into(),
+            format!("{:.4}", want[1]),
+            format!("{:.2}", want[2]),
+            "dB".into(),
+            "/".into(),
+            format!("{:.4}", want[3]),
+        ];
+        assert_eq!(cells, expected, "{line}");
+    }
+}
+
+/// Asserts a failed run with a clean message that contains every one of `needles`.
+fn assert_fails_naming<S: AsRef<OsStr>>(args: &[S], needles: &[&str]) {
+    let (ok, _, stderr) = sesr_cli(args);
+    let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+    assert!(!ok, "{shown:?} should fail");
+    assert!(!stderr.contains("panicked"), "{shown:?}: {stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{shown:?}: `{stderr}` lacks `{needle}`"
+        );
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn upscale_rejects_bad_input_with_clear_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ckpt = s(&write_checkpoint(t, 2, true, 4));
+    let coins = s(&asset("valid/coins.png"));
+    let out = s(&t.join("out.png"));
+    let run = |ckpt: &str, input: &str, output: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["upscale", "--checkpoint", ckpt, "--input", input];
+        args.extend(["--output", output]);
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+
+    // Checkpoint missing, or its sidecar missing.
+    let missing = s(&t.join("nothing.safetensors"));
+    assert_fails_naming(
+        &run(&missing, &coins, &out, &[]),
+        &["--checkpoint", "nothing.safetensors"],
+    );
+    let lonely = t.join("lonely/model.safetensors");
+    std::fs::create_dir_all(lonely.parent().unwrap()).unwrap();
+    std::fs::copy(&ckpt, &lonely).unwrap();
+    assert_fails_naming(
+        &run(&s(&lonely), &coins, &out, &[]),
+        &["sidecar", "lonely/model.json"],
+    );
+    // Input missing, not an image, or corrupt.
+    let nowhere = s(&t.join("no_such.png"));
+    assert_fails_naming(
+        &run(&ckpt, &nowhere, &out, &[]),
+        &["--input", "no_such.png"],
+    );
+    let corrupt = t.join("corrupt.png");
+    std::fs::write(&corrupt, "this is not a PNG").unwrap();
+    assert_fails_naming(&run(&ckpt, &s(&corrupt), &out, &[]), &["corrupt.png"]);
+    let text = t.join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    assert_fails_naming(&run(&ckpt, &s(&text), &out, &[]), &["--input", "notes.txt"]);
+    // A folder with a good image and then a corrupt one: the first is written, the run stops
+    // at the second and names it.
+    let folder = t.join("mixed");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(&coins, folder.join("a_good.png")).unwrap();
+    std::fs::write(folder.join("b_bad.png"), [0u8; 64]).unwrap();
+    let folder_out = t.join("mixed_out");
+    let (ok, stdout, stderr) = sesr_cli(&run(&ckpt, &s(&folder), &s(&folder_out), &[]));
+    assert!(!ok && !stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("b_bad.png"), "{stderr}");
+    assert!(stdout.starts_with("a_good.png: "), "{stdout}");
+    assert!(folder_out.join("a_good.png").is_file());
+    assert!(!folder_out.join("b_bad.png").exists());
+    // An empty folder.
+    let empty = t.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_fails_naming(
+        &run(&ckpt, &s(&empty), &s(&t.join("o")), &[]),
+        &["empty", "contains no images"],
+    );
+    // A folder input with an existing file as --output.
+    std::fs::write(t.join("taken"), "x").unwrap();
+    assert_fails_naming(
+        &run(&ckpt, &s(&folder), &s(&t.join("taken")), &[]),
+        &["--output", "taken", "is an existing file"],
+    );
+    // A single input written to a non-PNG name, or over itself.
+    assert_fails_naming(
+        &run(&ckpt, &coins, &s(&t.join("x.jpg")), &[]),
+        &["--output", "x.jpg"],
+    );
+    let a_good = s(&folder.join("a_good.png"));
+    assert_fails_naming(
+        &run(&ckpt, &a_good, &a_good, &[]),
+        &["overwrite", "a_good.png"],
+    );
+    // Bad flags.
+    assert_fails_naming(&run(&ckpt, &coins, &out, &["--tile", "0"]), &["--tile"]);
+    assert_fails_naming(
+        &run(&ckpt, &coins, &out, &["--device", "tpu"]),
+        &["--device tpu"],
+    );
+    if !tch::Cuda::is_available() {
+        assert_fails_naming(
+            &run(&ckpt, &coins, &out, &["--device", "cuda"]),
+            &["--device cuda", "no CUDA"],
+        );
+    }
+    assert!(!t.join("out.png").exists());
+}
+
+#[test]
+fn eval_rejects_bad_input_with_clear_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ckpt = s(&write_checkpoint(t, 4, false, 5));
+    let valid = s(&asset("valid"));
+    let run = |ckpt: &str, data: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["eval", "--checkpoint", ckpt, "--data", data];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let missing = s(&t.join("gone.safetensors"));
+    assert_fails_naming(
+        &run(&missing, &valid, &[]),
+        &["--checkpoint", "gone.safetensors"],
+    );
+    // A missing folder is found before any evaluation, even after a good one.
+    let nowhere = s(&t.join("Set404"));
+    assert_fails_naming(
+        &run(&ckpt, &valid, &["--data", &nowhere]),
+        &["--data", "Set404", "does not exist"],
+    );
+    let empty = t.join("Empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_fails_naming(
+        &run(&ckpt, &s(&empty), &[]),
+        &["Empty", "contains no images"],
+    );
+    let corrupt = t.join("Corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("broken.png"), "not an image").unwrap();
+    assert_fails_naming(&run(&ckpt, &s(&corrupt), &[]), &["broken.png"]);
+    // Smaller than the scale (sesr-data's check), and too small for the shaved SSIM window.
+    let tiny = t.join("Tiny");
+    std::fs::create_dir_all(&tiny).unwrap();
+    sesr_data::save_gray_png(tiny.join("dot.png"), &PlaneF32::filled(3, 3, 0.5)).unwrap();
+    assert_fails_naming(
+        &run(&ckpt, &s(&tiny), &[]),
+        &["dot.png", "x4 does not fit a 3x3 image"],
+    );
+    let small = t.join("Small");
+    std::fs::create_dir_all(&small).unwrap();
+    sesr_data::save_gray_png(small.join("chip.png"), &PlaneF32::filled(19, 40, 0.5)).unwrap();
+    assert_fails_naming(
+        &run(&ckpt, &s(&small), &[]),
+        &["chip.png", "too small to score at x4", "at least 20x20"],
+    );
+    assert_fails_naming(&run(&ckpt, &valid, &["--tile", "0"]), &["--tile"]);
+    let (ok, _, stderr) = sesr_cli(&["eval", "--checkpoint", ckpt.as_str()]);
+    assert!(!ok && stderr.contains("--data"), "{stderr}");
+}
