@@ -11,6 +11,7 @@ use sesr_data::{load_image, Protocol};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 fn asset(relative: &str) -> PathBuf {
@@ -35,9 +36,13 @@ fn sesr_cli<S: AsRef<OsStr>>(args: &[S]) -> (bool, String, String) {
 /// Writes a checkpoint of a small SESR (m=2, f=8, p=16) whose every parameter is moved off its
 /// initial value, as a training checkpoint or a collapsed one; returns its path.
 fn write_checkpoint(dir: &Path, scale: usize, collapsed: bool, seed: i64) -> PathBuf {
+    // libtorch's generator is global and the tests run in parallel threads: hold a lock from
+    // seeding to the last draw, so each seed always gives the same model.
+    static RNG: Mutex<()> = Mutex::new(());
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed);
     let config = SesrConfig::new(2, 8, 16, scale).unwrap();
     let model = Sesr::new(config, TrainingMode::Collapsed, Device::Cpu).unwrap();
-    tch::manual_seed(seed);
     tch::no_grad(|| {
         for (_, mut t) in model.named_tensors() {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.02;
@@ -95,12 +100,14 @@ fn assert_upscaled(input: &Path, output: &Path, model: &CollapsedSesr) {
         output.display(),
         worst * 255.0
     );
-    // Photos have saturated colours (rocket.jpg: about 10% of the x4 pixels leave the gamut
-    // after the merge); the check must still cover most of the image.
+    // Dark and saturated areas leave the gamut once the small random model shifts Y (with
+    // these seeds 4% of chelsea's pixels, 9% of coins', 11% of rocket's); the Y check must
+    // still cover most of the image.
     assert!(
         in_gamut as f64 >= 0.8 * n as f64,
-        "{}: only {in_gamut} of {n} pixels in gamut",
-        output.display()
+        "{}: only {in_gamut} of {n} pixels in gamut ({:.3})",
+        output.display(),
+        in_gamut as f64 / n as f64
     );
 }
 
@@ -198,6 +205,44 @@ fn upscale_a_folder_at_x4_with_a_collapsed_checkpoint() {
         &output.join("rocket.png"),
         &model,
     );
+}
+
+#[test]
+fn upscale_reads_16_bit_rgba_png_and_bmp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = write_checkpoint(tmp.path(), 2, true, 6);
+    let model = load(&checkpoint);
+    let photo = image::open(asset("valid/chelsea.png")).unwrap();
+    let crop = photo.crop_imm(120, 40, 75, 61);
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // 16-bit RGBA with a varying alpha (dropped), and 8-bit BMP.
+    let mut rgba16 = crop.to_rgba16();
+    for (i, p) in rgba16.pixels_mut().enumerate() {
+        p[3] = (i * 997 % 65536) as u16;
+    }
+    rgba16.save(input.join("deep.png")).unwrap();
+    crop.to_rgb8().save(input.join("plain.bmp")).unwrap();
+    let output = tmp.path().join("out");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("upscale"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+        "--tile".as_ref(),
+        "32".as_ref(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("deep.png: 75x61 -> 150x122, "), "{stdout}");
+    assert!(stdout.contains("plain.bmp: 75x61 -> 150x122, "), "{stdout}");
+    for (name, file) in [("deep.png", "deep.png"), ("plain.bmp", "plain.png")] {
+        let out = output.join(file);
+        assert!(matches!(load_image(&out).unwrap(), Image::Rgb(_)), "{name}");
+        assert_upscaled(&input.join(name), &out, &model);
+    }
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
