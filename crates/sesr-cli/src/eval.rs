@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub struct EvalArgs {
     /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
     /// sidecar (same name, .json) next to it. The scale comes from the checkpoint.
-    #[arg(long)]
+    #[arg(long, value_name = "MODEL.safetensors")]
     checkpoint: PathBuf,
     /// A folder of HR images (Set5, Set14, BSD100, Urban100, DIV2K_valid_HR, ...); repeat the
     /// flag for several.
@@ -36,7 +36,7 @@ pub struct EvalArgs {
     #[arg(long)]
     per_image: bool,
     /// cpu or cuda.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     device: String,
     /// Side of the low-resolution tiles the network runs on (bounds memory, not the result).
     #[arg(long, default_value_t = 512)]
@@ -146,7 +146,8 @@ fn eval_image(model: &CollapsedSesr, file: &Path, tile: usize) -> Result<ImageRe
 }
 
 fn eval_dataset(model: &CollapsedSesr, dir: &Path, tile: usize) -> Result<DatasetResult> {
-    let files = list_images(dir, "--data").with_context(|| format!("--data {}", dir.display()))?;
+    let files =
+        list_images(dir, "HR image").with_context(|| format!("--data {}", dir.display()))?;
     let name = dataset_name(dir);
     let bar = ProgressBar::new(files.len() as u64).with_prefix(name.clone());
     bar.set_style(
@@ -255,7 +256,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let model = load_model(&args.checkpoint, device)?;
     // Every folder is checked before the (long) evaluation starts.
     for dir in &args.data {
-        list_images(dir, "--data").with_context(|| format!("--data {}", dir.display()))?;
+        list_images(dir, "HR image").with_context(|| format!("--data {}", dir.display()))?;
     }
     let datasets = args
         .data

@@ -21,20 +21,20 @@ use tch::Device;
 pub struct UpscaleArgs {
     /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
     /// sidecar (same name, .json) next to it.
-    #[arg(long)]
+    #[arg(long, value_name = "MODEL.safetensors")]
     checkpoint: PathBuf,
     /// An image (png, jpg, jpeg, bmp) or a folder of images (not searched recursively).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     input: PathBuf,
     /// Output .png for a single image; for a folder input, a folder (created if missing) that
     /// receives `<name>.png` per image.
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     output: PathBuf,
     /// Side of the low-resolution tiles the network runs on (bounds memory, not the result).
     #[arg(long, default_value_t = 256)]
     tile: usize,
     /// cpu or cuda.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     device: String,
 }
 
@@ -100,7 +100,7 @@ fn plan(input: &Path, output: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
                 input.display()
             );
         }
-        let files = list_images(input, "--input image")?;
+        let files = list_images(input, "input image")?;
         let mut seen: HashMap<String, &PathBuf> = HashMap::new();
         for file in &files {
             if let Some(other) = seen.insert(stem(file), file) {
