@@ -253,11 +253,11 @@ fn write_json(path: &Path, report: &Report) -> Result<()> {
 pub fn run(args: &EvalArgs) -> Result<()> {
     check_tile(args.tile)?;
     let device = crate::train::parse_device(&args.device)?;
-    let model = load_model(&args.checkpoint, device)?;
     // Every folder is checked before the (long) evaluation starts.
     for dir in &args.data {
         list_images(dir, "HR image").with_context(|| format!("--data {}", dir.display()))?;
     }
+    let model = load_model(&args.checkpoint, device)?;
     let datasets = args
         .data
         .iter()

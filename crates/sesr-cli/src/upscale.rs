@@ -174,8 +174,8 @@ fn upscale_file(
 pub fn run(args: &UpscaleArgs) -> Result<()> {
     check_tile(args.tile)?;
     let device = crate::train::parse_device(&args.device)?;
-    let model = load_model(&args.checkpoint, device)?;
     let jobs = plan(&args.input, &args.output)?;
+    let model = load_model(&args.checkpoint, device)?;
     let folders: std::collections::BTreeSet<&Path> = jobs
         .iter()
         .filter_map(|(_, out)| out.parent())
