@@ -30,7 +30,9 @@ pub fn run() -> Result<PathBuf> {
     let venv = root.join(".venv");
     let link = venv.join("libtorch");
     // cargo passes the LIBTORCH of .cargo/config.toml to xtask too; only another value is the user's.
-    let user_libtorch = std::env::var_os("LIBTORCH").map(PathBuf::from).filter(|dir| *dir != link);
+    let user_libtorch = std::env::var_os("LIBTORCH")
+        .map(PathBuf::from)
+        .filter(|dir| *dir != link);
     if let Some(dir) = user_libtorch {
         if !dir.join("lib").is_dir() || !dir.join("include").is_dir() {
             bail!(
@@ -39,17 +41,23 @@ pub fn run() -> Result<PathBuf> {
                 dir.display()
             );
         }
-        println!("xtask: using LIBTORCH={} from the environment", dir.display());
+        println!(
+            "xtask: using LIBTORCH={} from the environment",
+            dir.display()
+        );
         return Ok(dir);
     }
     let python = venv_python();
     if !python.exists() {
         println!("xtask: creating {}", venv.display());
-        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-            .context("python3 -m venv failed: install python3 with its venv module (Debian: python3-venv)")?;
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
+            "python3 -m venv failed: install python3 with its venv module (Debian: python3-venv)",
+        )?;
     }
     if installed_version(&python, "torch").as_deref() != Some(TORCH_VERSION) {
-        println!("xtask: installing torch=={TORCH_VERSION} from PyPI (about 4.6 GB, a few minutes)");
+        println!(
+            "xtask: installing torch=={TORCH_VERSION} from PyPI (about 4.6 GB, a few minutes)"
+        );
         pip_install(&python, &[&format!("torch=={TORCH_VERSION}")])?;
     }
     let torch_dir = package_dir(&python, "torch")?;
@@ -72,7 +80,10 @@ fn pip_install(python: &Path, packages: &[&str]) -> Result<()> {
 
 fn installed_version(python: &Path, package: &str) -> Option<String> {
     let out = Command::new(python)
-        .args(["-c", &format!("import importlib.metadata as m; print(m.version('{package}'))")])
+        .args([
+            "-c",
+            &format!("import importlib.metadata as m; print(m.version('{package}'))"),
+        ])
         .output()
         .ok()?;
     out.status
@@ -90,13 +101,18 @@ fn package_dir(python: &Path, package: &str) -> Result<PathBuf> {
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     if !out.status.success() {
-        bail!("cannot locate the Python package {package}: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cannot locate the Python package {package}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 pub fn run_checked(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} exited with {status}");
     }

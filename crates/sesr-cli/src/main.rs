@@ -26,7 +26,7 @@ enum Command {
     /// Print parameters and MACs of a SESR architecture, as the paper counts them.
     Info(info::InfoArgs),
     /// Train SESR on DIV2K or a folder of images (x4 can start from an x2 checkpoint).
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
     Eval(eval::EvalArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).

@@ -1,18 +1,8 @@
 //! The `sesr-cli` binary as a user runs it.
 
-use std::process::Command;
+mod common;
 
-fn sesr_cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
-        .args(args)
-        .output()
-        .expect("sesr-cli runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::sesr_cli;
 
 #[test]
 fn info_prints_the_papers_figures() {

@@ -1,6 +1,9 @@
 //! `sesr-cli upscale` and `sesr-cli eval` as a user runs them, on the shipped photos, with
 //! checkpoints of small perturbed models written to temporary folders.
 
+mod common;
+
+use common::{asset, sesr_cli};
 use serde_json::Value;
 use sesr_core::infer::{plane_to_tensor, tensor_to_plane, upscale_y};
 use sesr_core::{CollapsedSesr, Sesr, SesrConfig, TrainingMode};
@@ -10,28 +13,8 @@ use sesr_data::protocol::{bicubic_baseline, load_benchmark, merge_sr_y, score, E
 use sesr_data::{load_image, Protocol};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
-
-fn asset(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/images")
-        .join(relative)
-}
-
-/// Runs the binary; returns (success, stdout, stderr).
-fn sesr_cli<S: AsRef<OsStr>>(args: &[S]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
-        .args(args)
-        .output()
-        .expect("sesr-cli runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 /// Writes a checkpoint of a small SESR (m=2, f=8, p=16) whose every parameter is moved off its
 /// initial value, as a training checkpoint or a collapsed one; returns its path.

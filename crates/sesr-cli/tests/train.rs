@@ -1,27 +1,9 @@
 //! `sesr-cli train` as a user runs it: a short run on the shipped photos, resume, bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn assets(folder: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/images")
-        .join(folder)
-        .display()
-        .to_string()
-}
-
-fn sesr_cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
-        .args(args)
-        .output()
-        .expect("sesr-cli runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::{asset, sesr_cli};
+use std::path::Path;
 
 fn short_run<'a>(out: &'a str, train: &'a str, valid: &'a str, epochs: &'a str) -> Vec<&'a str> {
     vec![
@@ -49,7 +31,10 @@ fn short_run<'a>(out: &'a str, train: &'a str, valid: &'a str, epochs: &'a str) 
 fn a_short_run_writes_the_reference_run_directory_and_resumes() {
     let out = tempfile::tempdir().unwrap();
     let out_str = out.path().display().to_string();
-    let (train, valid) = (assets("train"), assets("valid"));
+    let (train, valid) = (
+        asset("train").display().to_string(),
+        asset("valid").display().to_string(),
+    );
     let (ok, stdout, stderr) = sesr_cli(&short_run(&out_str, &train, &valid, "1"));
     assert!(ok, "{stderr}");
     assert!(stdout.contains("epoch   1: loss"), "{stdout}");
@@ -92,7 +77,10 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
     let out_str = out.path().display().to_string();
     let empty = tempfile::tempdir().unwrap();
     let empty_str = empty.path().display().to_string();
-    let (train, valid) = (assets("train"), assets("valid"));
+    let (train, valid) = (
+        asset("train").display().to_string(),
+        asset("valid").display().to_string(),
+    );
     let missing = out.path().join("no-such-folder").display().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (short_run(&out_str, &missing, &valid, "1"), "no-such-folder"),

@@ -142,14 +142,17 @@ pub fn collapse_closed_form(block: &LinearBlockRef) -> Result<CollapsedConv> {
         .matmul(&block.conv.weight.view([p, -1]))
         .view([out_ch, -1, k, k]);
     // Bias through the kxk conv: sum over taps and input channels of Wk * b0, then + bk.
-    let mut inner_bias = block.conv.bias.shallow_clone();
-    if let Some(pre) = block.pre {
-        inner_bias = inner_bias
-            + block
+    let inner_bias = match block.pre {
+        Some(pre) => {
+            let tap_sums = block
                 .conv
                 .weight
-                .sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)
-                .matmul(pre.bias);
+                .sum_dim_intlist([2, 3].as_slice(), false, Kind::Float);
+            block.conv.bias + tap_sums.matmul(pre.bias)
+        }
+        None => block.conv.bias.shallow_clone(),
+    };
+    if let Some(pre) = block.pre {
         // [C_out, q, k, k] with W0 [q, C_in] -> [C_out, C_in, k, k]
         weight = Tensor::einsum(
             "oqyx,qi->oiyx",
@@ -177,7 +180,7 @@ pub fn collapse_impulse(block: &LinearBlockRef) -> Result<CollapsedConv> {
     let opts = (block.conv.weight.kind(), block.conv.weight.device());
     let side = 2 * k - 1;
     let impulse = Tensor::zeros([c, c, side, side], opts);
-    let _ = impulse
+    impulse
         .narrow(2, k - 1, 1)
         .narrow(3, k - 1, 1)
         .squeeze_dim(3)

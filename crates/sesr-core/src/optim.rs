@@ -112,7 +112,7 @@ impl Adam {
                     s.v.g_mul_scalar_(beta2)
                         .g_add_(&(grad.square() * (1.0 - beta2)));
                 let denominator = if amsgrad {
-                    let _ = s.v_hat.copy_(&s.v_hat.maximum(&s.v));
+                    s.v_hat.copy_(&s.v_hat.maximum(&s.v));
                     s.v_hat.sqrt()
                 } else {
                     s.v.sqrt()
