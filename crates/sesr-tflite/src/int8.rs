@@ -1,0 +1,601 @@
+//! The full-integer SESR model: int8 input and output, int8 activations and weights, int32
+//! biases, and a bit-exact simulation of what TFLite's reference kernels compute on it.
+//!
+//! The graph is the float graph of [`crate::sesr`] with two differences:
+//!
+//! * the blocks' ReLU is fused into their convolutions (a PReLU, if the graph has one, is a
+//!   PRELU operator with per-tensor int8 slopes);
+//! * there is no clip operator: the final ADD (`o + x`) is quantized on
+//!   `final_sum ∩ [0, 1]`, so its saturation to the int8 range *is* `clip(o + x, 0, 1)`, and
+//!   the depth-to-space operators, which only move values, keep those parameters. An 8-bit
+//!   output on `[0, 1]` is exactly an 8-bit image: `q + 128` is the pixel value.
+//!
+//! [`QuantizedSesr`] holds the quantized weights and every tensor's parameters once; both the
+//! file ([`QuantizedSesr::write`]) and the simulation ([`QuantizedSesr::simulate`]) are made
+//! from it, so they cannot disagree about a scale or a rounding.
+
+use crate::error::{Result, TfliteError};
+use crate::quant::{
+    multiply_by_quantized_multiplier, quantize_bias, quantize_multiplier,
+    quantize_weights_per_channel, AddParams, QuantParams, QMAX, QMIN,
+};
+use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, Quantization, TensorType};
+use crate::sesr::{names, versions, SesrGraph, Shapes};
+use crate::write::{ModelBuilder, SubgraphBuilder};
+
+/// A calibrated real range `[min, max]` of an activation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Range {
+    /// Smallest value seen (or allowed).
+    pub min: f32,
+    /// Largest value seen (or allowed).
+    pub max: f32,
+}
+
+impl Range {
+    /// `[min, max]`.
+    pub const fn new(min: f32, max: f32) -> Self {
+        Self { min, max }
+    }
+
+    /// The empty range, to grow with [`Range::include`].
+    pub const EMPTY: Self = Self {
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+    };
+
+    /// Grows the range to contain every value of `values`.
+    pub fn include(&mut self, values: &[f32]) {
+        for &v in values {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+}
+
+/// The calibrated range of every activation of the SESR graph, in the order the network
+/// computes them. A quantization pass (calibration or QAT) fills it; [`write_int8`] turns each
+/// range into int8 parameters with [`QuantParams::from_range`] (TensorFlow's fake-quant rule).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationRanges {
+    /// The network input `x`, normally `[0, 1]`.
+    pub input: Range,
+    /// `x - 0.5`, normally `[-0.5, 0.5]`.
+    pub shifted_input: Range,
+    /// The input 5x5 conv's output `f0`.
+    pub input_conv: Range,
+    /// Each 3x3 block's conv output before its PReLU (`m` ranges). Only PReLU graphs use
+    /// it; leave it empty for ReLU, which is fused into the conv.
+    pub block_convs: Vec<Range>,
+    /// Each 3x3 block's output after its activation (`m` ranges).
+    pub blocks: Vec<Range>,
+    /// The long residual sum `h + f0`.
+    pub residual_sum: Range,
+    /// The output 5x5 conv's output (`scale^2` channels).
+    pub output_conv: Range,
+    /// `o + x` before the clip. The int8 graph quantizes it on `final_sum ∩ [0, 1]`, which
+    /// performs the clip; the depth-to-space outputs and the network output share these
+    /// parameters. `[0, 1]` (or anything containing it) gives the 8-bit image grid.
+    pub final_sum: Range,
+}
+
+/// One int8 convolution: OHWI int8 weights per output channel, int32 biases.
+#[derive(Clone, Debug)]
+struct QConv {
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    /// OHWI.
+    weight: Vec<i8>,
+    weight_scales: Vec<f32>,
+    bias: Vec<i32>,
+    bias_scales: Vec<f32>,
+    input: QuantParams,
+    output: QuantParams,
+    relu: bool,
+    /// `(significand, shift)` per output channel, as TFLite derives them.
+    multipliers: Vec<(i32, i32)>,
+}
+
+impl QConv {
+    fn new(
+        weights: &crate::sesr::ConvWeights,
+        input: QuantParams,
+        output: QuantParams,
+        relu: bool,
+    ) -> Self {
+        let (weight, weight_scales) =
+            quantize_weights_per_channel(&weights.ohwi(), weights.out_channels);
+        let (bias, bias_scales) = quantize_bias(&weights.bias, input.scale, &weight_scales);
+        let multipliers = weight_scales
+            .iter()
+            .map(|&s| quantize_multiplier(input.scale as f64 * s as f64 / output.scale as f64))
+            .collect();
+        Self {
+            in_channels: weights.in_channels,
+            out_channels: weights.out_channels,
+            kernel: weights.kernel,
+            weight,
+            weight_scales,
+            bias,
+            bias_scales,
+            input,
+            output,
+            relu,
+            multipliers,
+        }
+    }
+
+    /// TFLite's reference `ConvPerChannel`, stride 1, SAME padding (taps outside the image
+    /// are skipped, i.e. padded with the input's zero point).
+    fn run(&self, input: &[i8], height: usize, width: usize) -> Vec<i8> {
+        let (ic, oc, k) = (self.in_channels, self.out_channels, self.kernel);
+        let pad = k / 2;
+        let input_offset = -self.input.zero_point;
+        let act_min = if self.relu {
+            self.output.zero_point.max(QMIN)
+        } else {
+            QMIN
+        };
+        let mut out = vec![0i8; height * width * oc];
+        for y in 0..height {
+            for x in 0..width {
+                let out_base = (y * width + x) * oc;
+                for o in 0..oc {
+                    let mut acc = 0i32;
+                    for ky in 0..k {
+                        let Some(iy) = (y + ky).checked_sub(pad).filter(|&v| v < height) else {
+                            continue;
+                        };
+                        for kx in 0..k {
+                            let Some(ix) = (x + kx).checked_sub(pad).filter(|&v| v < width) else {
+                                continue;
+                            };
+                            let inp = &input[(iy * width + ix) * ic..][..ic];
+                            let w = &self.weight[((o * k + ky) * k + kx) * ic..][..ic];
+                            for (&wv, &iv) in w.iter().zip(inp) {
+                                acc += wv as i32 * (iv as i32 + input_offset);
+                            }
+                        }
+                    }
+                    acc += self.bias[o];
+                    let (significand, shift) = self.multipliers[o];
+                    let v = multiply_by_quantized_multiplier(acc, significand, shift)
+                        + self.output.zero_point;
+                    out[out_base + o] = v.clamp(act_min, QMAX) as i8;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// An int8 PReLU: per-channel slopes stored as one per-tensor int8 vector.
+#[derive(Clone, Debug)]
+struct QPrelu {
+    alpha: Vec<i8>,
+    alpha_params: QuantParams,
+    input: QuantParams,
+    output: QuantParams,
+}
+
+impl QPrelu {
+    fn new(slopes: &[f32], input: QuantParams, output: QuantParams) -> Self {
+        let (alpha, scales) = quantize_weights_per_channel(slopes, 1);
+        Self {
+            alpha,
+            alpha_params: QuantParams {
+                scale: scales[0],
+                zero_point: 0,
+            },
+            input,
+            output,
+        }
+    }
+
+    /// TFLite's reference int8 PRELU: identity multiplier for `x >= 0`, `x * alpha`
+    /// multiplier below.
+    fn run(&self, input: &[i8]) -> Vec<i8> {
+        let (m1, s1) = quantize_multiplier(self.input.scale as f64 / self.output.scale as f64);
+        let (m2, s2) = quantize_multiplier(
+            self.input.scale as f64 * self.alpha_params.scale as f64 / self.output.scale as f64,
+        );
+        let channels = self.alpha.len();
+        input
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let v = q as i32 - self.input.zero_point;
+                let out = if v >= 0 {
+                    multiply_by_quantized_multiplier(v, m1, s1)
+                } else {
+                    let a = self.alpha[i % channels] as i32 - self.alpha_params.zero_point;
+                    multiply_by_quantized_multiplier(v * a, m2, s2)
+                };
+                (out + self.output.zero_point).clamp(QMIN, QMAX) as i8
+            })
+            .collect()
+    }
+}
+
+/// A SESR graph quantized for int8: every tensor's parameters and the integer weights.
+#[derive(Clone, Debug)]
+pub struct QuantizedSesr {
+    scale: usize,
+    height: usize,
+    width: usize,
+    input: QuantParams,
+    /// The constant -0.5: stored as -128 with scale 1/256, zero point 0 (exact).
+    minus_half: QuantParams,
+    shifted: QuantParams,
+    /// Input conv, `m` block convs, output conv.
+    convs: Vec<QConv>,
+    /// `m` PReLUs, or none for ReLU.
+    prelu: Vec<QPrelu>,
+    residual: QuantParams,
+    /// The final sum, the depth-to-space outputs and the network output.
+    output: QuantParams,
+    shapes: Shapes,
+    description: String,
+}
+
+/// The integer that stores -0.5 with [`QuantizedSesr`]'s `minus_half` parameters.
+const MINUS_HALF_Q: i8 = -128;
+
+impl QuantizedSesr {
+    /// Quantizes `graph` with `ranges`.
+    pub fn new(graph: &SesrGraph, ranges: &ActivationRanges) -> Result<Self> {
+        let shapes = Shapes::new(graph)?;
+        let m = graph.m();
+        let params = |name: &str, r: Range| QuantParams::from_range(name, r.min, r.max);
+        if ranges.blocks.len() != m {
+            return Err(TfliteError::InvalidGraph(format!(
+                "{} block ranges for {m} blocks",
+                ranges.blocks.len()
+            )));
+        }
+        if graph.uses_prelu() && ranges.block_convs.len() != m {
+            return Err(TfliteError::InvalidGraph(format!(
+                "a PReLU graph needs {m} block conv ranges (before the PReLU), got {}",
+                ranges.block_convs.len()
+            )));
+        }
+        let input = params(names::INPUT, ranges.input)?;
+        let shifted = params(names::SHIFTED, ranges.shifted_input)?;
+        let f0 = params(names::INPUT_CONV, ranges.input_conv)?;
+        let mut convs = vec![QConv::new(&graph.convs[0], shifted, f0, false)];
+        let mut prelu = Vec::new();
+        let mut h = f0;
+        for i in 0..m {
+            let out = params(&names::block(i), ranges.blocks[i])?;
+            if graph.uses_prelu() {
+                let pre = params(&names::block_conv(i), ranges.block_convs[i])?;
+                convs.push(QConv::new(&graph.convs[i + 1], h, pre, false));
+                prelu.push(QPrelu::new(&graph.prelu[i], pre, out));
+            } else {
+                convs.push(QConv::new(&graph.convs[i + 1], h, out, true));
+            }
+            h = out;
+        }
+        let residual = params(names::RESIDUAL, ranges.residual_sum)?;
+        let output_conv = params(names::OUTPUT_CONV, ranges.output_conv)?;
+        convs.push(QConv::new(
+            &graph.convs[m + 1],
+            residual,
+            output_conv,
+            false,
+        ));
+        let clipped = Range::new(ranges.final_sum.min.max(0.0), ranges.final_sum.max.min(1.0));
+        let output =
+            QuantParams::from_range(names::FINAL_SUM, clipped.min, clipped.max).map_err(|_| {
+                TfliteError::InvalidRange {
+                    tensor: format!("{} (within [0, 1])", names::FINAL_SUM),
+                    min: ranges.final_sum.min,
+                    max: ranges.final_sum.max,
+                }
+            })?;
+        let description = format!(
+            "SESR-M{m} f{} x{} int8, {}, input {}x{} (sesr-tflite {})",
+            graph.features(),
+            graph.scale,
+            if graph.uses_prelu() { "PReLU" } else { "ReLU" },
+            graph.height,
+            graph.width,
+            env!("CARGO_PKG_VERSION")
+        );
+        Ok(Self {
+            scale: graph.scale,
+            height: graph.height,
+            width: graph.width,
+            input,
+            minus_half: QuantParams {
+                scale: 1.0 / 256.0,
+                zero_point: 0,
+            },
+            shifted,
+            convs,
+            prelu,
+            residual,
+            output,
+            shapes,
+            description,
+        })
+    }
+
+    /// Parameters of the int8 input: `q = round(x / scale) + zero_point`.
+    pub fn input_params(&self) -> QuantParams {
+        self.input
+    }
+
+    /// Parameters of the int8 output: `y = scale * (q - zero_point)`.
+    pub fn output_params(&self) -> QuantParams {
+        self.output
+    }
+
+    fn m(&self) -> usize {
+        self.convs.len() - 2
+    }
+
+    /// The parameters of the last block's output (or `f0` when there are no blocks).
+    fn last_block(&self) -> QuantParams {
+        match self.prelu.last() {
+            Some(p) => p.output,
+            None => self.convs[self.m()].output,
+        }
+    }
+
+    /// The int8 `.tflite` file.
+    pub fn write(&self) -> Result<Vec<u8>> {
+        let shapes = &self.shapes;
+        let m = self.m();
+        let i8t = TensorType::INT8;
+        let q = |p: QuantParams| Some(Quantization::per_tensor(p.scale, p.zero_point as i64));
+        let mut model = ModelBuilder::new(&self.description);
+        let mut sg = SubgraphBuilder::new("sesr");
+
+        let conv = |sg: &mut SubgraphBuilder,
+                    model: &mut ModelBuilder,
+                    name: &str,
+                    c: &QConv,
+                    input: i32,
+                    output: i32|
+         -> Result<()> {
+            let (k, o, i) = (c.kernel as i32, c.out_channels as i32, c.in_channels as i32);
+            let per_channel = |scales: &[f32]| {
+                Some(Quantization {
+                    scale: scales.to_vec(),
+                    zero_point: vec![0; scales.len()],
+                    quantized_dimension: 0,
+                    ..Quantization::default()
+                })
+            };
+            let w = sg.constant(
+                model,
+                &format!("{name}/weight"),
+                &[o, k, k, i],
+                TensorType::INT8,
+                c.weight.iter().map(|&v| v as u8).collect(),
+                per_channel(&c.weight_scales),
+            )?;
+            let b = sg.constant(
+                model,
+                &format!("{name}/bias"),
+                &[o],
+                TensorType::INT32,
+                c.bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                per_channel(&c.bias_scales),
+            )?;
+            let activation = if c.relu {
+                Activation::RELU
+            } else {
+                Activation::NONE
+            };
+            sg.operator(
+                model,
+                BuiltinOp::CONV_2D,
+                versions::CONV_2D_I8,
+                OperatorOptions::conv2d(Padding::Same, activation),
+                &[input, w, b],
+                &[output],
+            )
+        };
+        let add = |sg: &mut SubgraphBuilder, model: &mut ModelBuilder, a: i32, b: i32, out: i32| {
+            sg.operator(
+                model,
+                BuiltinOp::ADD,
+                versions::ADD_I8,
+                OperatorOptions::Add {
+                    activation: Activation::NONE,
+                },
+                &[a, b],
+                &[out],
+            )
+        };
+
+        let input = sg.activation(names::INPUT, &shapes.input, i8t, q(self.input))?;
+        let minus_half = sg.constant(
+            &mut model,
+            "minus_half",
+            &[1],
+            i8t,
+            vec![MINUS_HALF_Q as u8],
+            q(self.minus_half),
+        )?;
+        let shifted = sg.activation(names::SHIFTED, &shapes.input, i8t, q(self.shifted))?;
+        add(&mut sg, &mut model, input, minus_half, shifted)?;
+        let f0 = sg.activation(
+            names::INPUT_CONV,
+            &shapes.features,
+            i8t,
+            q(self.convs[0].output),
+        )?;
+        conv(
+            &mut sg,
+            &mut model,
+            names::INPUT_CONV,
+            &self.convs[0],
+            shifted,
+            f0,
+        )?;
+        let mut h = f0;
+        for i in 0..m {
+            let c = &self.convs[i + 1];
+            if let Some(p) = self.prelu.get(i) {
+                let pre =
+                    sg.activation(&names::block_conv(i), &shapes.features, i8t, q(c.output))?;
+                conv(&mut sg, &mut model, &names::block(i), c, h, pre)?;
+                let alpha = sg.constant(
+                    &mut model,
+                    &format!("{}/prelu_alpha", names::block(i)),
+                    &[1, 1, p.alpha.len() as i32],
+                    i8t,
+                    p.alpha.iter().map(|&v| v as u8).collect(),
+                    q(p.alpha_params),
+                )?;
+                let out = sg.activation(&names::block(i), &shapes.features, i8t, q(p.output))?;
+                sg.operator(
+                    &mut model,
+                    BuiltinOp::PRELU,
+                    versions::PRELU,
+                    OperatorOptions::None,
+                    &[pre, alpha],
+                    &[out],
+                )?;
+                h = out;
+            } else {
+                let out = sg.activation(&names::block(i), &shapes.features, i8t, q(c.output))?;
+                conv(&mut sg, &mut model, &names::block(i), c, h, out)?;
+                h = out;
+            }
+        }
+        let residual = sg.activation(names::RESIDUAL, &shapes.features, i8t, q(self.residual))?;
+        add(&mut sg, &mut model, h, f0, residual)?;
+        let last = &self.convs[m + 1];
+        let o = sg.activation(names::OUTPUT_CONV, &shapes.output_conv, i8t, q(last.output))?;
+        conv(&mut sg, &mut model, names::OUTPUT_CONV, last, residual, o)?;
+        let sum = sg.activation(names::FINAL_SUM, &shapes.output_conv, i8t, q(self.output))?;
+        add(&mut sg, &mut model, o, input, sum)?;
+        let mut y = sum;
+        let steps = shapes.depth_to_space.len();
+        for (i, shape) in shapes.depth_to_space.iter().enumerate() {
+            let name = names::depth_to_space(i, i + 1 == steps);
+            let out = sg.activation(&name, shape, i8t, q(self.output))?;
+            sg.operator(
+                &mut model,
+                BuiltinOp::DEPTH_TO_SPACE,
+                versions::DEPTH_TO_SPACE_I8,
+                OperatorOptions::DepthToSpace { block_size: 2 },
+                &[y],
+                &[out],
+            )?;
+            y = out;
+        }
+        sg.set_io(&[input], &[y])?;
+        model.finish(&sg)
+    }
+
+    /// Runs the int8 graph on an int8 input plane (`H * W` values, row-major) with the integer
+    /// arithmetic of TFLite's reference kernels, returning the int8 output plane
+    /// (`scale H * scale W` values).
+    pub fn simulate(&self, input: &[i8]) -> Result<Vec<i8>> {
+        let (h, w) = (self.height, self.width);
+        if input.len() != h * w {
+            return Err(TfliteError::InvalidGraph(format!(
+                "the model takes a {h}x{w} plane ({} values), got {} values",
+                h * w,
+                input.len()
+            )));
+        }
+        let shift = AddParams::new(self.input, self.minus_half, self.shifted);
+        let t: Vec<i8> = input.iter().map(|&x| shift.add(x, MINUS_HALF_Q)).collect();
+        let f0 = self.convs[0].run(&t, h, w);
+        let mut features = f0.clone();
+        for i in 0..self.m() {
+            features = self.convs[i + 1].run(&features, h, w);
+            if let Some(p) = self.prelu.get(i) {
+                features = p.run(&features);
+            }
+        }
+        let residual = AddParams::new(self.last_block(), self.convs[0].output, self.residual);
+        let r: Vec<i8> = features
+            .iter()
+            .zip(&f0)
+            .map(|(&a, &b)| residual.add(a, b))
+            .collect();
+        let last = &self.convs[self.m() + 1];
+        let o = last.run(&r, h, w);
+        let channels = last.out_channels;
+        let sum = AddParams::new(last.output, self.input, self.output);
+        let s: Vec<i8> = o
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| sum.add(v, input[i / channels]))
+            .collect();
+        let mut y = s;
+        let (mut height, mut width, mut c) = (h, w, channels);
+        for _ in 0..self.scale / 2 {
+            y = depth_to_space(&y, height, width, c, 2);
+            height *= 2;
+            width *= 2;
+            c /= 4;
+        }
+        Ok(y)
+    }
+}
+
+/// TensorFlow's `depth_to_space` on one NHWC image: channel `(i * block + j) * C' + c` of pixel
+/// `(y, x)` goes to channel `c` of pixel `(y * block + i, x * block + j)`.
+pub fn depth_to_space<T: Copy>(
+    input: &[T],
+    height: usize,
+    width: usize,
+    channels: usize,
+    block: usize,
+) -> Vec<T> {
+    let out_c = channels / (block * block);
+    let (out_h, out_w) = (height * block, width * block);
+    let mut out = Vec::with_capacity(input.len());
+    for oy in 0..out_h {
+        for ox in 0..out_w {
+            let (y, i) = (oy / block, oy % block);
+            let (x, j) = (ox / block, ox % block);
+            let base = (y * width + x) * channels + (i * block + j) * out_c;
+            out.extend_from_slice(&input[base..base + out_c]);
+        }
+    }
+    out
+}
+
+/// Writes the full-integer model of `graph` with activation `ranges`: int8 input
+/// `[1, H, W, 1]` and int8 output `[1, sH, sW, 1]`, whose parameters
+/// [`QuantizedSesr::input_params`] and [`QuantizedSesr::output_params`] give.
+pub fn write_int8(graph: &SesrGraph, ranges: &ActivationRanges) -> Result<Vec<u8>> {
+    QuantizedSesr::new(graph, ranges)?.write()
+}
+
+/// What TFLite's reference kernels compute on the int8 model of `graph` and `ranges` for the
+/// int8 `input` plane: the int8 output plane.
+pub fn simulate_int8(
+    graph: &SesrGraph,
+    ranges: &ActivationRanges,
+    input: &[i8],
+) -> Result<Vec<i8>> {
+    QuantizedSesr::new(graph, ranges)?.simulate(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_to_space_follows_tensorflow() {
+        // One pixel, 4 channels -> 2x2 pixels: channel (i * 2 + j) goes to pixel (i, j).
+        assert_eq!(depth_to_space(&[0, 1, 2, 3], 1, 1, 4, 2), vec![0, 1, 2, 3]);
+        // One pixel, 8 channels (C' = 2): pixel (i, j) gets channels (i*2+j)*2 + {0, 1}.
+        let out = depth_to_space(&[0, 1, 2, 3, 4, 5, 6, 7], 1, 1, 8, 2);
+        assert_eq!(out, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        // 1x2 pixels, 4 channels -> 2x4: rows interleave the pixels.
+        let out = depth_to_space(&[0, 1, 2, 3, 10, 11, 12, 13], 1, 2, 4, 2);
+        assert_eq!(out, vec![0, 1, 10, 11, 2, 3, 12, 13]);
+    }
+}
