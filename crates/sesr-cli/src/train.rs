@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
-use sesr_core::TrainingMode;
+use sesr_core::{QuantConfig, TrainingMode};
 use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,11 +126,8 @@ fn sources(args: &TrainArgs) -> Result<(Source, Source)> {
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    if args.quant_w || args.quant_a || args.gen_tflite {
-        bail!(
-            "--quant-w, --quant-a and --gen-tflite arrive with quantization-aware training and TFLite export \
-             (issue #4); train FP32 now and export later"
-        );
+    if args.gen_tflite {
+        bail!("--gen-tflite arrives with TFLite export (issue #4); train now and export later");
     }
     if args.tflite_height == 0 || args.tflite_width == 0 {
         bail!("--tflite-height and --tflite-width must be positive");
@@ -165,9 +162,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         ..SamplerConfig::for_scale(model.scale, args.seed)
     };
+    let quant = QuantConfig {
+        weights: args.quant_w,
+        activations: args.quant_a,
+    };
     let config = TrainConfig {
         model,
         mode,
+        quant,
         epochs: args.epochs,
         learning_rate: args.learning_rate,
         sampler,

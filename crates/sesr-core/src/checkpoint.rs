@@ -4,6 +4,7 @@
 
 use crate::{CoreError, Result, SesrConfig, TrainingMode};
 use serde::{Deserialize, Serialize};
+use sesr_quant::QuantConfig;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -14,10 +15,18 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum CheckpointKind {
-    /// Expanded weights of the training model, and the forward mode it trained with.
-    Training { mode: TrainingMode },
-    /// Collapsed inference weights only.
-    Collapsed,
+    /// Expanded weights of the training model, the forward mode it trained with and its
+    /// quantization-aware training settings.
+    Training {
+        mode: TrainingMode,
+        #[serde(default)]
+        quant: QuantConfig,
+    },
+    /// Collapsed inference weights only (plus quantization ranges after QAT).
+    Collapsed {
+        #[serde(default)]
+        quant: QuantConfig,
+    },
 }
 
 /// The JSON sidecar.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sesr_collapse::{
     collapse_closed_form, forward_expanded, CollapsedConv, ConvRef, LinearBlockRef,
 };
+use sesr_quant::{fake_quant, ActivationQuantizer, QuantConfig, WeightQuantizer};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -124,27 +125,105 @@ fn conv_same(x: &Tensor, conv: &CollapsedConv) -> Tensor {
     )
 }
 
+/// Where activations are fake-quantized, as in the reference's `ActivationQuantizationBlock`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantPoint {
+    /// The network input.
+    Input,
+    /// The input block's output (`features_0`).
+    InputBlock,
+    /// After the activation of 3x3 block `i`.
+    Block(usize),
+    /// The long-residual sum.
+    LongResidual,
+    /// The output block's output.
+    OutputBlock,
+    /// The sum with the input, before depth-to-space.
+    Output,
+}
+
+impl QuantPoint {
+    /// All `m + 5` points in graph order.
+    pub fn all(m: usize) -> Vec<QuantPoint> {
+        let mut points = vec![QuantPoint::Input, QuantPoint::InputBlock];
+        points.extend((0..m).map(QuantPoint::Block));
+        points.extend([
+            QuantPoint::LongResidual,
+            QuantPoint::OutputBlock,
+            QuantPoint::Output,
+        ]);
+        points
+    }
+
+    /// Position in [`QuantPoint::all`].
+    pub fn index(self, m: usize) -> usize {
+        match self {
+            QuantPoint::Input => 0,
+            QuantPoint::InputBlock => 1,
+            QuantPoint::Block(i) => 2 + i,
+            QuantPoint::LongResidual => m + 2,
+            QuantPoint::OutputBlock => m + 3,
+            QuantPoint::Output => m + 4,
+        }
+    }
+
+    /// Variable-name stem, e.g. `blocks.3`.
+    pub fn name(self) -> String {
+        match self {
+            QuantPoint::Input => "input".into(),
+            QuantPoint::InputBlock => "input_block".into(),
+            QuantPoint::Block(i) => format!("blocks.{i}"),
+            QuantPoint::LongResidual => "long_residual".into(),
+            QuantPoint::OutputBlock => "output_block".into(),
+            QuantPoint::Output => "output".into(),
+        }
+    }
+}
+
+/// `p / "a" / "b"` for the name `a.b` (tch path segments cannot hold dots).
+fn dotted<'a>(p: nn::Path<'a>, name: &str) -> nn::Path<'a> {
+    name.split('.').fold(p, |p, segment| &p / segment)
+}
+
+/// Name stem of layer `i` (0: input block, 1..=m: 3x3 blocks, m+1: output block).
+fn layer_name(i: usize, m: usize) -> String {
+    match i {
+        0 => "input_block".to_string(),
+        i if i == m + 1 => "output_block".to_string(),
+        i => format!("blocks.{}", i - 1),
+    }
+}
+
 /// The SESR graph around its layers, shared by every model: `layer(i, x)` runs layer `i`
-/// (0: input block, 1..=m: 3x3 blocks with their residual, m+1: output block).
+/// (0: input block, 1..=m: 3x3 blocks with their residual, m+1: output block),
+/// `activation(i, x)` the non-linearity after 3x3 block `i`, `quant(point, x)` the activation
+/// fake quantization (identity when off).
 fn sesr_graph(
     input: &Tensor,
     config: &SesrConfig,
-    prelu: &[Tensor],
+    activation: impl Fn(usize, Tensor) -> Tensor,
+    quant: impl Fn(QuantPoint, Tensor) -> Tensor,
     layer: impl Fn(usize, &Tensor) -> Tensor,
 ) -> Tensor {
-    let input = channels_last(input);
-    let features_0 = layer(0, &(&input - 0.5));
+    let input = quant(QuantPoint::Input, channels_last(input));
+    let features_0 = quant(QuantPoint::InputBlock, layer(0, &(&input - 0.5)));
     let mut features = features_0.shallow_clone();
-    for (i, slope) in prelu.iter().enumerate() {
-        features = layer(i + 1, &features).prelu(slope);
+    for i in 0..config.m {
+        features = quant(QuantPoint::Block(i), activation(i, layer(i + 1, &features)));
     }
-    let residual = features + &features_0;
+    let residual = quant(QuantPoint::LongResidual, features + &features_0);
+    let out = quant(QuantPoint::OutputBlock, layer(config.m + 1, &residual));
     // The input (not input - 0.5) is added to each of the scale^2 output channels.
-    let mut out = layer(config.m + 1, &residual) + &input;
+    let mut out = quant(QuantPoint::Output, out + &input);
     for _ in 0..config.scale / 2 {
         out = depth_to_space(&out, 2);
     }
     out.clamp(0.0, 1.0)
+}
+
+/// PReLU with slope `prelu[i]`, or ReLU for the quantized network.
+fn activation_fn(relu: bool, prelu: &[Tensor]) -> impl Fn(usize, Tensor) -> Tensor + '_ {
+    move |i, x| if relu { x.relu() } else { x.prelu(&prelu[i]) }
 }
 
 fn check_input(input: &Tensor) -> Result<()> {
@@ -164,11 +243,16 @@ fn check_input(input: &Tensor) -> Result<()> {
 pub struct Sesr {
     config: SesrConfig,
     mode: TrainingMode,
+    quant: QuantConfig,
     var_store: nn::VarStore,
     input_block: LinearBlock,
     blocks: Vec<LinearBlock>,
     prelu: Vec<Tensor>,
     output_block: LinearBlock,
+    /// One per [`QuantPoint`] when activations are quantized (`quant.act.<point>.{min,max}`).
+    act_quant: Vec<ActivationQuantizer>,
+    /// One per layer when weights are quantized (`quant.weight.<layer>.{min,max}`).
+    weight_quant: Vec<WeightQuantizer>,
 }
 
 impl std::fmt::Debug for Sesr {
@@ -176,14 +260,31 @@ impl std::fmt::Debug for Sesr {
         f.debug_struct("Sesr")
             .field("config", &self.config)
             .field("mode", &self.mode)
+            .field("quant", &self.quant)
             .finish()
     }
 }
 
 impl Sesr {
-    /// A freshly initialised network on `device`.
+    /// A freshly initialised floating-point network on `device`.
     pub fn new(config: SesrConfig, mode: TrainingMode, device: Device) -> Result<Self> {
+        Sesr::with_quant(config, mode, QuantConfig::default(), device)
+    }
+
+    /// A freshly initialised network with quantization-aware training as `quant` says.
+    pub fn with_quant(
+        config: SesrConfig,
+        mode: TrainingMode,
+        quant: QuantConfig,
+        device: Device,
+    ) -> Result<Self> {
         config.validate()?;
+        if quant.weights && mode == TrainingMode::Expanded {
+            return Err(CoreError::InvalidConfig(
+                "weight quantization acts on the collapsed kernel: use the collapsed linear block type"
+                    .into(),
+            ));
+        }
         let var_store = nn::VarStore::new(device);
         let root = var_store.root();
         let (f, p) = (config.int_features as i64, config.feature_size as i64);
@@ -197,14 +298,37 @@ impl Sesr {
             .map(|i| (&root / "prelu").var(&i.to_string(), &[f], nn::Init::Const(0.0)))
             .collect();
         let output_block = LinearBlock::new(&root / "output_block", f, p, out, 5, false);
+        let quant_root = &root / "quant";
+        let act_quant = match quant.activations {
+            true => QuantPoint::all(config.m)
+                .into_iter()
+                .map(|point| ActivationQuantizer::new(dotted(&quant_root / "act", &point.name())))
+                .collect(),
+            false => vec![],
+        };
+        let weight_quant = match quant.weights {
+            true => (0..config.m + 2)
+                .map(|i| {
+                    let out_ch = if i == config.m + 1 { out } else { f };
+                    WeightQuantizer::new(
+                        dotted(&quant_root / "weight", &layer_name(i, config.m)),
+                        out_ch,
+                    )
+                })
+                .collect(),
+            false => vec![],
+        };
         Ok(Sesr {
             config,
             mode,
+            quant,
             var_store,
             input_block,
             blocks,
             prelu,
             output_block,
+            act_quant,
+            weight_quant,
         })
     }
 
@@ -214,6 +338,10 @@ impl Sesr {
 
     pub fn mode(&self) -> TrainingMode {
         self.mode
+    }
+
+    pub fn quant(&self) -> QuantConfig {
+        self.quant
     }
 
     /// Switches between expanded and collapsed forward passes; the weights stay the same.
@@ -240,45 +368,93 @@ impl Sesr {
             .chain(std::iter::once(&self.output_block))
     }
 
+    /// The collapsed convs of every layer, weights fake-quantized when QAT says so.
+    fn collapsed_convs(&self) -> Result<Vec<CollapsedConv>> {
+        self.linear_blocks()
+            .enumerate()
+            .map(|(i, block)| {
+                let conv = block.collapse()?;
+                Ok(match self.weight_quant.get(i) {
+                    Some(wq) => CollapsedConv {
+                        weight: wq.apply(&conv.weight),
+                        bias: conv.bias,
+                    },
+                    None => conv,
+                })
+            })
+            .collect()
+    }
+
+    fn quant_activation(&self, point: QuantPoint, x: Tensor) -> Tensor {
+        match self.act_quant.get(point.index(self.config.m)) {
+            Some(q) => q.apply(&x),
+            None => x,
+        }
+    }
+
     /// Upscales a batch of Y planes `[N, 1, H, W]` in [0, 1] to `[N, 1, sH, sW]`.
     pub fn forward(&self, input: &Tensor) -> Result<Tensor> {
         check_input(input)?;
-        let blocks: Vec<&LinearBlock> = self.linear_blocks().collect();
+        let activation = activation_fn(self.quant.uses_relu(), &self.prelu);
+        let quant = |point, x| self.quant_activation(point, x);
         Ok(match self.mode {
             TrainingMode::Collapsed => {
-                let convs = blocks
-                    .iter()
-                    .map(|b| b.collapse())
-                    .collect::<Result<Vec<_>>>()?;
-                sesr_graph(input, &self.config, &self.prelu, |i, x| {
+                let convs = self.collapsed_convs()?;
+                sesr_graph(input, &self.config, activation, quant, |i, x| {
                     conv_same(x, &convs[i])
                 })
             }
-            TrainingMode::Expanded => sesr_graph(input, &self.config, &self.prelu, |i, x| {
-                forward_expanded(&blocks[i].as_ref(), x)
-                    .expect("block shapes were validated at construction")
-            }),
+            TrainingMode::Expanded => {
+                let blocks: Vec<&LinearBlock> = self.linear_blocks().collect();
+                sesr_graph(input, &self.config, activation, quant, |i, x| {
+                    forward_expanded(&blocks[i].as_ref(), x)
+                        .expect("block shapes were validated at construction")
+                })
+            }
         })
     }
 
     /// The inference model: collapsed convs and PReLU slopes only, detached from training.
+    /// After QAT its weights are the fake-quantized kernels (on their int8 grids) and it
+    /// carries the nudged activation ranges, so it computes what the QAT model computes.
     pub fn collapse(&self) -> Result<CollapsedSesr> {
         tch::no_grad(|| {
             let convs = self
-                .linear_blocks()
-                .map(|b| {
-                    let c = b.collapse()?;
-                    Ok(CollapsedConv {
-                        weight: c.weight.detach().copy(),
-                        bias: c.bias.detach().copy(),
-                    })
+                .collapsed_convs()?
+                .into_iter()
+                .map(|c| CollapsedConv {
+                    weight: c.weight.detach().copy(),
+                    bias: c.bias.detach().copy(),
                 })
-                .collect::<Result<Vec<_>>>()?;
+                .collect();
             let prelu = self.prelu.iter().map(|s| s.detach().copy()).collect();
+            let scalar = |v: f64| {
+                Tensor::from_slice(&[v as f32])
+                    .view([])
+                    .to_device(self.device())
+            };
+            let act_ranges = self
+                .act_quant
+                .iter()
+                .map(|q| {
+                    let (lo, hi) = q.nudged();
+                    (scalar(lo), scalar(hi))
+                })
+                .collect();
+            let weight_scales = self
+                .weight_quant
+                .iter()
+                .map(|q| {
+                    Tensor::from_slice(&q.scales().iter().map(|s| *s as f32).collect::<Vec<_>>())
+                })
+                .collect();
             Ok(CollapsedSesr {
                 config: self.config,
+                quant: self.quant,
                 convs,
                 prelu,
+                act_ranges,
+                weight_scales,
             })
         })
     }
@@ -291,7 +467,13 @@ impl Sesr {
     }
 
     fn meta(&self) -> CheckpointMeta {
-        CheckpointMeta::new(self.config, CheckpointKind::Training { mode: self.mode })
+        CheckpointMeta::new(
+            self.config,
+            CheckpointKind::Training {
+                mode: self.mode,
+                quant: self.quant,
+            },
+        )
     }
 
     /// Writes `path` (safetensors) and its JSON sidecar, atomically.
@@ -302,7 +484,7 @@ impl Sesr {
     /// Builds the network a checkpoint describes and loads its weights.
     pub fn from_checkpoint(path: &Path, device: Device) -> Result<Self> {
         let meta = checkpoint::read_meta(path)?;
-        let CheckpointKind::Training { mode } = meta.kind else {
+        let CheckpointKind::Training { mode, quant } = meta.kind else {
             return Err(CoreError::Checkpoint {
                 path: path.to_path_buf(),
                 message:
@@ -311,19 +493,20 @@ impl Sesr {
                         .into(),
             });
         };
-        let mut model = Sesr::new(meta.config, mode, device)?;
+        let mut model = Sesr::with_quant(meta.config, mode, quant, device)?;
         model.load_weights(path)?;
         Ok(model)
     }
 
     /// Starts from another training checkpoint with the same `m`, `f` and `p`. At the same scale
     /// every tensor is copied; at another scale (x4 from x2) every tensor but the output block's,
-    /// whose projection has `scale^2` outputs. Returns the names copied.
+    /// whose projection has `scale^2` outputs. Quantization ranges are copied when the source
+    /// has them. Returns the names copied.
     ///
     /// The reference intends the x2 -> x4 copy but never performs it (pitfall 1); this does.
     pub fn init_from(&self, path: &Path) -> Result<Vec<String>> {
         let meta = checkpoint::read_meta(path)?;
-        if meta.kind == CheckpointKind::Collapsed {
+        if let CheckpointKind::Collapsed { .. } = meta.kind {
             return Err(CoreError::Checkpoint {
                 path: path.to_path_buf(),
                 message: "holds a collapsed model; initialisation needs a training checkpoint with expanded weights".into(),
@@ -335,8 +518,12 @@ impl Sesr {
         };
         checkpoint::check_config(path, &same_scale, &self.config)?;
         let copy_output = meta.config.scale == self.config.scale;
-        let wanted = |name: &str| copy_output || !name.starts_with("output_block.");
         let tensors = checkpoint::read_tensors(path)?;
+        // QAT starting from an FP32 checkpoint: the ranges start from the first batch instead.
+        let wanted = |name: &str| {
+            (copy_output || !name.starts_with("output_block."))
+                && (!name.starts_with("quant.") || tensors.contains_key(name))
+        };
         let vars = self.var_store.variables();
         checkpoint::copy_into(path, &tensors, &vars, wanted)?;
         let mut copied: Vec<String> = vars.into_keys().filter(|n| wanted(n)).collect();
@@ -354,18 +541,28 @@ impl Sesr {
     }
 }
 
-/// The collapsed SESR inference model: one small conv per block and the PReLU slopes.
+/// The collapsed SESR inference model: one small conv per block and the PReLU slopes; after
+/// QAT also the nudged activation ranges and per-channel weight scales (the int8 export's input).
 #[derive(Debug)]
 pub struct CollapsedSesr {
     config: SesrConfig,
+    quant: QuantConfig,
     /// Input block, m 3x3 blocks (residual folded in), output block.
     convs: Vec<CollapsedConv>,
     prelu: Vec<Tensor>,
+    /// Nudged `(min, max)` per [`QuantPoint`], when activations were quantized.
+    act_ranges: Vec<(Tensor, Tensor)>,
+    /// Per-output-channel weight scales per layer, when weights were quantized.
+    weight_scales: Vec<Tensor>,
 }
 
 impl CollapsedSesr {
     pub fn config(&self) -> &SesrConfig {
         &self.config
+    }
+
+    pub fn quant(&self) -> QuantConfig {
+        self.quant
     }
 
     pub fn convs(&self) -> &[CollapsedConv] {
@@ -374,6 +571,22 @@ impl CollapsedSesr {
 
     pub fn prelu(&self) -> &[Tensor] {
         &self.prelu
+    }
+
+    /// Nudged activation ranges in [`QuantPoint::all`] order (empty without activation QAT).
+    pub fn activation_ranges(&self) -> Vec<(f64, f64)> {
+        self.act_ranges
+            .iter()
+            .map(|(lo, hi)| (lo.double_value(&[]), hi.double_value(&[])))
+            .collect()
+    }
+
+    /// Per-channel weight scales per layer (empty without weight QAT).
+    pub fn weight_scales(&self) -> Vec<Vec<f64>> {
+        self.weight_scales
+            .iter()
+            .map(|s| Vec::<f64>::try_from(&s.to_kind(Kind::Double)).expect("a [C_out] tensor"))
+            .collect()
     }
 
     pub fn device(&self) -> Device {
@@ -387,34 +600,55 @@ impl CollapsedSesr {
         };
         CollapsedSesr {
             config: self.config,
+            quant: self.quant,
             convs: self.convs.iter().map(move_conv).collect(),
             prelu: self.prelu.iter().map(|s| s.to_device(device)).collect(),
+            act_ranges: self
+                .act_ranges
+                .iter()
+                .map(|(a, b)| (a.to_device(device), b.to_device(device)))
+                .collect(),
+            weight_scales: self
+                .weight_scales
+                .iter()
+                .map(|s| s.to_device(device))
+                .collect(),
         }
     }
 
     /// Upscales a batch of Y planes `[N, 1, H, W]` in [0, 1].
     pub fn forward(&self, input: &Tensor) -> Result<Tensor> {
         check_input(input)?;
+        let m = self.config.m;
+        let quant = |point: QuantPoint, x: Tensor| match self.act_ranges.get(point.index(m)) {
+            Some((lo, hi)) => fake_quant(&x, lo, hi, false),
+            None => x,
+        };
+        let activation = activation_fn(self.quant.uses_relu(), &self.prelu);
         Ok(tch::no_grad(|| {
-            sesr_graph(input, &self.config, &self.prelu, |i, x| {
+            sesr_graph(input, &self.config, activation, quant, |i, x| {
                 conv_same(x, &self.convs[i])
             })
         }))
     }
 
-    fn tensor_names(&self) -> Vec<String> {
-        let m = self.config.m;
+    fn tensor_names(config: &SesrConfig, quant: QuantConfig) -> Vec<String> {
+        let m = config.m;
         let mut names = vec![];
         for i in 0..m + 2 {
-            let layer = match i {
-                0 => "input_block".to_string(),
-                i if i == m + 1 => "output_block".to_string(),
-                i => format!("blocks.{}", i - 1),
-            };
-            names.push(format!("{layer}.weight"));
-            names.push(format!("{layer}.bias"));
+            names.push(format!("{}.weight", layer_name(i, m)));
+            names.push(format!("{}.bias", layer_name(i, m)));
         }
         names.extend((0..m).map(|i| format!("prelu.{i}")));
+        if quant.activations {
+            for point in QuantPoint::all(m) {
+                names.push(format!("quant.act.{}.min", point.name()));
+                names.push(format!("quant.act.{}.max", point.name()));
+            }
+        }
+        if quant.weights {
+            names.extend((0..m + 2).map(|i| format!("quant.weight.{}.scale", layer_name(i, m))));
+        }
         names
     }
 
@@ -423,25 +657,35 @@ impl CollapsedSesr {
             .convs
             .iter()
             .flat_map(|c| [c.weight.shallow_clone(), c.bias.shallow_clone()])
-            .chain(self.prelu.iter().map(Tensor::shallow_clone));
-        self.tensor_names().into_iter().zip(tensors).collect()
+            .chain(self.prelu.iter().map(Tensor::shallow_clone))
+            .chain(
+                self.act_ranges
+                    .iter()
+                    .flat_map(|(lo, hi)| [lo.shallow_clone(), hi.shallow_clone()]),
+            )
+            .chain(self.weight_scales.iter().map(Tensor::shallow_clone));
+        Self::tensor_names(&self.config, self.quant)
+            .into_iter()
+            .zip(tensors)
+            .collect()
     }
 
     /// Writes the collapsed weights only (no expanded weights), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        checkpoint::write(
-            path,
-            &self.named_tensors(),
-            &CheckpointMeta::new(self.config, CheckpointKind::Collapsed),
-        )
+        let meta =
+            CheckpointMeta::new(self.config, CheckpointKind::Collapsed { quant: self.quant });
+        checkpoint::write(path, &self.named_tensors(), &meta)
     }
 
     /// Loads a collapsed checkpoint, or collapses a training checkpoint on the way in.
     pub fn from_checkpoint(path: &Path, device: Device) -> Result<Self> {
         let meta = checkpoint::read_meta(path)?;
-        if let CheckpointKind::Training { .. } = meta.kind {
-            return Sesr::from_checkpoint(path, device)?.collapse();
-        }
+        let quant = match meta.kind {
+            CheckpointKind::Training { .. } => {
+                return Sesr::from_checkpoint(path, device)?.collapse()
+            }
+            CheckpointKind::Collapsed { quant } => quant,
+        };
         let config = meta.config;
         config.validate()?;
         let (f, out) = (
@@ -458,10 +702,27 @@ impl CollapsedSesr {
             .chain(std::iter::once(conv(out, f, 5)))
             .collect();
         let prelu = (0..config.m).map(|_| Tensor::zeros([f], opts)).collect();
+        let scalar = || Tensor::zeros([], opts);
+        let act_ranges = match quant.activations {
+            true => QuantPoint::all(config.m)
+                .iter()
+                .map(|_| (scalar(), scalar()))
+                .collect(),
+            false => vec![],
+        };
+        let weight_scales = match quant.weights {
+            true => (0..config.m + 2)
+                .map(|i| Tensor::zeros([if i == config.m + 1 { out } else { f }], opts))
+                .collect(),
+            false => vec![],
+        };
         let model = CollapsedSesr {
             config,
+            quant,
             convs,
             prelu,
+            act_ranges,
+            weight_scales,
         };
         let tensors = checkpoint::read_tensors(path)?;
         let slots = model.named_tensors().into_iter().collect();

@@ -13,24 +13,27 @@
 //! numbers, so a resumed run continues exactly as an uninterrupted one would.
 
 use crate::checkpoint::{self, write_atomic};
+use crate::infer::{plane_to_tensor, tensor_to_plane};
 use crate::optim::{Adam, AdamConfig};
 use crate::train::train_step;
-use crate::{CollapsedSesr, CoreError, Result, Sesr, SesrConfig, TrainingMode};
+use crate::{CollapsedSesr, CoreError, QuantConfig, Result, Sesr, SesrConfig, TrainingMode};
 use serde::{Deserialize, Serialize};
 use sesr_data::metrics::{psnr_float, psnr_y8};
-use sesr_data::plane::PlaneF32;
 use sesr_data::{ImagePair, Loader, SamplerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Everything that defines a training run; saved as `config.json` in the run directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub model: SesrConfig,
     pub mode: TrainingMode,
+    /// Quantization-aware training (8-bit weights and/or activations).
+    #[serde(default)]
+    pub quant: QuantConfig,
     pub epochs: usize,
     pub learning_rate: f64,
     pub sampler: SamplerConfig,
@@ -103,21 +106,8 @@ pub fn validate(model: &CollapsedSesr, pairs: &[ImagePair]) -> Result<Validation
     let device = model.device();
     let (mut reference, mut standard) = (0.0, 0.0);
     for pair in pairs {
-        let lr = &pair.lr;
-        let input = Tensor::from_slice(&lr.to_f32().data)
-            .view([1, 1, lr.height as i64, lr.width as i64])
-            .to_device(device);
-        let output = model
-            .forward(&input)?
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .flatten(0, -1);
-        let data = Vec::<f32>::try_from(&output)?;
-        let sr = PlaneF32 {
-            width: lr.width * scale,
-            height: lr.height * scale,
-            data,
-        };
+        let input = plane_to_tensor(&pair.lr.to_f32(), device)?;
+        let sr = tensor_to_plane(&model.forward(&input)?)?;
         let hr = pair.hr.to_f32();
         reference += psnr_float(&sr, &hr);
         standard += psnr_y8(&sr, &hr, scale);
@@ -168,7 +158,7 @@ impl Trainer {
                 run_dir.display()
             )));
         }
-        let model = Sesr::new(config.model, config.mode, device)?;
+        let model = Sesr::with_quant(config.model, config.mode, config.quant, device)?;
         if let Some(init) = &config.init_from {
             model.init_from(init)?;
         }
@@ -209,7 +199,7 @@ impl Trainer {
         if let Some(epochs) = epochs {
             config.epochs = epochs;
         }
-        let model = Sesr::new(config.model, config.mode, device)?;
+        let model = Sesr::with_quant(config.model, config.mode, config.quant, device)?;
         let mut optimizer = Adam::new(
             AdamConfig {
                 learning_rate: config.learning_rate,

@@ -8,7 +8,8 @@
 //! - values are clipped to the nudged range and quantized as `floor((x - nudged_min) / scale + 0.5)`,
 //!   with a straight-through gradient for the floor, so gradients reach `x`, `min` and `max`;
 //! - weights: per output channel, symmetric, narrow range (`[-127, 127]` in int8 terms), ranges
-//!   initialised from `max |w|` of the first step's collapsed kernel;
+//!   initialised from `max |w|` of the first step's collapsed kernel (one trainable `max` per
+//!   channel: see [`WeightQuantizer`]);
 //! - activations: per tensor, asymmetric, 256 levels, ranges initialised from the first batch's
 //!   min and max.
 //!
@@ -115,11 +116,13 @@ impl ActivationQuantizer {
     }
 }
 
-/// Per-output-channel symmetric narrow-range weight quantizer with trainable ranges.
+/// Per-output-channel symmetric narrow-range weight quantizer with a trainable range.
+///
+/// Deliberate difference: the reference trains `min` and `max` of the weights separately, so
+/// they can drift apart and the zero point off 0, which int8 TFLite weights (zero point 0)
+/// cannot express. Here one trainable `max` per channel gives the range `[-max, max]`.
 #[derive(Debug)]
 pub struct WeightQuantizer {
-    /// `[C_out]`
-    pub min: Tensor,
     /// `[C_out]`
     pub max: Tensor,
     initialized: Tensor,
@@ -128,7 +131,6 @@ pub struct WeightQuantizer {
 impl WeightQuantizer {
     pub fn new(p: nn::Path, out_channels: i64) -> Self {
         WeightQuantizer {
-            min: p.var("min", &[out_channels], nn::Init::Const(-1.0)),
             max: p.var("max", &[out_channels], nn::Init::Const(1.0)),
             initialized: p.zeros_no_train("initialized", &[]),
         }
@@ -139,7 +141,7 @@ impl WeightQuantizer {
     }
 
     /// Fake-quantizes a kernel `[C_out, C_in, k, k]`; the first call sets `max = max |w|` per
-    /// output channel and `min = -max`.
+    /// output channel.
     pub fn apply(&self, weight: &Tensor) -> Tensor {
         if !self.is_initialized() {
             tch::no_grad(|| {
@@ -148,17 +150,17 @@ impl WeightQuantizer {
                     .amax([1, 2, 3].as_slice(), false)
                     .clamp_min(MIN_RANGE);
                 self.max.shallow_clone().copy_(&max_abs);
-                self.min.shallow_clone().copy_(&(-max_abs));
                 let _ = self.initialized.shallow_clone().fill_(1.0);
             });
         }
-        let shape = [-1, 1, 1, 1];
-        fake_quant(weight, &self.min.view(shape), &self.max.view(shape), true)
+        let max = self.max.view([-1, 1, 1, 1]);
+        fake_quant(weight, &(-&max), &max, true)
     }
 
-    /// Per-channel scales of the nudged ranges, `(nudged_max - nudged_min) / 254`.
+    /// Per-channel scales, `max / 127` (the zero point is exactly 0).
     pub fn scales(&self) -> Vec<f64> {
-        let (_, _, scale) = nudged_range(&self.min.detach(), &self.max.detach(), true);
+        let max = self.max.detach();
+        let (_, _, scale) = nudged_range(&(-&max), &max, true);
         Vec::<f64>::try_from(&scale.to_kind(Kind::Double)).expect("a [C_out] tensor")
     }
 }

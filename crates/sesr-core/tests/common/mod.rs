@@ -29,7 +29,10 @@ pub fn photo_y(relative: &str, x: u32, y: u32, size: u32) -> Tensor {
 pub fn perturb(model: &Sesr, seed: i64) {
     tch::manual_seed(seed);
     tch::no_grad(|| {
-        for (_, mut t) in model.named_tensors() {
+        for (name, mut t) in model.named_tensors() {
+            if name.ends_with("initialized") {
+                continue;
+            }
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.02;
             let _ = t.g_add_(&noise);
         }

@@ -1,0 +1,174 @@
+//! Quantization-aware training: the collapsed model carries int8 grids and ranges, ReLU
+//! replaces PReLU, QAT fine-tunes from an FP32 checkpoint and keeps its quality.
+
+mod common;
+
+use common::{asset, max_abs_diff, perturb, photo_y};
+use sesr_core::trainer::{TrainConfig, Trainer};
+use sesr_core::{CollapsedSesr, QuantConfig, Sesr, SesrConfig, TrainingMode};
+use sesr_data::{load_pairs, LoadOptions, SamplerConfig, Source};
+use std::sync::Arc;
+use tch::Device;
+
+const BOTH: QuantConfig = QuantConfig {
+    weights: true,
+    activations: true,
+};
+
+fn small() -> SesrConfig {
+    SesrConfig::new(2, 8, 32, 2).unwrap()
+}
+
+#[test]
+fn collapsed_qat_model_is_on_int8_grids_and_equals_the_training_model() {
+    let model = Sesr::with_quant(small(), TrainingMode::Collapsed, BOTH, Device::Cpu).unwrap();
+    perturb(&model, 31);
+    let x = photo_y("valid/chelsea.png", 120, 60, 40);
+    let trained = model.forward(&x).unwrap(); // first forward sets the ranges
+    let collapsed = model.collapse().unwrap();
+    assert!(max_abs_diff(&collapsed.forward(&x).unwrap(), &trained) <= 1e-5);
+
+    // Weights: per output channel k * scale with |k| <= 127.
+    for (conv, scales) in collapsed.convs().iter().zip(collapsed.weight_scales()) {
+        let w: Vec<f32> = Vec::try_from(&conv.weight.flatten(0, -1)).unwrap();
+        let per_channel = w.len() / scales.len();
+        for (i, v) in w.iter().enumerate() {
+            let k = *v as f64 / scales[i / per_channel];
+            assert!(
+                (k - k.round()).abs() < 1e-3 && k.abs() <= 127.001,
+                "weight {v} off the grid"
+            );
+        }
+    }
+    // Activations: m + 5 ranges, each with zero exactly representable.
+    let ranges = collapsed.activation_ranges();
+    assert_eq!(ranges.len(), 2 + 5);
+    for (lo, hi) in ranges {
+        let zero_point = -lo / ((hi - lo) / 255.0);
+        assert!(
+            lo <= 0.0 + 1e-9 && (zero_point - zero_point.round()).abs() < 1e-3,
+            "({lo}, {hi})"
+        );
+    }
+    // Saved and loaded, it is the same model.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qat.safetensors");
+    collapsed.save(&path).unwrap();
+    let loaded = CollapsedSesr::from_checkpoint(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded.quant(), BOTH);
+    assert_eq!(
+        max_abs_diff(
+            &loaded.forward(&x).unwrap(),
+            &collapsed.forward(&x).unwrap()
+        ),
+        0.0
+    );
+    let training = dir.path().join("qat-training.safetensors");
+    model.save(&training).unwrap();
+    let reloaded = Sesr::from_checkpoint(&training, Device::Cpu).unwrap();
+    assert_eq!(reloaded.quant(), BOTH);
+    assert_eq!(max_abs_diff(&reloaded.forward(&x).unwrap(), &trained), 0.0);
+}
+
+#[test]
+fn with_weights_and_activations_quantized_relu_replaces_prelu() {
+    let x = photo_y("train/coffee.png", 200, 100, 32);
+    let model = Sesr::with_quant(small(), TrainingMode::Collapsed, BOTH, Device::Cpu).unwrap();
+    perturb(&model, 32);
+    let before = model.forward(&x).unwrap();
+    tch::no_grad(|| {
+        for (name, mut t) in model.named_tensors() {
+            if name.starts_with("prelu.") {
+                let _ = t.fill_(0.7);
+            }
+        }
+    });
+    assert_eq!(max_abs_diff(&model.forward(&x).unwrap(), &before), 0.0);
+    // Weight-only QAT keeps PReLU: the slopes matter there.
+    let w_only = QuantConfig {
+        weights: true,
+        activations: false,
+    };
+    let model = Sesr::with_quant(small(), TrainingMode::Collapsed, w_only, Device::Cpu).unwrap();
+    perturb(&model, 32);
+    let before = model.forward(&x).unwrap();
+    tch::no_grad(|| {
+        model
+            .named_tensors()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("prelu."))
+            .for_each(|(_, mut t)| {
+                let _ = t.fill_(0.7);
+            })
+    });
+    assert!(max_abs_diff(&model.forward(&x).unwrap(), &before) > 0.0);
+}
+
+#[test]
+fn weight_quantization_needs_collapsed_training() {
+    let err = Sesr::with_quant(small(), TrainingMode::Expanded, BOTH, Device::Cpu).unwrap_err();
+    assert!(
+        err.to_string().contains("collapsed linear block type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn qat_fine_tunes_from_fp32_and_keeps_the_quality() {
+    let load = |folder: &str, min: usize| {
+        let opts = LoadOptions {
+            min_hr_size: min,
+            ..LoadOptions::for_scale(2)
+        };
+        load_pairs(&Source::HrFolder(asset(folder)), 2, &opts)
+            .unwrap()
+            .pairs
+    };
+    let train = Arc::new(load("train", 128));
+    let valid = load("valid", 16);
+    let model = SesrConfig::new(3, 16, 64, 2).unwrap();
+    let config = |quant: QuantConfig, epochs: usize| TrainConfig {
+        model,
+        mode: TrainingMode::Collapsed,
+        quant,
+        epochs,
+        learning_rate: 5e-4,
+        sampler: SamplerConfig {
+            batch_size: 16,
+            ..SamplerConfig::for_scale(2, 3)
+        },
+        steps_per_epoch: Some(16),
+        init_from: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tch::manual_seed(0);
+    let mut fp32 = Trainer::create(
+        config(QuantConfig::default(), 10),
+        &dir.path().join("fp32"),
+        Device::Cpu,
+    )
+    .unwrap();
+    let fp32_psnr = fp32
+        .run(train.clone(), &valid, |_| {})
+        .unwrap()
+        .last()
+        .unwrap()
+        .valid_psnr_y8;
+
+    let mut qat_config = config(BOTH, 3);
+    qat_config.init_from = Some(dir.path().join("fp32/last.safetensors"));
+    let mut qat = Trainer::create(qat_config, &dir.path().join("qat"), Device::Cpu).unwrap();
+    let metrics = qat.run(train, &valid, |_| {}).unwrap();
+    let qat_psnr = metrics.last().unwrap().valid_psnr_y8;
+    println!("FP32 {fp32_psnr:.3} dB, QAT (int8 weights and activations, ReLU) {qat_psnr:.3} dB");
+    assert!(
+        qat_psnr > fp32_psnr - 1.0,
+        "QAT {qat_psnr:.3} dB lost more than 1 dB against FP32 {fp32_psnr:.3} dB"
+    );
+    // The QAT checkpoint remembers its quantization, and its collapsed form carries the ranges.
+    let collapsed =
+        CollapsedSesr::from_checkpoint(&dir.path().join("qat/best.safetensors"), Device::Cpu)
+            .unwrap();
+    assert_eq!(collapsed.quant(), BOTH);
+    assert_eq!(collapsed.activation_ranges().len(), 3 + 5);
+}
