@@ -21,7 +21,7 @@ pub enum DataError {
     /// The file exists but is not a decodable PNG, JPEG or BMP image.
     #[error(
         "{path} is not a readable image ({reason}); replace it with a valid PNG, JPEG or BMP \
-         file, remove it, or load with skip_bad to skip such files"
+         file, or remove it (training skips such files with --skip-bad)"
     )]
     Decode {
         /// The file.

@@ -275,9 +275,16 @@ fn write_png_atomic(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".sesr-tmp-")
-        .suffix(".png")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sesr-tmp-").suffix(".png");
+    // Temporary files are private (0600); a written image is an ordinary file (0644 less umask
+    // is what `File::create` would give, and what users expect of their outputs).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
         .tempfile_in(&dir)
         .map_err(|e| DataError::io(&dir, e))?;
     {
