@@ -312,7 +312,6 @@ pub(crate) mod vt {
         pub const BUILTIN_OPTIONS_TYPE: u16 = field(3);
         pub const BUILTIN_OPTIONS: u16 = field(4);
         pub const CUSTOM_OPTIONS: u16 = field(5);
-        pub const INTERMEDIATES: u16 = field(8);
     }
 
     pub mod buffer {

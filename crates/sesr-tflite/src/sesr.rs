@@ -378,7 +378,6 @@ pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
     let mut h = f0;
     for i in 0..m {
         let weights = &graph.convs[i + 1];
-        let out = sg.activation(&names::block(i), &shapes.features, f32t, None)?;
         if graph.uses_prelu() {
             let pre = sg.activation(&names::block_conv(i), &shapes.features, f32t, None)?;
             conv(
@@ -396,6 +395,7 @@ pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
                 &[1, 1, f as i32],
                 &graph.prelu[i],
             )?;
+            let out = sg.activation(&names::block(i), &shapes.features, f32t, None)?;
             sg.operator(
                 &mut model,
                 BuiltinOp::PRELU,
@@ -404,7 +404,9 @@ pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
                 &[pre, alpha],
                 &[out],
             )?;
+            h = out;
         } else {
+            let out = sg.activation(&names::block(i), &shapes.features, f32t, None)?;
             conv(
                 &mut sg,
                 &mut model,
@@ -414,8 +416,8 @@ pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
                 out,
                 Activation::RELU,
             )?;
+            h = out;
         }
-        h = out;
     }
     let residual = sg.activation(names::RESIDUAL, &shapes.features, f32t, None)?;
     add(&mut sg, &mut model, h, f0, residual)?;
