@@ -4,6 +4,8 @@
 //! a virtualenv with PyPI's `torch==2.13.0` (the version tch 0.26 is built against) and a
 //! symlink from `.venv/libtorch` to the installed `torch` package, whose `lib/` and
 //! `include/` are a complete libtorch. A `LIBTORCH` set by the user is respected and left alone.
+//! The same virtualenv gets `ai-edge-litert` (LiteRT, the TFLite runtime) for sesr-tflite's
+//! tests, which run the exported models in it.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,9 @@ use std::process::Command;
 
 /// The PyTorch release that tch 0.26 expects.
 pub const TORCH_VERSION: &str = "2.13.0";
+
+/// The TFLite runtime (LiteRT) that sesr-tflite's tests run exported models in.
+pub const LITERT_VERSION: &str = "2.3.0";
 
 /// Repository root: xtask lives one level below it.
 pub fn repo_root() -> PathBuf {
@@ -45,21 +50,17 @@ pub fn run() -> Result<PathBuf> {
             "xtask: using LIBTORCH={} from the environment",
             dir.display()
         );
+        install_litert(&create_venv(&venv)?)?;
         return Ok(dir);
     }
-    let python = venv_python();
-    if !python.exists() {
-        println!("xtask: creating {}", venv.display());
-        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
-            "python3 -m venv failed: install python3 with its venv module (Debian: python3-venv)",
-        )?;
-    }
+    let python = create_venv(&venv)?;
     if installed_version(&python, "torch").as_deref() != Some(TORCH_VERSION) {
         println!(
             "xtask: installing torch=={TORCH_VERSION} from PyPI (about 4.6 GB, a few minutes)"
         );
         pip_install(&python, &[&format!("torch=={TORCH_VERSION}")])?;
     }
+    install_litert(&python)?;
     let torch_dir = package_dir(&python, "torch")?;
     if std::fs::read_link(&link).ok().as_deref() != Some(torch_dir.as_path()) {
         let _ = std::fs::remove_file(&link);
@@ -67,6 +68,27 @@ pub fn run() -> Result<PathBuf> {
             .with_context(|| format!("cannot create the symlink {}", link.display()))?;
     }
     Ok(link)
+}
+
+/// Creates the virtualenv if it is missing and returns its Python.
+fn create_venv(venv: &Path) -> Result<PathBuf> {
+    let python = venv_python();
+    if !python.exists() {
+        println!("xtask: creating {}", venv.display());
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(venv)).context(
+            "python3 -m venv failed: install python3 with its venv module (Debian: python3-venv)",
+        )?;
+    }
+    Ok(python)
+}
+
+/// Installs LiteRT into the virtualenv unless that exact version is there.
+fn install_litert(python: &Path) -> Result<()> {
+    if installed_version(python, "ai-edge-litert").as_deref() != Some(LITERT_VERSION) {
+        println!("xtask: installing ai-edge-litert=={LITERT_VERSION} (LiteRT) from PyPI");
+        pip_install(python, &[&format!("ai-edge-litert=={LITERT_VERSION}")])?;
+    }
+    Ok(())
 }
 
 fn pip_install(python: &Path, packages: &[&str]) -> Result<()> {
