@@ -95,12 +95,24 @@ mod field {
     pub const BUFFER_SIZE: u16 = 8;
 }
 
+struct TensorSpec {
+    shape: Vec<i32>,
+    dtype: i8,
+    buffer: u32,
+    /// Per-channel scales and their axis.
+    per_channel: Option<(Vec<f32>, i32)>,
+}
+
+struct BufferSpec {
+    data: Vec<u8>,
+    /// Data outside the flatbuffer: file offset and size.
+    external: Option<(u64, u64)>,
+}
+
 /// A hand-made model: one operator (code `CONV_2D`) over the given tensors.
 struct Spec {
-    /// (shape, type, buffer, per-channel scales and axis)
-    tensors: Vec<(Vec<i32>, i8, u32, Option<(Vec<f32>, i32)>)>,
-    /// (data, external offset and size)
-    buffers: Vec<(Vec<u8>, Option<(u64, u64)>)>,
+    tensors: Vec<TensorSpec>,
+    buffers: Vec<BufferSpec>,
     opcode_index: u32,
     op_inputs: Vec<i32>,
     op_outputs: Vec<i32>,
@@ -110,12 +122,25 @@ struct Spec {
 impl Spec {
     fn valid() -> Self {
         Spec {
-            tensors: vec![
-                (vec![1, 2, 2, 1], 0, 0, None),
-                (vec![2, 1, 1, 1], 0, 1, None),
-                (vec![1, 2, 2, 2], 0, 0, None),
+            tensors: [([1, 2, 2, 1], 0), ([2, 1, 1, 1], 1), ([1, 2, 2, 2], 0)]
+                .into_iter()
+                .map(|(shape, buffer)| TensorSpec {
+                    shape: shape.to_vec(),
+                    dtype: 0,
+                    buffer,
+                    per_channel: None,
+                })
+                .collect(),
+            buffers: vec![
+                BufferSpec {
+                    data: vec![],
+                    external: None,
+                },
+                BufferSpec {
+                    data: vec![0; 8],
+                    external: None,
+                },
             ],
-            buffers: vec![(vec![], None), (vec![0; 8], None)],
             opcode_index: 0,
             op_inputs: vec![0, 1, -1],
             op_outputs: vec![2],
@@ -128,7 +153,7 @@ impl Spec {
         let buffers: Vec<_> = self
             .buffers
             .iter()
-            .map(|(data, external)| {
+            .map(|BufferSpec { data, external }| {
                 let data = (!data.is_empty()).then(|| fbb.create_vector(data));
                 let start = fbb.start_table();
                 if let Some(data) = data {
@@ -144,8 +169,8 @@ impl Spec {
         let tensors: Vec<_> = self
             .tensors
             .iter()
-            .map(|(shape, dtype, buffer, quant)| {
-                let quant = quant.as_ref().map(|(scales, axis)| {
+            .map(|t| {
+                let quant = t.per_channel.as_ref().map(|(scales, axis)| {
                     let scale = fbb.create_vector(scales);
                     let zero_point = fbb.create_vector(&vec![0i64; scales.len()]);
                     let start = fbb.start_table();
@@ -154,11 +179,11 @@ impl Spec {
                     fbb.push_slot_always(field::QUANT_AXIS, *axis);
                     fbb.end_table(start)
                 });
-                let shape = fbb.create_vector(shape);
+                let shape = fbb.create_vector(&t.shape);
                 let start = fbb.start_table();
                 fbb.push_slot_always(field::TENSOR_SHAPE, shape);
-                fbb.push_slot_always(field::TENSOR_TYPE, *dtype);
-                fbb.push_slot_always(field::TENSOR_BUFFER, *buffer);
+                fbb.push_slot_always(field::TENSOR_TYPE, t.dtype);
+                fbb.push_slot_always(field::TENSOR_BUFFER, t.buffer);
                 if let Some(q) = quant {
                     fbb.push_slot_always(field::TENSOR_QUANTIZATION, q);
                 }
@@ -247,7 +272,7 @@ fn check_crafted_models() {
     assert!(parse(&Spec::valid().build()).is_ok());
 
     let mut s = Spec::valid();
-    s.tensors[1].2 = 7;
+    s.tensors[1].buffer = 7;
     expect_malformed(s, "buffer 7 out of range");
 
     let mut s = Spec::valid();
@@ -267,39 +292,42 @@ fn check_crafted_models() {
     expect_malformed(s, "input tensor 99 out of range");
 
     let mut s = Spec::valid();
-    s.buffers[1].0 = vec![0; 12];
+    s.buffers[1].data = vec![0; 12];
     expect_malformed(s, "needs 8 bytes, its buffer 1 holds 12");
 
     let mut s = Spec::valid();
-    s.tensors[0].0 = vec![1, -2, 2, 1];
+    s.tensors[0].shape = vec![1, -2, 2, 1];
     expect_malformed(s, "negative dimension");
 
     // Huge shapes: no buffer is fine (nothing is allocated for them); with data they must
     // match, and the products must not overflow.
     let mut s = Spec::valid();
-    s.tensors[2].0 = vec![i32::MAX; 8];
+    s.tensors[2].shape = vec![i32::MAX; 8];
     let model = parse(&s.build()).unwrap();
     assert!(model.macs() > 0);
     let mut s = Spec::valid();
-    s.tensors[1].0 = vec![i32::MAX; 8];
+    s.tensors[1].shape = vec![i32::MAX; 8];
     expect_malformed(s, "holds 8");
 
     let mut s = Spec::valid();
-    s.tensors[1].3 = Some((vec![0.5, 0.25, 0.125], 0));
+    s.tensors[1].per_channel = Some((vec![0.5, 0.25, 0.125], 0));
     expect_malformed(s, "3 per-channel scales along axis 0");
     let mut s = Spec::valid();
-    s.tensors[1].3 = Some((vec![0.5, 0.25], 9));
+    s.tensors[1].per_channel = Some((vec![0.5, 0.25], 9));
     expect_malformed(s, "axis 9");
     let mut s = Spec::valid();
-    s.tensors[1].3 = Some((vec![0.5, 0.25], 0));
+    s.tensors[1].per_channel = Some((vec![0.5, 0.25], 0));
     assert!(parse(&s.build()).is_ok());
 
     let mut s = Spec::valid();
-    s.buffers[0].0 = vec![1];
+    s.buffers[0].data = vec![1];
     expect_malformed(s, "buffer 0 must be the empty sentinel");
 
     let mut s = Spec::valid();
-    s.buffers.push((vec![], Some((1 << 40, 16))));
+    s.buffers.push(BufferSpec {
+        data: vec![],
+        external: Some((1 << 40, 16)),
+    });
     expect_malformed(s, "lie outside");
 
     // Not a TFLite file at all.
