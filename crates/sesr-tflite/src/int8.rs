@@ -332,6 +332,25 @@ impl QuantizedSesr {
         self.output
     }
 
+    /// Quantizes a plane of Y values in `[0, 1]` for the model's input.
+    pub fn quantize_input(&self, plane: &[f32]) -> Vec<i8> {
+        plane.iter().map(|&v| self.input.quantize(v)).collect()
+    }
+
+    /// An 8-bit image (0..=255) as the model's input. With the usual `[0, 1]` input range
+    /// (scale 1/255, zero point -128) this is exact: `q = p - 128`.
+    pub fn quantize_pixels(&self, pixels: &[u8]) -> Vec<i8> {
+        pixels
+            .iter()
+            .map(|&p| self.input.quantize(p as f32 / 255.0))
+            .collect()
+    }
+
+    /// The real values of an int8 output plane.
+    pub fn dequantize_output(&self, plane: &[i8]) -> Vec<f32> {
+        plane.iter().map(|&q| self.output.dequantize(q)).collect()
+    }
+
     fn m(&self) -> usize {
         self.convs.len() - 2
     }
@@ -586,6 +605,86 @@ pub fn simulate_int8(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sesr::ConvWeights;
+
+    fn zero_graph(scale: usize, height: usize, width: usize) -> SesrGraph {
+        let conv = |o: usize, i: usize, k: usize| ConvWeights {
+            out_channels: o,
+            in_channels: i,
+            kernel: k,
+            weight: vec![0.0; o * i * k * k],
+            bias: vec![0.0; o],
+        };
+        SesrGraph {
+            scale,
+            height,
+            width,
+            convs: vec![conv(2, 1, 5), conv(2, 2, 3), conv(scale * scale, 2, 5)],
+            prelu: Vec::new(),
+        }
+    }
+
+    fn ranges() -> ActivationRanges {
+        let unit = Range::new(-1.0, 1.0);
+        ActivationRanges {
+            input: Range::new(0.0, 1.0),
+            shifted_input: Range::new(-0.5, 0.5),
+            input_conv: unit,
+            block_convs: Vec::new(),
+            blocks: vec![unit],
+            residual_sum: unit,
+            output_conv: unit,
+            final_sum: Range::new(-0.2, 1.3),
+        }
+    }
+
+    #[test]
+    fn a_zero_network_upscales_by_nearest_neighbour_exactly() {
+        for scale in [2, 4] {
+            let (h, w) = (3, 5);
+            let q = QuantizedSesr::new(&zero_graph(scale, h, w), &ranges()).unwrap();
+            let pixels: Vec<u8> = (0..h * w).map(|i| (i * 17) as u8).collect();
+            let input = q.quantize_pixels(&pixels);
+            assert!(input
+                .iter()
+                .zip(&pixels)
+                .all(|(&q, &p)| q as i32 == p as i32 - 128));
+            let out = q.simulate(&input).unwrap();
+            assert_eq!(out.len(), h * w * scale * scale);
+            for (i, &v) in out.iter().enumerate() {
+                let (y, x) = (i / (w * scale) / scale, i % (w * scale) / scale);
+                assert_eq!(v, input[y * w + x], "scale {scale}, output pixel {i}");
+            }
+            let real = q.dequantize_output(&out);
+            assert!(real.iter().all(|v| (0.0..=1.0).contains(v)));
+        }
+    }
+
+    #[test]
+    fn ranges_must_match_the_graph() {
+        let graph = zero_graph(2, 2, 2);
+        let mut r = ranges();
+        r.blocks.clear();
+        assert!(QuantizedSesr::new(&graph, &r).is_err());
+        let mut r = ranges();
+        r.residual_sum = Range::new(1.0, 1.0);
+        let err = QuantizedSesr::new(&graph, &r).unwrap_err().to_string();
+        assert!(err.contains("residual_sum"), "{err}");
+        let mut r = ranges();
+        r.final_sum = Range::new(2.0, 3.0);
+        assert!(
+            QuantizedSesr::new(&graph, &r).is_err(),
+            "no overlap with [0, 1]"
+        );
+        let mut prelu = graph.clone();
+        prelu.prelu = vec![vec![0.1, 0.2]];
+        let err = QuantizedSesr::new(&prelu, &ranges())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("block conv ranges"), "{err}");
+        let q = QuantizedSesr::new(&graph, &ranges()).unwrap();
+        assert!(q.simulate(&[0; 3]).is_err());
+    }
 
     #[test]
     fn depth_to_space_follows_tensorflow() {

@@ -471,3 +471,97 @@ pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
     sg.set_io(&[input], &[y])?;
     model.finish(&sg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(o: usize, i: usize, k: usize) -> ConvWeights {
+        ConvWeights {
+            out_channels: o,
+            in_channels: i,
+            kernel: k,
+            weight: (0..o * i * k * k).map(|v| v as f32).collect(),
+            bias: vec![0.0; o],
+        }
+    }
+
+    fn graph() -> SesrGraph {
+        SesrGraph {
+            scale: 2,
+            height: 4,
+            width: 6,
+            convs: vec![conv(3, 1, 5), conv(3, 3, 3), conv(4, 3, 5)],
+            prelu: vec![vec![0.1; 3]],
+        }
+    }
+
+    #[test]
+    fn oihw_becomes_ohwi() {
+        let c = conv(2, 3, 3);
+        let ohwi = c.ohwi();
+        // [o][y][x][i] = [o][i][y][x]
+        for o in 0..2 {
+            for y in 0..3 {
+                for x in 0..3 {
+                    for i in 0..3 {
+                        assert_eq!(
+                            ohwi[((o * 3 + y) * 3 + x) * 3 + i],
+                            c.weight[((o * 3 + i) * 3 + y) * 3 + x]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validate_names_what_is_wrong() {
+        assert!(graph().validate().is_ok());
+        let err = |g: SesrGraph| g.validate().unwrap_err().to_string();
+        let mut g = graph();
+        g.scale = 3;
+        assert!(err(g).contains("scale must be 2 or 4"));
+        let mut g = graph();
+        g.width = 0;
+        assert!(err(g).contains("at least 1x1"));
+        let mut g = graph();
+        g.convs[1].weight.pop();
+        assert!(err(g).contains("block 0 conv: weight has 80 values"));
+        let mut g = graph();
+        g.convs[2] = conv(16, 3, 5);
+        assert!(err(g).contains("output conv: has 16 output channels, needs 4"));
+        let mut g = graph();
+        g.convs[1] = conv(3, 2, 3);
+        assert!(err(g).contains("block 0 conv: takes 2 input channels"));
+        let mut g = graph();
+        g.convs[0].kernel = 4;
+        assert!(err(g).contains("odd kernel"));
+        let mut g = graph();
+        g.convs[0].bias[0] = f32::NAN;
+        assert!(err(g).contains("not all finite"));
+        let mut g = graph();
+        g.prelu.push(vec![0.1; 3]);
+        assert!(err(g).contains("2 PReLU slope vectors for 1 blocks"));
+        let mut g = graph();
+        g.convs.truncate(1);
+        assert!(err(g).contains("needs an input and an output conv"));
+        let mut g = graph();
+        (g.height, g.width) = (1 << 20, 1 << 20);
+        assert!(matches!(g.validate(), Err(TfliteError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn shapes_follow_the_scale() {
+        let s = Shapes::new(&graph()).unwrap();
+        assert_eq!(s.input, [1, 4, 6, 1]);
+        assert_eq!(s.features, [1, 4, 6, 3]);
+        assert_eq!(s.output_conv, [1, 4, 6, 4]);
+        assert_eq!(s.depth_to_space, vec![[1, 8, 12, 1]]);
+        let mut g = graph();
+        g.scale = 4;
+        g.convs[2] = conv(16, 3, 5);
+        let s = Shapes::new(&g).unwrap();
+        assert_eq!(s.depth_to_space, vec![[1, 8, 12, 4], [1, 16, 24, 1]]);
+    }
+}

@@ -495,3 +495,70 @@ fn write_options(
     };
     Some((tag, table.as_union_value()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Activation;
+
+    #[test]
+    fn operator_codes_are_shared_at_the_highest_version() {
+        let mut m = ModelBuilder::new("");
+        assert_eq!(m.opcode(BuiltinOp::ADD, 1), 0);
+        assert_eq!(m.opcode(BuiltinOp::CONV_2D, 3), 1);
+        assert_eq!(m.opcode(BuiltinOp::ADD, 2), 0);
+        assert_eq!(m.opcode(BuiltinOp::ADD, 1), 0);
+        assert_eq!(
+            m.opcodes,
+            vec![(BuiltinOp::ADD, 2), (BuiltinOp::CONV_2D, 3)]
+        );
+    }
+
+    #[test]
+    fn buffer_zero_stays_the_empty_sentinel() {
+        let mut m = ModelBuilder::new("");
+        assert_eq!(m.buffer(Vec::new()).unwrap(), 0);
+        assert_eq!(m.buffer(vec![1, 2]).unwrap(), 1);
+        assert_eq!(m.buffer(vec![3]).unwrap(), 2);
+        assert!(m.buffers[0].is_empty());
+    }
+
+    #[test]
+    fn bad_tensors_and_indices_are_refused() {
+        let mut m = ModelBuilder::new("");
+        let mut g = SubgraphBuilder::new("g");
+        assert!(g
+            .constant_f32(&mut m, "c", &[2, 2], &[1.0, 2.0, 3.0])
+            .is_err());
+        assert!(g
+            .activation("big", &[65536, 65536], TensorType::INT8, None)
+            .is_err());
+        assert!(g.activation("neg", &[-1], TensorType::INT8, None).is_err());
+        let a = g
+            .activation("a", &[1, 2], TensorType::FLOAT32, None)
+            .unwrap();
+        let add = OperatorOptions::Add {
+            activation: Activation::NONE,
+        };
+        assert!(g
+            .operator(&mut m, BuiltinOp::ADD, 1, add.clone(), &[a, 5], &[a])
+            .is_err());
+        assert!(g
+            .operator(
+                &mut m,
+                BuiltinOp::ADD,
+                1,
+                OperatorOptions::Other { tag: 3 },
+                &[a],
+                &[a]
+            )
+            .is_err());
+        assert!(g.set_io(&[a], &[1]).is_err());
+        let q = Quantization {
+            scale: vec![1.0, 2.0],
+            zero_point: vec![0],
+            ..Quantization::default()
+        };
+        assert!(g.activation("q", &[2], TensorType::INT8, Some(q)).is_err());
+    }
+}
