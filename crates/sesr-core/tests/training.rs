@@ -4,7 +4,7 @@ mod common;
 
 use common::{asset, max_abs_diff, perturb};
 use sesr_core::trainer::{validate, EpochMetrics, TrainConfig, Trainer, METRICS_FILE};
-use sesr_core::{CoreError, Sesr, SesrConfig, TrainingMode};
+use sesr_core::{CoreError, QuantConfig, Sesr, SesrConfig, TrainingMode};
 use sesr_data::{imresize, load_pairs, psnr_y8, ImagePair, LoadOptions, SamplerConfig, Source};
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ fn config(model: SesrConfig, epochs: usize, steps: usize, batch: usize) -> Train
     TrainConfig {
         model,
         mode: TrainingMode::Collapsed,
+        quant: QuantConfig::default(),
         epochs,
         learning_rate: 5e-4,
         sampler: SamplerConfig {
