@@ -90,8 +90,12 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
             "--valid DIR is required",
         ),
         (
-            [short_run(&out_str, &train, &valid, "1"), vec!["--quant-w"]].concat(),
-            "arrive with quantization-aware training",
+            [
+                short_run(&out_str, &train, &valid, "1"),
+                vec!["--gen-tflite"],
+            ]
+            .concat(),
+            "arrives with TFLite export",
         ),
         (
             [
