@@ -2,6 +2,7 @@
 //! thin: parsing flags, calling the library crates, printing results.
 
 mod eval;
+mod export;
 mod info;
 mod model_args;
 mod train;
@@ -29,6 +30,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
     Eval(eval::EvalArgs),
+    /// Write a checkpoint as a TFLite model (float32, or int8 from quantization-aware training).
+    Export(export::ExportArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),
 }
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Upscale(args) => upscale::run(&args),
+        Command::Export(args) => export::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -178,7 +178,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let run_dir = args
         .out
-        .join(run_name(&args.model_name, &model, mode, false));
+        .join(run_name(&args.model_name, &model, mode, quant.any()));
 
     // Data problems surface before any training starts.
     let (train_source, valid_source) = sources(args)?;

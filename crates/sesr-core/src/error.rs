@@ -6,6 +6,9 @@ use thiserror::Error;
 pub enum CoreError {
     #[error("invalid SESR hyper-parameters: {0}")]
     InvalidConfig(String),
+    /// A training run that cannot start or go on, with the reason and what to do.
+    #[error("{0}")]
+    Run(String),
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error(

@@ -153,7 +153,7 @@ impl Trainer {
             )));
         }
         if run_dir.join(RESUME_FILE).exists() {
-            return Err(CoreError::InvalidConfig(format!(
+            return Err(CoreError::Run(format!(
                 "{} already holds a training run; pass --resume to continue it, or choose another --out",
                 run_dir.display()
             )));
@@ -300,7 +300,7 @@ impl Trainer {
             self.epoch as u64,
             self.config.steps_per_epoch,
         )
-        .map_err(|e| CoreError::InvalidConfig(format!("training data: {e}")))?;
+        .map_err(|e| CoreError::Run(format!("training data: {e}")))?;
         let steps = loader.total_batches();
         report(Progress::EpochStart {
             epoch: self.epoch + 1,
@@ -319,7 +319,7 @@ impl Trainer {
                 .to_device(device);
             let loss = train_step(&self.model, &mut self.optimizer, &lr, &hr)?;
             if !loss.is_finite() {
-                return Err(CoreError::InvalidConfig(format!(
+                return Err(CoreError::Run(format!(
                     "the loss became {loss} at epoch {} step {}; lower --learning-rate",
                     self.epoch + 1,
                     i + 1
