@@ -4,6 +4,7 @@
 mod eval;
 mod export;
 mod info;
+mod inspect;
 mod model_args;
 mod train;
 mod upscale;
@@ -32,6 +33,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a checkpoint as a TFLite model (float32, or int8 from quantization-aware training).
     Export(export::ExportArgs),
+    /// Print a .tflite file's operators, tensors, quantization parameters and MACs.
+    Inspect(inspect::InspectArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Upscale(args) => upscale::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

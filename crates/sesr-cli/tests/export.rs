@@ -359,3 +359,35 @@ fn trained_x2_and_x4_models_export_and_run_in_litert() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn inspect_describes_an_exported_file_and_rejects_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("m.safetensors");
+    sesr_core::Sesr::new(
+        sesr_core::SesrConfig::new(2, 8, 16, 2).unwrap(),
+        sesr_core::TrainingMode::Collapsed,
+        Device::Cpu,
+    )
+    .unwrap()
+    .save(&checkpoint)
+    .unwrap();
+    let file = dir.path().join("m.tflite");
+    export(&checkpoint, "float32", &file);
+    let (ok, stdout, stderr) =
+        sesr_cli(&["inspect".as_ref(), file.as_os_str()] as &[&std::ffi::OsStr]);
+    assert!(ok, "{stderr}");
+    for needle in ["CONV_2D", "DEPTH_TO_SPACE", "PRELU", "[1, 40, 56, 1]"] {
+        assert!(
+            stdout.contains(needle),
+            "inspect output lacks {needle}:\n{stdout}"
+        );
+    }
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
+    let (ok, _, stderr) = sesr_cli(&["inspect".as_ref(), file.as_os_str()] as &[&std::ffi::OsStr]);
+    assert!(
+        !ok && stderr.contains("m.tflite") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
