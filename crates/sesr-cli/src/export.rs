@@ -3,7 +3,10 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use sesr_core::checkpoint::write_atomic;
+use sesr_core::infer::plane_to_tensor;
 use sesr_core::{CollapsedSesr, CoreError, QuantPoint};
+use sesr_data::dataset::list_images;
+use sesr_data::load_y;
 use sesr_tflite::{write_float32, write_int8, ActivationRanges, ConvWeights, Range, SesrGraph};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind};
@@ -31,6 +34,10 @@ pub struct ExportArgs {
     /// Low-resolution input width.
     #[arg(long, default_value_t = 1920)]
     tflite_width: usize,
+    /// int8 from an FP32 checkpoint: representative images whose activation ranges calibrate
+    /// the model (post-training quantization, for users who skip QAT).
+    #[arg(long, value_name = "DIR")]
+    calibration: Option<PathBuf>,
 }
 
 /// The graph description sesr-tflite writes, from a collapsed model.
@@ -83,8 +90,8 @@ pub fn qat_ranges(model: &CollapsedSesr, checkpoint: &Path) -> Result<Activation
     if !(quant.weights && quant.activations) {
         bail!(
             "{} was not trained with quantization-aware training of weights and activations, so it has no int8 \
-             ranges: fine-tune it with `sesr-cli train --quant-w --quant-a --init-from {}` and export that checkpoint \
-             (post-training calibration from representative images is not available yet)",
+             ranges: fine-tune it with `sesr-cli train --quant-w --quant-a --init-from {}` and export that checkpoint, \
+             or pass --calibration DIR with representative images (post-training quantization)",
             checkpoint.display(),
             checkpoint.display()
         );
@@ -108,6 +115,38 @@ pub fn qat_ranges(model: &CollapsedSesr, checkpoint: &Path) -> Result<Activation
     })
 }
 
+/// Post-training ranges: the float model's activations over the images of `dir` (Y planes,
+/// whole images). The input range is the full `[0, 1]` any image can use.
+pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<ActivationRanges> {
+    if model.quant().any() {
+        bail!("--calibration: this checkpoint was trained with quantization and carries its own ranges; drop --calibration");
+    }
+    let files = list_images(dir, "calibration")
+        .with_context(|| format!("--calibration {}", dir.display()))?;
+    let mut inputs = vec![];
+    for file in &files {
+        let y = load_y(file).with_context(|| format!("--calibration image {}", file.display()))?;
+        inputs.push(plane_to_tensor(&y, Device::Cpu)?);
+    }
+    let observed = model.observe_ranges(&inputs)?;
+    let m = model.config().m;
+    let range = |(lo, hi): (f64, f64)| Range::new(lo as f32, hi as f32);
+    let at = |point: QuantPoint| range(observed.points[point.index(m)]);
+    Ok(ActivationRanges {
+        input: Range::new(0.0, 1.0),
+        shifted_input: Range::new(-0.5, 0.5),
+        input_conv: at(QuantPoint::InputBlock),
+        block_convs: match model.quant().uses_relu() {
+            true => vec![],
+            false => observed.block_convs.iter().map(|r| range(*r)).collect(),
+        },
+        blocks: (0..m).map(|i| at(QuantPoint::Block(i))).collect(),
+        residual_sum: at(QuantPoint::LongResidual),
+        output_conv: at(QuantPoint::OutputBlock),
+        final_sum: at(QuantPoint::Output),
+    })
+}
+
 pub fn run(args: &ExportArgs) -> Result<()> {
     let (h, w) = (args.tflite_height, args.tflite_width);
     if h == 0 || w == 0 {
@@ -118,7 +157,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let graph = graph_of(&model, h, w)?;
     let bytes = match args.format {
         Format::Float32 => write_float32(&graph),
-        Format::Int8 => write_int8(&graph, &qat_ranges(&model, &args.checkpoint)?),
+        Format::Int8 => {
+            let ranges = match &args.calibration {
+                Some(dir) => calibrated_ranges(&model, dir)?,
+                None => qat_ranges(&model, &args.checkpoint)?,
+            };
+            write_int8(&graph, &ranges)
+        }
     }
     .with_context(|| format!("cannot export a {h}x{w} input"))?;
     let name = match args.format {

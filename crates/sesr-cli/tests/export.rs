@@ -67,20 +67,25 @@ fn quant_params(model: &Path, input: bool) -> (f32, i64) {
     (q.scale[0], q.zero_point[0])
 }
 
-fn export(checkpoint: &Path, format: &str, out: &Path) {
-    let (ok, stdout, stderr) = sesr_cli(&[
+fn export(checkpoint: &Path, format: &str, out: &Path, calibration: Option<&Path>) {
+    let (h, w) = (H.to_string(), W.to_string());
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         "export".as_ref(),
         "--checkpoint".as_ref(),
         checkpoint.as_os_str(),
         "--format".as_ref(),
         format.as_ref(),
         "--tflite-height".as_ref(),
-        H.to_string().as_ref(),
+        h.as_ref(),
         "--tflite-width".as_ref(),
-        W.to_string().as_ref(),
+        w.as_ref(),
         "--output".as_ref(),
         out.as_os_str(),
-    ] as &[&std::ffi::OsStr]);
+    ];
+    if let Some(images) = calibration {
+        args.extend(["--calibration".as_ref(), images.as_os_str()]);
+    }
+    let (ok, stdout, stderr) = sesr_cli(&args);
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&format!("input 1x{H}x{W}x1")), "{stdout}");
 }
@@ -89,7 +94,7 @@ fn float32_matches(checkpoint: &Path, dir: &Path) {
     let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu).unwrap();
     let scale = model.config().scale;
     let file = dir.join(format!("x{scale}_float32.tflite"));
-    export(checkpoint, "float32", &file);
+    export(checkpoint, "float32", &file, None);
     let (lr, _) = photo(scale);
     let bytes: Vec<u8> = lr.data.iter().flat_map(|v| v.to_le_bytes()).collect();
     let out = litert(&file, &bytes);
@@ -116,11 +121,11 @@ fn float32_matches(checkpoint: &Path, dir: &Path) {
 }
 
 /// int8 LiteRT output against sesr-tflite's integer simulation and against the QAT model.
-fn int8_matches(checkpoint: &Path, dir: &Path) {
+fn int8_matches(checkpoint: &Path, dir: &Path, calibration: Option<&Path>) {
     let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu).unwrap();
     let scale = model.config().scale;
-    let file = dir.join(format!("x{scale}_int8.tflite"));
-    export(checkpoint, "int8", &file);
+    let file = dir.join(format!("x{scale}_int8_{}.tflite", calibration.is_some()));
+    export(checkpoint, "int8", &file, calibration);
     let (lr, hr) = photo(scale);
     let (in_scale, in_zp) = quant_params(&file, true);
     let input: Vec<i8> = lr
@@ -132,7 +137,10 @@ fn int8_matches(checkpoint: &Path, dir: &Path) {
     let got: Vec<i8> = out.iter().map(|b| *b as i8).collect();
 
     let graph = sesr_cli_graph(&model);
-    let ranges = sesr_cli_ranges(&model, checkpoint);
+    let ranges = match calibration {
+        Some(images) => calibrated(&model, images),
+        None => sesr_cli_ranges(&model),
+    };
     let simulated = sesr_tflite::simulate_int8(&graph, &ranges, &input).unwrap();
     let close = got
         .iter()
@@ -166,9 +174,16 @@ fn int8_matches(checkpoint: &Path, dir: &Path) {
     )
     .unwrap();
     let (psnr_int8, psnr_qat) = (psnr_y8(&int8, &hr, scale), psnr_y8(&fake_quant, &hr, scale));
-    println!("x{scale}: PSNR int8 LiteRT {psnr_int8:.3} dB, QAT fake-quant {psnr_qat:.3} dB");
+    // QAT: the int8 file must keep the fake-quant model's quality (0.3 dB); post-training
+    // calibration is compared with the float model it came from, with more slack.
+    let (what, tolerance) = if calibration.is_some() {
+        ("float (PTQ)", 0.5)
+    } else {
+        ("QAT fake-quant", 0.3)
+    };
+    println!("x{scale}: PSNR int8 LiteRT {psnr_int8:.3} dB, {what} {psnr_qat:.3} dB");
     assert!(
-        (psnr_int8 - psnr_qat).abs() <= 0.3,
+        (psnr_int8 - psnr_qat).abs() <= tolerance,
         "int8 {psnr_int8:.3} vs QAT {psnr_qat:.3} dB"
     );
 }
@@ -192,11 +207,40 @@ fn sesr_cli_graph(model: &CollapsedSesr) -> sesr_tflite::SesrGraph {
                 bias: to_vec(&c.bias),
             })
             .collect(),
-        prelu: vec![],
+        prelu: match model.quant().uses_relu() {
+            true => vec![],
+            false => model.prelu().iter().map(to_vec).collect(),
+        },
     }
 }
 
-fn sesr_cli_ranges(model: &CollapsedSesr, _checkpoint: &Path) -> sesr_tflite::ActivationRanges {
+/// What `--calibration` computes: the float model's ranges over the folder's images.
+fn calibrated(model: &CollapsedSesr, images: &Path) -> sesr_tflite::ActivationRanges {
+    let mut files: Vec<_> = std::fs::read_dir(images)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let inputs: Vec<Tensor> = files
+        .iter()
+        .map(|f| plane_to_tensor(&load_y(f).unwrap(), Device::Cpu).unwrap())
+        .collect();
+    let observed = model.observe_ranges(&inputs).unwrap();
+    let m = model.config().m;
+    let range = |(lo, hi): (f64, f64)| sesr_tflite::Range::new(lo as f32, hi as f32);
+    sesr_tflite::ActivationRanges {
+        input: sesr_tflite::Range::new(0.0, 1.0),
+        shifted_input: sesr_tflite::Range::new(-0.5, 0.5),
+        input_conv: range(observed.points[1]),
+        block_convs: observed.block_convs.iter().map(|r| range(*r)).collect(),
+        blocks: (0..m).map(|i| range(observed.points[2 + i])).collect(),
+        residual_sum: range(observed.points[m + 2]),
+        output_conv: range(observed.points[m + 3]),
+        final_sum: range(observed.points[m + 4]),
+    }
+}
+
+fn sesr_cli_ranges(model: &CollapsedSesr) -> sesr_tflite::ActivationRanges {
     let r = model.activation_ranges();
     let m = model.config().m;
     let range = |i: usize| sesr_tflite::Range::new(r[i].0 as f32, r[i].1 as f32);
@@ -282,7 +326,13 @@ fn trained_x2_and_x4_models_export_and_run_in_litert() {
 
     for scale in [2, 4] {
         float32_matches(&checkpoint(scale, "FP32"), dir.path());
-        int8_matches(&checkpoint(scale, "QAT"), dir.path());
+        int8_matches(&checkpoint(scale, "QAT"), dir.path(), None);
+        // Post-training quantization of the FP32 model (PReLU kept), calibrated on photos.
+        int8_matches(
+            &checkpoint(scale, "FP32"),
+            dir.path(),
+            Some(&asset("train")),
+        );
     }
 
     // The default input is 1080p: the file is valid and says so.
@@ -373,7 +423,7 @@ fn inspect_describes_an_exported_file_and_rejects_a_broken_one() {
     .save(&checkpoint)
     .unwrap();
     let file = dir.path().join("m.tflite");
-    export(&checkpoint, "float32", &file);
+    export(&checkpoint, "float32", &file, None);
     let (ok, stdout, stderr) =
         sesr_cli(&["inspect".as_ref(), file.as_os_str()] as &[&std::ffi::OsStr]);
     assert!(ok, "{stderr}");

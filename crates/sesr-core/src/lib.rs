@@ -35,6 +35,6 @@ pub mod trainer;
 pub use accounting::Accounting;
 pub use config::{Preset, SesrConfig};
 pub use error::{CoreError, Result};
-pub use model::{CollapsedSesr, LinearBlock, QuantPoint, Sesr, TrainingMode};
+pub use model::{CollapsedSesr, LinearBlock, ObservedRanges, QuantPoint, Sesr, TrainingMode};
 pub use sesr_collapse::CollapsedConv;
 pub use sesr_quant::QuantConfig;

@@ -541,6 +541,15 @@ impl Sesr {
     }
 }
 
+/// Activation ranges seen by [`CollapsedSesr::observe_ranges`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedRanges {
+    /// `(min, max)` per [`QuantPoint`], in [`QuantPoint::all`] order.
+    pub points: Vec<(f64, f64)>,
+    /// `(min, max)` of each 3x3 conv's output before its activation.
+    pub block_convs: Vec<(f64, f64)>,
+}
+
 /// The collapsed SESR inference model: one small conv per block and the PReLU slopes; after
 /// QAT also the nudged activation ranges and per-channel weight scales (the int8 export's input).
 #[derive(Debug)]
@@ -630,6 +639,43 @@ impl CollapsedSesr {
                 conv_same(x, &self.convs[i])
             })
         }))
+    }
+
+    /// Post-training calibration for users who skip QAT: runs this float model on `inputs`
+    /// and returns the min and max seen at every [`QuantPoint`], and at the output of each 3x3
+    /// conv before its activation (the input of an int8 PReLU).
+    pub fn observe_ranges(&self, inputs: &[Tensor]) -> Result<ObservedRanges> {
+        let m = self.config.m;
+        let empty = (f64::INFINITY, f64::NEG_INFINITY);
+        let points = std::cell::RefCell::new(vec![empty; m + 5]);
+        let block_convs = std::cell::RefCell::new(vec![empty; m]);
+        let grow = |slot: &mut (f64, f64), x: &Tensor| {
+            slot.0 = slot.0.min(x.min().double_value(&[]));
+            slot.1 = slot.1.max(x.max().double_value(&[]));
+        };
+        let activation = activation_fn(self.quant.uses_relu(), &self.prelu);
+        for input in inputs {
+            check_input(input)?;
+            let _ = tch::no_grad(|| {
+                sesr_graph(
+                    input,
+                    &self.config,
+                    |i, x| {
+                        grow(&mut block_convs.borrow_mut()[i], &x);
+                        activation(i, x)
+                    },
+                    |point, x| {
+                        grow(&mut points.borrow_mut()[point.index(m)], &x);
+                        x
+                    },
+                    |i, x| conv_same(x, &self.convs[i]),
+                )
+            });
+        }
+        Ok(ObservedRanges {
+            points: points.into_inner(),
+            block_convs: block_convs.into_inner(),
+        })
     }
 
     fn tensor_names(config: &SesrConfig, quant: QuantConfig) -> Vec<String> {
