@@ -3,6 +3,7 @@
 
 mod setup;
 mod test;
+mod train_all;
 
 use std::process::ExitCode;
 
@@ -10,8 +11,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  setup   create .venv with PyPI's torch 2.13.0 (what tch 0.26 links) unless LIBTORCH is set
-  test    setup, then run every test of the workspace
+  setup      create .venv with PyPI's torch 2.13.0 (what tch 0.26 links) unless LIBTORCH is set
+  test       setup, then run every test of the workspace
+  train-all  the whole pipeline: x2, x4 from x2, QAT, TFLite export, summary (--help for flags)
 ";
 
 fn main() -> ExitCode {
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::run().map(|_| ()),
         Some("test") => test::run(&args[1..]),
+        Some("train-all") => train_all::run(&args[1..]),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

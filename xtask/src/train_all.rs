@@ -1,0 +1,451 @@
+//! `cargo xtask train-all`: the whole pipeline in one command.
+//!
+//! Stages, each a `sesr-cli` run: x2 FP32 training; x4 FP32 initialised from x2; QAT
+//! fine-tuning of both; evaluation on the validation images; float32 and int8 TFLite export of
+//! both (1080p input); LiteRT latency; a summary table (markdown and JSON). A finished stage
+//! leaves `stages/<name>.done`, so running the command again resumes after the last finished
+//! stage; an interrupted training stage resumes inside its run (`--resume`).
+
+use crate::setup;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "\
+usage: cargo xtask train-all [--data DIR] [--valid DIR] [--out DIR] [--full] [--preset NAME]
+                             [--epochs N] [--device cpu|cuda]
+
+  --data DIR    training images: a DIV2K folder or a folder of HR images
+                (default: the CC0 photos in assets/images/train)
+  --valid DIR   held-out HR images (default: DIV2K's validation split, or assets/images/valid)
+  --out DIR     pipeline folder (default: runs/train-all)
+  --full        the paper's schedule (300 epochs per stage, reference learning rate)
+                instead of the short default that finishes in minutes on a CPU
+  --preset      m3, m5 (default), m7, m11 or xl
+  --epochs N    epochs of every training stage
+  --device      cpu (default) or cuda
+";
+
+struct Options {
+    data: PathBuf,
+    valid: PathBuf,
+    out: PathBuf,
+    full: bool,
+    preset: String,
+    epochs: Option<usize>,
+    device: String,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let root = setup::repo_root();
+        let (mut data, mut valid, mut out) = (None, None, root.join("runs/train-all"));
+        let (mut full, mut preset, mut epochs, mut device) =
+            (false, "m5".to_string(), None, "cpu".to_string());
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+            };
+            match flag.as_str() {
+                "--data" => data = Some(PathBuf::from(value()?)),
+                "--valid" => valid = Some(PathBuf::from(value()?)),
+                "--out" => out = PathBuf::from(value()?),
+                "--full" => full = true,
+                "--preset" => preset = value()?,
+                "--epochs" => {
+                    let v = value()?;
+                    epochs =
+                        Some(v.parse().ok().filter(|n| *n > 0).with_context(|| {
+                            format!("--epochs {v}: expected a positive integer")
+                        })?);
+                }
+                "--device" => device = value()?,
+                "-h" | "--help" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown flag `{other}`\n\n{USAGE}"),
+            }
+        }
+        let data = data.unwrap_or_else(|| root.join("assets/images/train"));
+        let div2k_valid = data.join("DIV2K_valid_HR");
+        let valid = valid.unwrap_or_else(|| {
+            if div2k_valid.is_dir() {
+                div2k_valid
+            } else {
+                root.join("assets/images/valid")
+            }
+        });
+        // Fail before any training: a missing or empty folder is the commonest mistake.
+        for (flag, dir) in [("--data", &data), ("--valid", &valid)] {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("{flag} {}: cannot read the folder", dir.display()))?;
+            if entries.filter_map(|e| e.ok()).next().is_none() {
+                bail!(
+                    "{flag} {}: the folder is empty; point it at images (or a DIV2K folder)",
+                    dir.display()
+                );
+            }
+        }
+        Ok(Options {
+            data,
+            valid,
+            out,
+            full,
+            preset,
+            epochs,
+            device,
+        })
+    }
+}
+
+/// One training stage's settings.
+struct TrainStage {
+    name: &'static str,
+    scale: usize,
+    qat: bool,
+    /// The stage whose best checkpoint starts this one.
+    init_from: Option<&'static str>,
+    short_epochs: usize,
+}
+
+const TRAIN_STAGES: [TrainStage; 4] = [
+    TrainStage {
+        name: "x2-fp32",
+        scale: 2,
+        qat: false,
+        init_from: None,
+        short_epochs: 40,
+    },
+    TrainStage {
+        name: "x4-fp32",
+        scale: 4,
+        qat: false,
+        init_from: Some("x2-fp32"),
+        short_epochs: 20,
+    },
+    TrainStage {
+        name: "x2-qat",
+        scale: 2,
+        qat: true,
+        init_from: Some("x2-fp32"),
+        short_epochs: 8,
+    },
+    TrainStage {
+        name: "x4-qat",
+        scale: 4,
+        qat: true,
+        init_from: Some("x4-fp32"),
+        short_epochs: 8,
+    },
+];
+
+struct Pipeline {
+    opts: Options,
+    cli: PathBuf,
+}
+
+impl Pipeline {
+    fn sesr_cli(&self, args: &[String]) -> Result<String> {
+        let out = Command::new(&self.cli)
+            .args(args)
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            bail!("sesr-cli {} failed:\n{stdout}", args.join(" "));
+        }
+        Ok(stdout)
+    }
+
+    /// The run directory a stage's training wrote (the one folder under its `--out`).
+    fn run_dir(&self, stage: &str) -> Result<PathBuf> {
+        let parent = self.opts.out.join(stage);
+        let mut dirs = std::fs::read_dir(&parent)
+            .with_context(|| format!("{}: stage `{stage}` has no output yet", parent.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir());
+        dirs.next().with_context(|| {
+            format!(
+                "{}: stage `{stage}` wrote no run directory",
+                parent.display()
+            )
+        })
+    }
+
+    fn best(&self, stage: &str) -> Result<PathBuf> {
+        Ok(self.run_dir(stage)?.join("best.safetensors"))
+    }
+
+    fn train(&self, stage: &TrainStage) -> Result<()> {
+        let o = &self.opts;
+        let epochs = o
+            .epochs
+            .unwrap_or(if o.full { 300 } else { stage.short_epochs });
+        let mut args: Vec<String> = ["train", "--data"].map(String::from).to_vec();
+        args.push(o.data.display().to_string());
+        args.extend(["--valid".into(), o.valid.display().to_string()]);
+        args.extend(["--out".into(), o.out.join(stage.name).display().to_string()]);
+        args.extend([
+            "--preset".into(),
+            o.preset.clone(),
+            "--scale".into(),
+            stage.scale.to_string(),
+        ]);
+        args.extend([
+            "--epochs".into(),
+            epochs.to_string(),
+            "--device".into(),
+            o.device.clone(),
+        ]);
+        if !o.full {
+            // Short schedule: larger epochs over the few shipped photos, the paper's rate for
+            // FP32 and a gentler one for fine-tuning.
+            let lr = if stage.qat { "1e-4" } else { "5e-4" };
+            args.extend([
+                "--patches-per-image".into(),
+                "128".into(),
+                "--learning-rate".into(),
+                lr.into(),
+            ]);
+        }
+        if stage.qat {
+            args.extend(["--quant-w".into(), "--quant-a".into()]);
+        }
+        if let Some(from) = stage.init_from {
+            args.extend(["--init-from".into(), self.best(from)?.display().to_string()]);
+        }
+        if self
+            .run_dir(stage.name)
+            .is_ok_and(|d| d.join("resume.safetensors").exists())
+        {
+            args.push("--resume".into());
+        }
+        let status = Command::new(&self.cli).args(&args).status()?;
+        if !status.success() {
+            bail!("sesr-cli {} exited with {status}", args.join(" "));
+        }
+        Ok(())
+    }
+
+    fn export_path(&self, scale: usize, format: &str) -> PathBuf {
+        self.opts.out.join("export").join(format!(
+            "sesr_{}_x{scale}_{format}_1080x1920.tflite",
+            self.opts.preset
+        ))
+    }
+
+    fn export(&self) -> Result<()> {
+        for scale in [2, 4] {
+            for (format, stage) in [
+                ("float32", format!("x{scale}-fp32")),
+                ("int8", format!("x{scale}-qat")),
+            ] {
+                let args = [
+                    "export".into(),
+                    "--checkpoint".into(),
+                    self.best(&stage)?.display().to_string(),
+                    "--format".into(),
+                    format.into(),
+                    "--output".into(),
+                    self.export_path(scale, format).display().to_string(),
+                ];
+                print!("{}", self.sesr_cli(&args)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn eval(&self, stage: &str) -> Result<Value> {
+        let json_path = self.opts.out.join("eval").join(format!("{stage}.json"));
+        let args = [
+            "eval".into(),
+            "--checkpoint".into(),
+            self.best(stage)?.display().to_string(),
+            "--data".into(),
+            self.opts.valid.display().to_string(),
+            "--json".into(),
+            json_path.display().to_string(),
+        ];
+        print!("{}", self.sesr_cli(&args)?);
+        let text = std::fs::read_to_string(&json_path)?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Median LiteRT latency (2 threads) of a file, in ms, on a zero input.
+    fn latency_ms(&self, model: &Path, bytes_per_input: usize) -> Result<f64> {
+        let input = self.opts.out.join("export/zeros.bin");
+        std::fs::write(&input, vec![0u8; 1080 * 1920 * bytes_per_input])?;
+        let script = setup::repo_root().join("crates/sesr-tflite/tests/litert_run.py");
+        let out = Command::new(setup::venv_python())
+            .arg(script)
+            .arg(model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--threads", "2", "--time", "5"])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "LiteRT could not run {}: {}",
+                model.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let report: Value = serde_json::from_slice(&out.stdout)?;
+        let mut times: Vec<f64> = report["times_ms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times
+            .get(times.len() / 2)
+            .copied()
+            .context("LiteRT reported no times")
+    }
+
+    fn info(&self, scale: usize) -> Result<(u64, u64)> {
+        let args = [
+            "info",
+            "--preset",
+            &self.opts.preset,
+            "--scale",
+            &scale.to_string(),
+            "--lr-size",
+            "1080x1920",
+        ]
+        .map(String::from);
+        let text = self.sesr_cli(&args)?;
+        let number = |label: &str| -> Result<u64> {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(label))
+                .with_context(|| format!("sesr-cli info printed no `{label}`"))?;
+            let inner = line
+                .rsplit('(')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(')');
+            Ok(inner.parse()?)
+        };
+        Ok((
+            number("parameters, collapsed conv weights")?,
+            number("inference MACs")?,
+        ))
+    }
+
+    fn summary(&self) -> Result<()> {
+        let mut rows = vec![];
+        for scale in [2, 4] {
+            let fp32 = self.eval(&format!("x{scale}-fp32"))?;
+            let qat = self.eval(&format!("x{scale}-qat"))?;
+            let (params, macs) = self.info(scale)?;
+            let float_file = self.export_path(scale, "float32");
+            let int8_file = self.export_path(scale, "int8");
+            let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            rows.push(json!({
+                "scale": scale,
+                "psnr_fp32": fp32["datasets"][0]["sesr"]["psnr"],
+                "ssim_fp32": fp32["datasets"][0]["sesr"]["ssim"],
+                "psnr_int8_qat": qat["datasets"][0]["sesr"]["psnr"],
+                "ssim_int8_qat": qat["datasets"][0]["sesr"]["ssim"],
+                "psnr_bicubic": fp32["datasets"][0]["bicubic"]["psnr"],
+                "params": params,
+                "macs_1080p": macs,
+                "float32_bytes": size(&float_file),
+                "int8_bytes": size(&int8_file),
+                "litert_float32_ms": self.latency_ms(&float_file, 4)?,
+                "litert_int8_ms": self.latency_ms(&int8_file, 1)?,
+            }));
+        }
+        let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+        let mut md = format!(
+            "# SESR-{} pipeline summary\n\nValidation images: `{}` (PSNR on 8-bit Y, border = scale). INT8 is the QAT model \
+             with its fake quantization, which the int8 .tflite matches within 1 LSB. Latency: LiteRT, 2 threads, \
+             1080x1920 input, median of 5 runs.\n\n\
+             | scale | bicubic dB | FP32 dB | INT8 dB | params | MACs (1080p) | float32 .tflite | int8 .tflite | LiteRT float32 | LiteRT int8 |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+            self.opts.preset.to_uppercase(),
+            self.opts.valid.display()
+        );
+        for r in &rows {
+            md += &format!(
+                "| x{} | {} | {} | {} | {} | {:.2} G | {} KiB | {} KiB | {} ms | {} ms |\n",
+                r["scale"],
+                f(&r["psnr_bicubic"]),
+                f(&r["psnr_fp32"]),
+                f(&r["psnr_int8_qat"]),
+                r["params"],
+                r["macs_1080p"].as_f64().unwrap_or(0.0) / 1e9,
+                r["float32_bytes"].as_u64().unwrap_or(0) / 1024,
+                r["int8_bytes"].as_u64().unwrap_or(0) / 1024,
+                f(&r["litert_float32_ms"]),
+                f(&r["litert_int8_ms"]),
+            );
+        }
+        let out = &self.opts.out;
+        std::fs::write(out.join("summary.md"), &md)?;
+        std::fs::write(
+            out.join("summary.json"),
+            serde_json::to_vec_pretty(&json!({ "preset": self.opts.preset, "rows": rows }))?,
+        )?;
+        println!(
+            "\n{md}\nwritten: {} and summary.json",
+            out.join("summary.md").display()
+        );
+        Ok(())
+    }
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let opts = Options::parse(args)?;
+    setup::run()?;
+    println!("xtask: building sesr-cli (release)");
+    setup::run_checked(setup::cargo().current_dir(setup::repo_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "sesr-cli",
+    ]))?;
+    let cli = setup::repo_root().join("target/release/sesr-cli");
+    let pipeline = Pipeline { opts, cli };
+    let stages_dir = pipeline.opts.out.join("stages");
+    for dir in ["stages", "export", "eval"] {
+        std::fs::create_dir_all(pipeline.opts.out.join(dir))?;
+    }
+    let names: Vec<&str> = TRAIN_STAGES
+        .iter()
+        .map(|s| s.name)
+        .chain(["export", "summary"])
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let marker = stages_dir.join(format!("{name}.done"));
+        if marker.exists() {
+            println!(
+                "xtask: stage {}/{} `{name}` already done",
+                i + 1,
+                names.len()
+            );
+            continue;
+        }
+        println!("\nxtask: stage {}/{} `{name}`", i + 1, names.len());
+        let result = match *name {
+            "export" => pipeline.export(),
+            "summary" => pipeline.summary(),
+            train => pipeline.train(
+                TRAIN_STAGES
+                    .iter()
+                    .find(|s| s.name == train)
+                    .expect("a training stage"),
+            ),
+        };
+        result.with_context(|| format!("stage `{name}` failed; fix the cause and run `cargo xtask train-all` again to resume here"))?;
+        std::fs::write(&marker, b"")?;
+    }
+    Ok(())
+}
