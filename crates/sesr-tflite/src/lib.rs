@@ -10,8 +10,8 @@
 //!   range of every activation ([`ActivationRanges`]) with TensorFlow's quantization rules;
 //!   [`simulate_int8`] computes, bit for bit, what TFLite's reference kernels compute on it
 //!   (LiteRT's XNNPACK output is within one step of it);
-//! * [`read`](mod@read): a reader for any `.tflite` file (ours or TensorFlow's), verified once at the
-//!   root and safe on hostile input, with [`inspect`] to print operators, tensors,
+//! * [`read`](mod@read): a reader for any `.tflite` file (ours or TensorFlow's), verified
+//!   once at the root and safe on hostile input, with [`inspect`] to print operators, tensors,
 //!   quantization parameters and MACs.
 //!
 //! The modules underneath: [`schema`] (the subset of the TFLite schema used, in our words),

@@ -38,7 +38,8 @@ def main():
     signature.signatureKey = "serving_default"
     signature.subgraphIndex = 0
     signature.inputs, signature.outputs = [], []
-    for index, target in ((graph.inputs[0], signature.inputs), (graph.outputs[0], signature.outputs)):
+    ends = ((graph.inputs[0], signature.inputs), (graph.outputs[0], signature.outputs))
+    for index, target in ends:
         entry = schema.TensorMapT()
         entry.name = graph.tensors[index].name
         entry.tensorIndex = index
