@@ -554,6 +554,7 @@ impl Verifiable for QuantizationTable {
             .visit_field::<Scalars<f32>>("max", f::MAX, false)?
             .visit_field::<Scalars<f32>>("scale", f::SCALE, false)?
             .visit_field::<Scalars<i64>>("zero_point", f::ZERO_POINT, false)?
+            .visit_field::<u8>("details_type", f::DETAILS_TYPE, false)?
             .visit_field::<i32>("quantized_dimension", f::QUANTIZED_DIMENSION, false)?
             .finish();
         Ok(())

@@ -244,8 +244,18 @@ impl LiteRtRun {
             .unwrap_or_default()
     }
 
+    /// Wall-clock time of each timed run.
     pub fn times_ms(&self) -> Vec<f64> {
-        self.report["times_ms"]
+        self.series("times_ms")
+    }
+
+    /// CPU time (all threads) of each timed run.
+    pub fn cpu_ms(&self) -> Vec<f64> {
+        self.series("cpu_ms")
+    }
+
+    fn series(&self, key: &str) -> Vec<f64> {
+        self.report[key]
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
             .unwrap_or_default()
