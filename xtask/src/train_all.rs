@@ -295,6 +295,7 @@ impl Pipeline {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let _ = std::fs::remove_file(&input);
         let report: Value = serde_json::from_slice(&out.stdout)?;
         let mut times: Vec<f64> = report["times_ms"]
             .as_array()
@@ -447,5 +448,7 @@ pub fn run(args: &[String]) -> Result<()> {
         result.with_context(|| format!("stage `{name}` failed; fix the cause and run `cargo xtask train-all` again to resume here"))?;
         std::fs::write(&marker, b"")?;
     }
+    let summary = pipeline.opts.out.join("summary.md");
+    println!("\nxtask: pipeline complete; summary: {}", summary.display());
     Ok(())
 }
