@@ -14,6 +14,13 @@
 //! TRANSPOSE (the reference's detour) and the clip as MAXIMUM and MINIMUM with constants, as
 //! TensorFlow's converter writes `tf.clip_by_value`. Both run in alternation, so a busy machine
 //! slows both alike and the ratio still says which is faster.
+//!
+//! Measured with this test on the 2-core machine (LiteRT 2.3.0, XNNPACK, load below 1), median
+//! ms, ours vs the reference-style stand-in: float32 ReLU 585 vs 638, float32 PReLU 644 vs
+//! 688, int8 ReLU 191 vs 225, int8 PReLU 1033 vs 1097. Single-operator models on the same
+//! machine put the floor there: one 3x3 16->16 conv at 1080x1920 takes 71 ms (67 GMAC/s), the
+//! 5x5 16->4 output conv 189 ms (XNNPACK pads 4 output channels to its 16-wide tiles; a
+//! 16->16 5x5 conv takes the same time), the 5x5 1->16 input conv 39 ms.
 
 mod common;
 
