@@ -84,6 +84,31 @@ pub fn graph_of(model: &CollapsedSesr, height: usize, width: usize) -> Result<Se
     })
 }
 
+/// The writer's ranges from per-[`QuantPoint`] `(min, max)` pairs; `input` overrides the
+/// input point's range, `block_convs` are the pre-PReLU ranges (empty for ReLU).
+pub fn ranges_from(
+    points: &[(f64, f64)],
+    m: usize,
+    input: Option<Range>,
+    block_convs: Vec<Range>,
+) -> ActivationRanges {
+    let at = |point: QuantPoint| {
+        let (lo, hi) = points[point.index(m)];
+        Range::new(lo as f32, hi as f32)
+    };
+    let input = input.unwrap_or_else(|| at(QuantPoint::Input));
+    ActivationRanges {
+        input,
+        shifted_input: Range::new(input.min - 0.5, input.max - 0.5),
+        input_conv: at(QuantPoint::InputBlock),
+        block_convs,
+        blocks: (0..m).map(|i| at(QuantPoint::Block(i))).collect(),
+        residual_sum: at(QuantPoint::LongResidual),
+        output_conv: at(QuantPoint::OutputBlock),
+        final_sum: at(QuantPoint::Output),
+    }
+}
+
 /// The int8 activation ranges of a QAT model (its nudged ranges, point by point).
 pub fn qat_ranges(model: &CollapsedSesr, checkpoint: &Path) -> Result<ActivationRanges> {
     let quant = model.quant();
@@ -96,23 +121,12 @@ pub fn qat_ranges(model: &CollapsedSesr, checkpoint: &Path) -> Result<Activation
             checkpoint.display()
         );
     }
-    let ranges = model.activation_ranges();
-    let m = model.config().m;
-    let at = |point: QuantPoint| {
-        let (lo, hi) = ranges[point.index(m)];
-        Range::new(lo as f32, hi as f32)
-    };
-    let input = at(QuantPoint::Input);
-    Ok(ActivationRanges {
-        input,
-        shifted_input: Range::new(input.min - 0.5, input.max - 0.5),
-        input_conv: at(QuantPoint::InputBlock),
-        block_convs: vec![],
-        blocks: (0..m).map(|i| at(QuantPoint::Block(i))).collect(),
-        residual_sum: at(QuantPoint::LongResidual),
-        output_conv: at(QuantPoint::OutputBlock),
-        final_sum: at(QuantPoint::Output),
-    })
+    Ok(ranges_from(
+        &model.activation_ranges(),
+        model.config().m,
+        None,
+        vec![],
+    ))
 }
 
 /// Post-training ranges: the float model's activations over the images of `dir` (Y planes,
@@ -129,22 +143,20 @@ pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<Activation
         inputs.push(plane_to_tensor(&y, Device::Cpu)?);
     }
     let observed = model.observe_ranges(&inputs)?;
-    let m = model.config().m;
-    let range = |(lo, hi): (f64, f64)| Range::new(lo as f32, hi as f32);
-    let at = |point: QuantPoint| range(observed.points[point.index(m)]);
-    Ok(ActivationRanges {
-        input: Range::new(0.0, 1.0),
-        shifted_input: Range::new(-0.5, 0.5),
-        input_conv: at(QuantPoint::InputBlock),
-        block_convs: match model.quant().uses_relu() {
-            true => vec![],
-            false => observed.block_convs.iter().map(|r| range(*r)).collect(),
-        },
-        blocks: (0..m).map(|i| at(QuantPoint::Block(i))).collect(),
-        residual_sum: at(QuantPoint::LongResidual),
-        output_conv: at(QuantPoint::OutputBlock),
-        final_sum: at(QuantPoint::Output),
-    })
+    let block_convs = match model.quant().uses_relu() {
+        true => vec![],
+        false => observed
+            .block_convs
+            .iter()
+            .map(|(lo, hi)| Range::new(*lo as f32, *hi as f32))
+            .collect(),
+    };
+    Ok(ranges_from(
+        &observed.points,
+        model.config().m,
+        Some(Range::new(0.0, 1.0)),
+        block_convs,
+    ))
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {

@@ -137,10 +137,7 @@ fn int8_matches(checkpoint: &Path, dir: &Path, calibration: Option<&Path>) {
     let got: Vec<i8> = out.iter().map(|b| *b as i8).collect();
 
     let graph = sesr_cli_graph(&model);
-    let ranges = match calibration {
-        Some(images) => calibrated(&model, images),
-        None => sesr_cli_ranges(&model),
-    };
+    let ranges = expected_ranges(&model, calibration);
     let simulated = sesr_tflite::simulate_int8(&graph, &ranges, &input).unwrap();
     let close = got
         .iter()
@@ -214,45 +211,43 @@ fn sesr_cli_graph(model: &CollapsedSesr) -> sesr_tflite::SesrGraph {
     }
 }
 
-/// What `--calibration` computes: the float model's ranges over the folder's images.
-fn calibrated(model: &CollapsedSesr, images: &Path) -> sesr_tflite::ActivationRanges {
-    let mut files: Vec<_> = std::fs::read_dir(images)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let inputs: Vec<Tensor> = files
-        .iter()
-        .map(|f| plane_to_tensor(&load_y(f).unwrap(), Device::Cpu).unwrap())
-        .collect();
-    let observed = model.observe_ranges(&inputs).unwrap();
+/// The writer's ranges, rebuilt independently of the CLI: from the QAT model's nudged ranges,
+/// or (`calibration`) from the float model's ranges over the folder's images, input `[0, 1]`.
+fn expected_ranges(
+    model: &CollapsedSesr,
+    calibration: Option<&Path>,
+) -> sesr_tflite::ActivationRanges {
+    let (points, block_convs, input) = match calibration {
+        Some(images) => {
+            let mut files: Vec<_> = std::fs::read_dir(images)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            let inputs: Vec<Tensor> = files
+                .iter()
+                .map(|f| plane_to_tensor(&load_y(f).unwrap(), Device::Cpu).unwrap())
+                .collect();
+            let observed = model.observe_ranges(&inputs).unwrap();
+            (observed.points, observed.block_convs, (0.0, 1.0))
+        }
+        None => {
+            let points = model.activation_ranges();
+            let input = points[0];
+            (points, vec![], input)
+        }
+    };
     let m = model.config().m;
     let range = |(lo, hi): (f64, f64)| sesr_tflite::Range::new(lo as f32, hi as f32);
     sesr_tflite::ActivationRanges {
-        input: sesr_tflite::Range::new(0.0, 1.0),
-        shifted_input: sesr_tflite::Range::new(-0.5, 0.5),
-        input_conv: range(observed.points[1]),
-        block_convs: observed.block_convs.iter().map(|r| range(*r)).collect(),
-        blocks: (0..m).map(|i| range(observed.points[2 + i])).collect(),
-        residual_sum: range(observed.points[m + 2]),
-        output_conv: range(observed.points[m + 3]),
-        final_sum: range(observed.points[m + 4]),
-    }
-}
-
-fn sesr_cli_ranges(model: &CollapsedSesr) -> sesr_tflite::ActivationRanges {
-    let r = model.activation_ranges();
-    let m = model.config().m;
-    let range = |i: usize| sesr_tflite::Range::new(r[i].0 as f32, r[i].1 as f32);
-    sesr_tflite::ActivationRanges {
-        input: range(0),
-        shifted_input: sesr_tflite::Range::new(r[0].0 as f32 - 0.5, r[0].1 as f32 - 0.5),
-        input_conv: range(1),
-        block_convs: vec![],
-        blocks: (0..m).map(|i| range(2 + i)).collect(),
-        residual_sum: range(m + 2),
-        output_conv: range(m + 3),
-        final_sum: range(m + 4),
+        input: range(input),
+        shifted_input: range((input.0 - 0.5, input.1 - 0.5)),
+        input_conv: range(points[1]),
+        block_convs: block_convs.into_iter().map(range).collect(),
+        blocks: (0..m).map(|i| range(points[2 + i])).collect(),
+        residual_sum: range(points[m + 2]),
+        output_conv: range(points[m + 3]),
+        final_sum: range(points[m + 4]),
     }
 }
 
