@@ -15,13 +15,13 @@
 //! from it, so they cannot disagree about a scale or a rounding.
 
 use crate::error::{Result, TfliteError};
+use crate::graph::{emit, names, to_bytes, Constant, Conv, Dims, Layout, Numerics, Role};
 use crate::quant::{
     multiply_by_quantized_multiplier, quantize_bias, quantize_multiplier,
     quantize_weights_per_channel, AddParams, QuantParams, QMAX, QMIN,
 };
-use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, Quantization, TensorType};
-use crate::sesr::{names, versions, SesrGraph, Shapes};
-use crate::write::{ModelBuilder, SubgraphBuilder};
+use crate::schema::Quantization;
+use crate::sesr::{spread_conv, SesrGraph};
 
 /// A calibrated real range `[min, max]` of an activation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,17 +79,13 @@ pub struct ActivationRanges {
     pub final_sum: Range,
 }
 
-/// One int8 convolution: OHWI int8 weights per output channel, int32 biases.
+/// One int8 convolution: int8 weights per output channel, int32 biases.
 #[derive(Clone, Debug)]
 struct QConv {
-    in_channels: usize,
-    out_channels: usize,
-    kernel: usize,
-    /// OHWI.
-    weight: Vec<i8>,
-    weight_scales: Vec<f32>,
-    bias: Vec<i32>,
-    bias_scales: Vec<f32>,
+    /// OIHW weights and biases with their scales, as written.
+    conv: Conv<i8, i32>,
+    /// The weights in OHWI, for the simulation.
+    ohwi: Vec<i8>,
     input: QuantParams,
     output: QuantParams,
     relu: bool,
@@ -105,20 +101,24 @@ impl QConv {
         relu: bool,
     ) -> Self {
         let (weight, weight_scales) =
-            quantize_weights_per_channel(&weights.ohwi(), weights.out_channels);
+            quantize_weights_per_channel(&weights.weight, weights.out_channels);
         let (bias, bias_scales) = quantize_bias(&weights.bias, input.scale, &weight_scales);
         let multipliers = weight_scales
             .iter()
             .map(|&s| quantize_multiplier(input.scale as f64 * s as f64 / output.scale as f64))
             .collect();
-        Self {
-            in_channels: weights.in_channels,
+        let conv = Conv {
             out_channels: weights.out_channels,
+            in_channels: weights.in_channels,
             kernel: weights.kernel,
             weight,
-            weight_scales,
             bias,
+            weight_scales,
             bias_scales,
+        };
+        Self {
+            ohwi: conv.ohwi(),
+            conv,
             input,
             output,
             relu,
@@ -129,7 +129,11 @@ impl QConv {
     /// TFLite's reference `ConvPerChannel`, stride 1, SAME padding (taps outside the image
     /// are skipped, i.e. padded with the input's zero point).
     fn run(&self, input: &[i8], height: usize, width: usize) -> Vec<i8> {
-        let (ic, oc, k) = (self.in_channels, self.out_channels, self.kernel);
+        let (ic, oc, k) = (
+            self.conv.in_channels,
+            self.conv.out_channels,
+            self.conv.kernel,
+        );
         let pad = k / 2;
         let input_offset = -self.input.zero_point;
         let act_min = if self.relu {
@@ -152,13 +156,13 @@ impl QConv {
                                 continue;
                             };
                             let inp = &input[(iy * width + ix) * ic..][..ic];
-                            let w = &self.weight[((o * k + ky) * k + kx) * ic..][..ic];
+                            let w = &self.ohwi[((o * k + ky) * k + kx) * ic..][..ic];
                             for (&wv, &iv) in w.iter().zip(inp) {
                                 acc += wv as i32 * (iv as i32 + input_offset);
                             }
                         }
                     }
-                    acc += self.bias[o];
+                    acc += self.conv.bias[o];
                     let (significand, shift) = self.multipliers[o];
                     let v = multiply_by_quantized_multiplier(acc, significand, shift)
                         + self.output.zero_point;
@@ -235,8 +239,7 @@ pub struct QuantizedSesr {
     residual: QuantParams,
     /// The final sum, the depth-to-space outputs and the network output.
     output: QuantParams,
-    shapes: Shapes,
-    description: String,
+    dims: Dims,
 }
 
 /// The integer that stores -0.5 with [`QuantizedSesr`]'s `minus_half` parameters.
@@ -245,7 +248,7 @@ const MINUS_HALF_Q: i8 = -128;
 impl QuantizedSesr {
     /// Quantizes `graph` with `ranges`.
     pub fn new(graph: &SesrGraph, ranges: &ActivationRanges) -> Result<Self> {
-        let shapes = Shapes::new(graph)?;
+        graph.validate()?;
         let m = graph.m();
         let params = |name: &str, r: Range| QuantParams::from_range(name, r.min, r.max);
         if ranges.blocks.len() != m {
@@ -294,15 +297,6 @@ impl QuantizedSesr {
                     max: ranges.final_sum.max,
                 }
             })?;
-        let description = format!(
-            "SESR-M{m} f{} x{} int8, {}, input {}x{} (sesr-tflite {})",
-            graph.features(),
-            graph.scale,
-            if graph.uses_prelu() { "PReLU" } else { "ReLU" },
-            graph.height,
-            graph.width,
-            env!("CARGO_PKG_VERSION")
-        );
         Ok(Self {
             scale: graph.scale,
             height: graph.height,
@@ -317,8 +311,7 @@ impl QuantizedSesr {
             prelu,
             residual,
             output,
-            shapes,
-            description,
+            dims: graph.dims(),
         })
     }
 
@@ -363,154 +356,14 @@ impl QuantizedSesr {
         }
     }
 
-    /// The int8 `.tflite` file.
+    /// The int8 `.tflite` file, in the fastest [`Layout`].
     pub fn write(&self) -> Result<Vec<u8>> {
-        let shapes = &self.shapes;
-        let m = self.m();
-        let i8t = TensorType::INT8;
-        let q = |p: QuantParams| Some(Quantization::per_tensor(p.scale, p.zero_point as i64));
-        let mut model = ModelBuilder::new(&self.description);
-        let mut sg = SubgraphBuilder::new("sesr");
+        self.write_with(Layout::Fast)
+    }
 
-        let conv = |sg: &mut SubgraphBuilder,
-                    model: &mut ModelBuilder,
-                    name: &str,
-                    c: &QConv,
-                    input: i32,
-                    output: i32|
-         -> Result<()> {
-            let (k, o, i) = (c.kernel as i32, c.out_channels as i32, c.in_channels as i32);
-            let per_channel = |scales: &[f32]| {
-                Some(Quantization {
-                    scale: scales.to_vec(),
-                    zero_point: vec![0; scales.len()],
-                    quantized_dimension: 0,
-                    ..Quantization::default()
-                })
-            };
-            let w = sg.constant(
-                model,
-                &format!("{name}/weight"),
-                &[o, k, k, i],
-                TensorType::INT8,
-                c.weight.iter().map(|&v| v as u8).collect(),
-                per_channel(&c.weight_scales),
-            )?;
-            let b = sg.constant(
-                model,
-                &format!("{name}/bias"),
-                &[o],
-                TensorType::INT32,
-                c.bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                per_channel(&c.bias_scales),
-            )?;
-            let activation = if c.relu {
-                Activation::RELU
-            } else {
-                Activation::NONE
-            };
-            sg.operator(
-                model,
-                BuiltinOp::CONV_2D,
-                versions::CONV_2D_I8,
-                OperatorOptions::conv2d(Padding::Same, activation),
-                &[input, w, b],
-                &[output],
-            )
-        };
-        let add = |sg: &mut SubgraphBuilder, model: &mut ModelBuilder, a: i32, b: i32, out: i32| {
-            sg.operator(
-                model,
-                BuiltinOp::ADD,
-                versions::ADD_I8,
-                OperatorOptions::Add {
-                    activation: Activation::NONE,
-                },
-                &[a, b],
-                &[out],
-            )
-        };
-
-        let input = sg.activation(names::INPUT, &shapes.input, i8t, q(self.input))?;
-        let minus_half = sg.constant(
-            &mut model,
-            "minus_half",
-            &[1],
-            i8t,
-            vec![MINUS_HALF_Q as u8],
-            q(self.minus_half),
-        )?;
-        let shifted = sg.activation(names::SHIFTED, &shapes.input, i8t, q(self.shifted))?;
-        add(&mut sg, &mut model, input, minus_half, shifted)?;
-        let f0 = sg.activation(
-            names::INPUT_CONV,
-            &shapes.features,
-            i8t,
-            q(self.convs[0].output),
-        )?;
-        conv(
-            &mut sg,
-            &mut model,
-            names::INPUT_CONV,
-            &self.convs[0],
-            shifted,
-            f0,
-        )?;
-        let mut h = f0;
-        for i in 0..m {
-            let c = &self.convs[i + 1];
-            if let Some(p) = self.prelu.get(i) {
-                let pre =
-                    sg.activation(&names::block_conv(i), &shapes.features, i8t, q(c.output))?;
-                conv(&mut sg, &mut model, &names::block(i), c, h, pre)?;
-                let alpha = sg.constant(
-                    &mut model,
-                    &format!("{}/prelu_alpha", names::block(i)),
-                    &[1, 1, p.alpha.len() as i32],
-                    i8t,
-                    p.alpha.iter().map(|&v| v as u8).collect(),
-                    q(p.alpha_params),
-                )?;
-                let out = sg.activation(&names::block(i), &shapes.features, i8t, q(p.output))?;
-                sg.operator(
-                    &mut model,
-                    BuiltinOp::PRELU,
-                    versions::PRELU,
-                    OperatorOptions::None,
-                    &[pre, alpha],
-                    &[out],
-                )?;
-                h = out;
-            } else {
-                let out = sg.activation(&names::block(i), &shapes.features, i8t, q(c.output))?;
-                conv(&mut sg, &mut model, &names::block(i), c, h, out)?;
-                h = out;
-            }
-        }
-        let residual = sg.activation(names::RESIDUAL, &shapes.features, i8t, q(self.residual))?;
-        add(&mut sg, &mut model, h, f0, residual)?;
-        let last = &self.convs[m + 1];
-        let o = sg.activation(names::OUTPUT_CONV, &shapes.output_conv, i8t, q(last.output))?;
-        conv(&mut sg, &mut model, names::OUTPUT_CONV, last, residual, o)?;
-        let sum = sg.activation(names::FINAL_SUM, &shapes.output_conv, i8t, q(self.output))?;
-        add(&mut sg, &mut model, o, input, sum)?;
-        let mut y = sum;
-        let steps = shapes.depth_to_space.len();
-        for (i, shape) in shapes.depth_to_space.iter().enumerate() {
-            let name = names::depth_to_space(i, i + 1 == steps);
-            let out = sg.activation(&name, shape, i8t, q(self.output))?;
-            sg.operator(
-                &mut model,
-                BuiltinOp::DEPTH_TO_SPACE,
-                versions::DEPTH_TO_SPACE_I8,
-                OperatorOptions::DepthToSpace { block_size: 2 },
-                &[y],
-                &[out],
-            )?;
-            y = out;
-        }
-        sg.set_io(&[input], &[y])?;
-        model.finish(&sg)
+    /// The int8 `.tflite` file in `layout` (both compute the same integers).
+    pub fn write_with(&self, layout: Layout) -> Result<Vec<u8>> {
+        emit(self, self.dims, !self.prelu.is_empty(), layout)
     }
 
     /// Runs the int8 graph on an int8 input plane (`H * W` values, row-major) with the integer
@@ -543,7 +396,7 @@ impl QuantizedSesr {
             .collect();
         let last = &self.convs[self.m() + 1];
         let o = last.run(&r, h, w);
-        let channels = last.out_channels;
+        let channels = last.conv.out_channels;
         let sum = AddParams::new(last.output, self.input, self.output);
         let s: Vec<i8> = o
             .iter()
@@ -559,6 +412,65 @@ impl QuantizedSesr {
             c /= 4;
         }
         Ok(y)
+    }
+}
+
+fn per_tensor(p: QuantParams) -> Option<Quantization> {
+    Some(Quantization::per_tensor(p.scale, p.zero_point as i64))
+}
+
+impl Numerics for QuantizedSesr {
+    type W = i8;
+    type B = i32;
+
+    fn int8(&self) -> bool {
+        true
+    }
+
+    fn quantization(&self, role: Role) -> Option<Quantization> {
+        let m = self.m();
+        per_tensor(match role {
+            Role::Input => self.input,
+            Role::Shifted => self.shifted,
+            Role::InputConv => self.convs[0].output,
+            Role::BlockConv(i) => self.convs[i + 1].output,
+            Role::Block(i) => match self.prelu.get(i) {
+                Some(p) => p.output,
+                None => self.convs[i + 1].output,
+            },
+            Role::Residual => self.residual,
+            Role::OutputConv => self.convs[m + 1].output,
+            Role::Output => self.output,
+        })
+    }
+
+    fn conv(&self, index: usize) -> &Conv<i8, i32> {
+        &self.convs[index].conv
+    }
+
+    /// Weight 127 with scale 1/127 (the narrow-range convention), so the input's integers
+    /// come out unchanged: the requantization multiplier is 1/127 to float precision, and
+    /// `round(127 d / 127)` is `d` for every `|d| <= 255`.
+    fn spread(&self) -> Conv<i8, i32> {
+        let mut conv = spread_conv(127i8, 0i32);
+        let weight_scale = 1.0f32 / 127.0;
+        conv.weight_scales = vec![weight_scale; 16];
+        conv.bias_scales = vec![self.input.scale * weight_scale; 16];
+        conv
+    }
+
+    fn minus_half(&self) -> Constant {
+        Constant {
+            data: to_bytes(&[MINUS_HALF_Q]),
+            quantization: per_tensor(self.minus_half),
+        }
+    }
+
+    fn prelu(&self, i: usize) -> Option<Constant> {
+        self.prelu.get(i).map(|p| Constant {
+            data: to_bytes(&p.alpha),
+            quantization: per_tensor(p.alpha_params),
+        })
     }
 }
 

@@ -16,7 +16,9 @@
 //!
 //! The modules underneath: [`schema`] (the subset of the TFLite schema used, in our words),
 //! [`write`](mod@write) (the model and subgraph builders), [`quant`] (int8 parameters and TFLite's
-//! fixed-point arithmetic), [`sesr`] (the float graph), [`int8`] (the integer graph).
+//! fixed-point arithmetic), [`sesr`] (the network description and the float model),
+//! [`int8`] (the integer model and its simulation), [`graph`] (the graph both are written
+//! as, and the phase packing of its outer convolutions).
 //!
 //! # Example
 //!
@@ -47,6 +49,7 @@
 //! ```
 
 pub mod error;
+pub mod graph;
 pub mod int8;
 pub mod quant;
 pub mod read;
@@ -55,6 +58,7 @@ pub mod sesr;
 pub mod write;
 
 pub use error::{Result, TfliteError};
+pub use graph::Layout;
 pub use int8::{simulate_int8, write_int8, ActivationRanges, QuantizedSesr, Range};
 pub use read::{inspect, Model};
-pub use sesr::{write_float32, ConvWeights, SesrGraph};
+pub use sesr::{write_float32, write_float32_with, ConvWeights, SesrGraph};

@@ -598,7 +598,7 @@ impl Verifiable for OperatorTable {
                                 "ConcatenationOptions",
                                 pos,
                             ),
-                        options_tag::DEPTH_TO_SPACE => v
+                        options_tag::DEPTH_TO_SPACE | options_tag::SPACE_TO_DEPTH => v
                             .verify_union_variant::<T<DepthToSpaceOptionsTable>>(
                                 "DepthToSpaceOptions",
                                 pos,
@@ -1054,6 +1054,9 @@ fn decode_options(tag: u8, o: Table<'_>) -> Result<OperatorOptions> {
         },
         options_tag::MAXIMUM_MINIMUM => OperatorOptions::MaximumMinimum,
         options_tag::DEPTH_TO_SPACE => OperatorOptions::DepthToSpace {
+            block_size: o.i32(vt::depth_to_space::BLOCK_SIZE, 0)?,
+        },
+        options_tag::SPACE_TO_DEPTH => OperatorOptions::SpaceToDepth {
             block_size: o.i32(vt::depth_to_space::BLOCK_SIZE, 0)?,
         },
         tag => OperatorOptions::Other { tag },

@@ -242,6 +242,7 @@ pub(crate) mod options_tag {
     pub const CONV_2D: u8 = 1;
     pub const DEPTHWISE_CONV_2D: u8 = 2;
     pub const CONCATENATION: u8 = 10;
+    pub const SPACE_TO_DEPTH: u8 = 19;
     pub const ADD: u8 = 11;
     pub const MUL: u8 = 21;
     pub const SUB: u8 = 28;
@@ -361,6 +362,7 @@ pub(crate) mod vt {
         pub const ACTIVATION: u16 = field(1);
     }
 
+    /// `DepthToSpaceOptions` and `SpaceToDepthOptions`.
     pub mod depth_to_space {
         use super::field;
         pub const BLOCK_SIZE: u16 = field(0);
@@ -435,6 +437,11 @@ pub enum OperatorOptions {
         /// Side of the block of pixels one input pixel's channels become.
         block_size: i32,
     },
+    /// `SpaceToDepthOptions`.
+    SpaceToDepth {
+        /// Side of the block of pixels that becomes one pixel's channels.
+        block_size: i32,
+    },
     /// An options table this crate does not decode, by its union tag.
     Other {
         /// The `BuiltinOptions` type tag.
@@ -493,7 +500,9 @@ impl std::fmt::Display for OperatorOptions {
                 write!(f, "axis {axis}, activation {activation}")
             }
             Self::MaximumMinimum => Ok(()),
-            Self::DepthToSpace { block_size } => write!(f, "block size {block_size}"),
+            Self::DepthToSpace { block_size } | Self::SpaceToDepth { block_size } => {
+                write!(f, "block size {block_size}")
+            }
             Self::Other { tag } => write!(f, "options type {tag} (not decoded)"),
         }
     }

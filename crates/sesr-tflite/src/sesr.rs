@@ -20,28 +20,24 @@
 //! The clip runs before the depth-to-space: both are exact and the clip is elementwise, so
 //! the order does not change a single value, and the runtime can fuse the clip into the ADD.
 //! Convolution weights arrive in PyTorch's OIHW layout and are written in TFLite's OHWI.
+//!
+//! By default ([`Layout::Fast`]) an input of even height and width gets the input conv, and
+//! at x2 the output conv, computed on the 2x2 space-to-depth of their inputs, which XNNPACK
+//! runs much faster and which gives the same values (bit for bit in int8); see
+//! [`crate::graph`]'s documentation. [`Layout::Plain`] writes the graph above as it is.
 
 use crate::error::{Result, TfliteError};
-use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, TensorType};
-use crate::write::{dim, element_count, ModelBuilder, SubgraphBuilder, MAX_TENSOR_ELEMENTS};
+pub use crate::graph::Layout;
+use crate::graph::{
+    emit, output_conv_channel, to_bytes, Constant, Conv, Dims, Element, Numerics, Role,
+};
+use crate::schema::Quantization;
+use crate::write::MAX_TENSOR_ELEMENTS;
 
 /// Default low-resolution input height of exported models (1080p in, 4K out at x2).
 pub const DEFAULT_HEIGHT: usize = 1080;
 /// Default low-resolution input width of exported models.
 pub const DEFAULT_WIDTH: usize = 1920;
-
-/// Operator versions written. LiteRT 2.3 runs every one of them; the int8 versions are the
-/// ones TensorFlow's converter assigns to int8 kernels with per-channel weights.
-pub(crate) mod versions {
-    pub const CONV_2D_F32: i32 = 1;
-    pub const CONV_2D_I8: i32 = 3;
-    pub const ADD_F32: i32 = 1;
-    pub const ADD_I8: i32 = 2;
-    pub const DEPTH_TO_SPACE_F32: i32 = 1;
-    pub const DEPTH_TO_SPACE_I8: i32 = 2;
-    pub const PRELU: i32 = 1;
-    pub const RELU_N1_TO_1: i32 = 1;
-}
 
 /// One convolution of a collapsed SESR: stride 1, SAME zero padding, bias.
 #[derive(Clone, Debug, PartialEq)]
@@ -229,247 +225,109 @@ impl SesrGraph {
     }
 }
 
-/// Shapes of the graph's activations, as TFLite dimensions.
-#[derive(Clone, Debug)]
-pub(crate) struct Shapes {
-    pub input: [i32; 4],
-    pub features: [i32; 4],
-    pub output_conv: [i32; 4],
-    /// After each depth-to-space: `[1, 2H, 2W, s^2/4]`, then `[1, 4H, 4W, 1]` for x4.
-    pub depth_to_space: Vec<[i32; 4]>,
+impl SesrGraph {
+    pub(crate) fn dims(&self) -> Dims {
+        Dims {
+            scale: self.scale,
+            height: self.height,
+            width: self.width,
+            features: self.features(),
+            m: self.m(),
+        }
+    }
 }
 
-impl Shapes {
-    pub fn new(graph: &SesrGraph) -> Result<Self> {
-        graph.validate()?;
-        let (h, w) = (graph.height, graph.width);
-        let f = dim("features", graph.features())?;
-        let hi = dim("input height", h)?;
-        let wi = dim("input width", w)?;
-        let s2 = (graph.scale * graph.scale) as i32;
-        let mut depth_to_space = Vec::new();
-        let (mut side, mut channels) = (1usize, s2);
-        for _ in 0..graph.scale / 2 {
-            side *= 2;
-            channels /= 4;
-            let shape = [
-                1,
-                dim("output height", side * h)?,
-                dim("output width", side * w)?,
-                channels,
-            ];
-            element_count("depth_to_space", &shape)?;
-            depth_to_space.push(shape);
+impl ConvWeights {
+    pub(crate) fn to_conv(&self) -> Conv<f32, f32> {
+        Conv {
+            out_channels: self.out_channels,
+            in_channels: self.in_channels,
+            kernel: self.kernel,
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            weight_scales: Vec::new(),
+            bias_scales: Vec::new(),
         }
-        Ok(Self {
-            input: [1, hi, wi, 1],
-            features: [1, hi, wi, f],
-            output_conv: [1, hi, wi, s2],
-            depth_to_space,
+    }
+}
+
+/// The float32 numbers of a graph.
+struct Float<'a> {
+    graph: &'a SesrGraph,
+    convs: Vec<Conv<f32, f32>>,
+}
+
+impl Numerics for Float<'_> {
+    type W = f32;
+    type B = f32;
+
+    fn int8(&self) -> bool {
+        false
+    }
+
+    fn quantization(&self, _: Role) -> Option<Quantization> {
+        None
+    }
+
+    fn conv(&self, index: usize) -> &Conv<f32, f32> {
+        &self.convs[index]
+    }
+
+    fn spread(&self) -> Conv<f32, f32> {
+        spread_conv(1.0, 0.0)
+    }
+
+    fn minus_half(&self) -> Constant {
+        Constant {
+            data: to_bytes(&[-0.5f32]),
+            quantization: None,
+        }
+    }
+
+    fn prelu(&self, i: usize) -> Option<Constant> {
+        self.graph.prelu.get(i).map(|slopes| Constant {
+            data: to_bytes(slopes),
+            quantization: None,
         })
     }
 }
 
-/// Names of the activation tensors, shared by both writers and the reader's tests.
-pub(crate) mod names {
-    pub const INPUT: &str = "input";
-    pub const SHIFTED: &str = "input_minus_half";
-    pub const INPUT_CONV: &str = "input_conv";
-    pub const RESIDUAL: &str = "residual_sum";
-    pub const OUTPUT_CONV: &str = "output_conv";
-    pub const FINAL_SUM: &str = "final_sum";
-    pub const CLIPPED: &str = "clipped";
-    pub const OUTPUT: &str = "output";
-
-    pub fn block_conv(i: usize) -> String {
-        format!("block_{i}_conv")
-    }
-
-    pub fn block(i: usize) -> String {
-        format!("block_{i}")
-    }
-
-    pub fn depth_to_space(i: usize, last: bool) -> String {
-        if last {
-            OUTPUT.to_string()
-        } else {
-            format!("depth_to_space_{i}")
+/// The 1x1 conv giving each of the 16 packed output channels of block position `(a, b)` the
+/// input pixel at that position: weight `one` from input channel `a * 2 + b`, `zero` elsewhere.
+pub(crate) fn spread_conv<W: Element, B: Element>(one: W, zero_bias: B) -> Conv<W, B> {
+    let mut weight = vec![W::default(); 16 * 4];
+    for a in 0..2 {
+        for b in 0..2 {
+            for s in 0..4 {
+                weight[output_conv_channel(a, b, s) * 4 + a * 2 + b] = one;
+            }
         }
     }
+    Conv {
+        out_channels: 16,
+        in_channels: 4,
+        kernel: 1,
+        weight,
+        bias: vec![zero_bias; 16],
+        weight_scales: Vec::new(),
+        bias_scales: Vec::new(),
+    }
 }
 
-fn description(graph: &SesrGraph, numeric: &str) -> String {
-    format!(
-        "SESR-M{} f{} x{} {numeric}, {}, input {}x{} (sesr-tflite {})",
-        graph.m(),
-        graph.features(),
-        graph.scale,
-        if graph.uses_prelu() { "PReLU" } else { "ReLU" },
-        graph.height,
-        graph.width,
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// Writes the float32 model: float32 input `[1, H, W, 1]`, output `[1, sH, sW, 1]`.
+/// Writes the float32 model in the fastest [`Layout`]: float32 input `[1, H, W, 1]` (Y in
+/// `[0, 1]`), output `[1, sH, sW, 1]`.
 pub fn write_float32(graph: &SesrGraph) -> Result<Vec<u8>> {
-    let shapes = Shapes::new(graph)?;
-    let m = graph.m();
-    let f = graph.features();
-    let mut model = ModelBuilder::new(&description(graph, "float32"));
-    let mut sg = SubgraphBuilder::new("sesr");
-    let f32t = TensorType::FLOAT32;
+    write_float32_with(graph, Layout::Fast)
+}
 
-    let conv = |sg: &mut SubgraphBuilder,
-                model: &mut ModelBuilder,
-                name: &str,
-                weights: &ConvWeights,
-                input: i32,
-                output: i32,
-                activation: Activation|
-     -> Result<()> {
-        let k = weights.kernel as i32;
-        let o = weights.out_channels as i32;
-        let i = weights.in_channels as i32;
-        let w = sg.constant_f32(
-            model,
-            &format!("{name}/weight"),
-            &[o, k, k, i],
-            &weights.ohwi(),
-        )?;
-        let b = sg.constant_f32(model, &format!("{name}/bias"), &[o], &weights.bias)?;
-        sg.operator(
-            model,
-            BuiltinOp::CONV_2D,
-            versions::CONV_2D_F32,
-            OperatorOptions::conv2d(Padding::Same, activation),
-            &[input, w, b],
-            &[output],
-        )
+/// Writes the float32 model in `layout`.
+pub fn write_float32_with(graph: &SesrGraph, layout: Layout) -> Result<Vec<u8>> {
+    graph.validate()?;
+    let numerics = Float {
+        graph,
+        convs: graph.convs.iter().map(ConvWeights::to_conv).collect(),
     };
-    let add = |sg: &mut SubgraphBuilder, model: &mut ModelBuilder, a: i32, b: i32, out: i32| {
-        sg.operator(
-            model,
-            BuiltinOp::ADD,
-            versions::ADD_F32,
-            OperatorOptions::Add {
-                activation: Activation::NONE,
-            },
-            &[a, b],
-            &[out],
-        )
-    };
-
-    let input = sg.activation(names::INPUT, &shapes.input, f32t, None)?;
-    let minus_half = sg.constant_f32(&mut model, "minus_half", &[1], &[-0.5])?;
-    let shifted = sg.activation(names::SHIFTED, &shapes.input, f32t, None)?;
-    add(&mut sg, &mut model, input, minus_half, shifted)?;
-
-    let f0 = sg.activation(names::INPUT_CONV, &shapes.features, f32t, None)?;
-    conv(
-        &mut sg,
-        &mut model,
-        names::INPUT_CONV,
-        &graph.convs[0],
-        shifted,
-        f0,
-        Activation::NONE,
-    )?;
-    let mut h = f0;
-    for i in 0..m {
-        let weights = &graph.convs[i + 1];
-        if graph.uses_prelu() {
-            let pre = sg.activation(&names::block_conv(i), &shapes.features, f32t, None)?;
-            conv(
-                &mut sg,
-                &mut model,
-                &names::block(i),
-                weights,
-                h,
-                pre,
-                Activation::NONE,
-            )?;
-            let alpha = sg.constant_f32(
-                &mut model,
-                &format!("{}/prelu_alpha", names::block(i)),
-                &[1, 1, f as i32],
-                &graph.prelu[i],
-            )?;
-            let out = sg.activation(&names::block(i), &shapes.features, f32t, None)?;
-            sg.operator(
-                &mut model,
-                BuiltinOp::PRELU,
-                versions::PRELU,
-                OperatorOptions::None,
-                &[pre, alpha],
-                &[out],
-            )?;
-            h = out;
-        } else {
-            let out = sg.activation(&names::block(i), &shapes.features, f32t, None)?;
-            conv(
-                &mut sg,
-                &mut model,
-                &names::block(i),
-                weights,
-                h,
-                out,
-                Activation::RELU,
-            )?;
-            h = out;
-        }
-    }
-    let residual = sg.activation(names::RESIDUAL, &shapes.features, f32t, None)?;
-    add(&mut sg, &mut model, h, f0, residual)?;
-    let o = sg.activation(names::OUTPUT_CONV, &shapes.output_conv, f32t, None)?;
-    conv(
-        &mut sg,
-        &mut model,
-        names::OUTPUT_CONV,
-        &graph.convs[m + 1],
-        residual,
-        o,
-        Activation::NONE,
-    )?;
-    // clip(v, 0, 1) = relu_n1_to_1(relu(v)): a ReLU fused into the ADD, then RELU_N1_TO_1.
-    // Both are clamps that XNNPACK delegates and merges into the ADD; LiteRT 2.3's XNNPACK
-    // does not take RELU_0_TO_1, which would split the graph into two delegate partitions.
-    let sum = sg.activation(names::FINAL_SUM, &shapes.output_conv, f32t, None)?;
-    sg.operator(
-        &mut model,
-        BuiltinOp::ADD,
-        versions::ADD_F32,
-        OperatorOptions::Add {
-            activation: Activation::RELU,
-        },
-        &[o, input],
-        &[sum],
-    )?;
-    let clipped = sg.activation(names::CLIPPED, &shapes.output_conv, f32t, None)?;
-    sg.operator(
-        &mut model,
-        BuiltinOp::RELU_N1_TO_1,
-        versions::RELU_N1_TO_1,
-        OperatorOptions::None,
-        &[sum],
-        &[clipped],
-    )?;
-    let mut y = clipped;
-    let steps = shapes.depth_to_space.len();
-    for (i, shape) in shapes.depth_to_space.iter().enumerate() {
-        let out = sg.activation(&names::depth_to_space(i, i + 1 == steps), shape, f32t, None)?;
-        sg.operator(
-            &mut model,
-            BuiltinOp::DEPTH_TO_SPACE,
-            versions::DEPTH_TO_SPACE_F32,
-            OperatorOptions::DepthToSpace { block_size: 2 },
-            &[y],
-            &[out],
-        )?;
-        y = out;
-    }
-    sg.set_io(&[input], &[y])?;
-    model.finish(&sg)
+    emit(&numerics, graph.dims(), graph.uses_prelu(), layout)
 }
 
 #[cfg(test)]
@@ -549,19 +407,5 @@ mod tests {
         let mut g = graph();
         (g.height, g.width) = (1 << 20, 1 << 20);
         assert!(matches!(g.validate(), Err(TfliteError::TooLarge { .. })));
-    }
-
-    #[test]
-    fn shapes_follow_the_scale() {
-        let s = Shapes::new(&graph()).unwrap();
-        assert_eq!(s.input, [1, 4, 6, 1]);
-        assert_eq!(s.features, [1, 4, 6, 3]);
-        assert_eq!(s.output_conv, [1, 4, 6, 4]);
-        assert_eq!(s.depth_to_space, vec![[1, 8, 12, 1]]);
-        let mut g = graph();
-        g.scale = 4;
-        g.convs[2] = conv(16, 3, 5);
-        let s = Shapes::new(&g).unwrap();
-        assert_eq!(s.depth_to_space, vec![[1, 8, 12, 4], [1, 16, 24, 1]]);
     }
 }

@@ -487,10 +487,15 @@ fn write_options(
             let start = fbb.start_table();
             (options_tag::MAXIMUM_MINIMUM, fbb.end_table(start))
         }
-        OperatorOptions::DepthToSpace { block_size } => {
+        OperatorOptions::DepthToSpace { block_size }
+        | OperatorOptions::SpaceToDepth { block_size } => {
+            let tag = match options {
+                OperatorOptions::DepthToSpace { .. } => options_tag::DEPTH_TO_SPACE,
+                _ => options_tag::SPACE_TO_DEPTH,
+            };
             let start = fbb.start_table();
             fbb.push_slot(vt::depth_to_space::BLOCK_SIZE, block_size, 0);
-            (options_tag::DEPTH_TO_SPACE, fbb.end_table(start))
+            (tag, fbb.end_table(start))
         }
     };
     Some((tag, table.as_union_value()))

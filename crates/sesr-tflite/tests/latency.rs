@@ -9,8 +9,8 @@
 //!
 //! For scale: on the project's 2-core machine the reference's TensorFlow-converted files
 //! took about 272 ms (float32) and 129 ms (int8, ReLU). Those files are not available here, so
-//! the test also times a stand-in with their structure, made from ours: the same tensors and
-//! operators up to the final ADD, then depth-to-space as TRANSPOSE, BATCH_TO_SPACE_ND,
+//! the test also times a stand-in with their structure, made from our plain layout
+//! ([`Layout::Plain`]): the same tensors and operators up to the final ADD, then depth-to-space as TRANSPOSE, BATCH_TO_SPACE_ND,
 //! TRANSPOSE (the reference's detour) and the clip as MAXIMUM and MINIMUM with constants, as
 //! TensorFlow's converter writes `tf.clip_by_value`. Both run in alternation, so a busy machine
 //! slows both alike and the ratio still says which is faster.
@@ -30,7 +30,7 @@ use sesr_tflite::read::Model;
 use sesr_tflite::schema::{Activation, BuiltinOp, OperatorOptions, TensorType};
 use sesr_tflite::sesr::{DEFAULT_HEIGHT, DEFAULT_WIDTH};
 use sesr_tflite::write::{ModelBuilder, SubgraphBuilder};
-use sesr_tflite::{write_float32, write_int8};
+use sesr_tflite::{write_float32, write_float32_with, Layout, QuantizedSesr};
 
 /// Our x2 model re-emitted with the reference TFLite file's tail (see the module doc).
 fn reference_style(ours: &[u8]) -> Result<Vec<u8>> {
@@ -193,7 +193,7 @@ fn latency_1080p_to_4k() -> Result<()> {
     for prelu in [false, true] {
         let small = random_graph(2, 64, 64, 5, 16, prelu, 42);
         let (_, ranges) = float_reference(&small, &crop);
-        let float = write_float32(&small)?;
+        let float = write_float32_with(&small, Layout::Plain)?;
         let a = run_litert(&float, Some(&f32_bytes(&crop)), Resolver::Auto, 0)?;
         let b = run_litert(
             &reference_style(&float)?,
@@ -202,7 +202,8 @@ fn latency_1080p_to_4k() -> Result<()> {
             0,
         )?;
         assert_eq!(a.output, b.output);
-        let int8 = write_int8(&small, &ranges)?;
+        let q = QuantizedSesr::new(&small, &ranges)?;
+        let int8 = q.write_with(Layout::Plain)?;
         let xq: Vec<u8> = crop
             .iter()
             .map(|&v| (v * 255.0).round() as u8 ^ 0x80)
@@ -210,6 +211,10 @@ fn latency_1080p_to_4k() -> Result<()> {
         let a = run_litert(&int8, Some(&xq), Resolver::Auto, 0)?;
         let b = run_litert(&reference_style(&int8)?, Some(&xq), Resolver::Auto, 0)?;
         assert_eq!(a.output, b.output);
+        // And the fast layout computes the same integers.
+        let c = run_litert(&q.write()?, Some(&xq), Resolver::Reference, 0)?;
+        let d = run_litert(&int8, Some(&xq), Resolver::Reference, 0)?;
+        assert_eq!(c.output, d.output);
         println!("reference-style nodes: {:?}", b.nodes());
     }
     println!("model                                median ms   CPU ms   wall-clock runs (ms)");
@@ -222,12 +227,15 @@ fn latency_1080p_to_4k() -> Result<()> {
             .iter()
             .map(|&v| (v * 255.0).round() as u8 ^ 0x80)
             .collect();
-        let float = write_float32(&graph)?;
-        let int8 = write_int8(&graph, &ranges)?;
+        let float = write_float32_with(&graph, Layout::Plain)?;
+        let q = QuantizedSesr::new(&graph, &ranges)?;
+        let int8 = q.write_with(Layout::Plain)?;
         let cases = [
-            ("float32", "ours", float.clone(), &xf),
+            ("float32", "ours", write_float32(&graph)?, &xf),
+            ("float32", "ours, plain", float.clone(), &xf),
             ("float32", "reference-style", reference_style(&float)?, &xf),
-            ("int8", "ours", int8.clone(), &xq),
+            ("int8", "ours", q.write()?, &xq),
+            ("int8", "ours, plain", int8.clone(), &xq),
             ("int8", "reference-style", reference_style(&int8)?, &xq),
         ];
         // Two rounds in alternation, 5 timed runs each: 10 runs per model.

@@ -7,7 +7,9 @@ use anyhow::Result;
 use common::*;
 use sesr_tflite::read::Model;
 use sesr_tflite::sesr::{DEFAULT_HEIGHT, DEFAULT_WIDTH};
-use sesr_tflite::{write_float32, write_int8, QuantizedSesr, TfliteError};
+use sesr_tflite::{
+    write_float32, write_float32_with, write_int8, Layout, QuantizedSesr, TfliteError,
+};
 
 /// Crop of chelsea.png used by the tests (rows, cols).
 const TOP: usize = 100;
@@ -16,8 +18,19 @@ const H: usize = 40;
 const W: usize = 56;
 
 fn check_float(scale: usize, prelu: bool, seed: u64) -> Result<()> {
-    let graph = random_graph(scale, H, W, 2, 8, prelu, seed);
-    let x = chelsea_y(TOP, LEFT, H, W)?;
+    check_float_sized(scale, prelu, seed, H, W, Layout::Fast)
+}
+
+fn check_float_sized(
+    scale: usize,
+    prelu: bool,
+    seed: u64,
+    h: usize,
+    w: usize,
+    layout: Layout,
+) -> Result<()> {
+    let graph = random_graph(scale, h, w, 2, 8, prelu, seed);
+    let x = chelsea_y(TOP, LEFT, h, w)?;
     let (want, _) = float_reference(&graph, &x);
     // The test means something only if the output is not all clipped.
     let inside = want.iter().filter(|v| **v > 0.0 && **v < 1.0).count();
@@ -27,10 +40,10 @@ fn check_float(scale: usize, prelu: bool, seed: u64) -> Result<()> {
         want.len()
     );
 
-    let model = write_float32(&graph)?;
+    let model = write_float32_with(&graph, layout)?;
     let run = run_litert(&model, Some(&f32_bytes(&x)), Resolver::Auto, 0)?;
     let got = f32_from_bytes(&run.output);
-    assert_eq!(got.len(), scale * scale * H * W);
+    assert_eq!(got.len(), scale * scale * h * w);
     let max_err = got
         .iter()
         .zip(&want)
@@ -61,6 +74,17 @@ fn float32_x2_relu_matches_reference() -> Result<()> {
     check_float(2, false, 3)
 }
 
+/// Odd sizes cannot be phase-packed: the plain graph runs.
+#[test]
+fn float32_odd_size_matches_reference() -> Result<()> {
+    check_float_sized(2, true, 4, 39, 55, Layout::Fast)
+}
+
+#[test]
+fn float32_plain_layout_matches_reference() -> Result<()> {
+    check_float_sized(2, false, 5, H, W, Layout::Plain)
+}
+
 /// Differences between LiteRT's int8 output and the simulation.
 struct Agreement {
     exact: usize,
@@ -79,15 +103,26 @@ fn agreement(got: &[i8], want: &[i8]) -> Agreement {
 }
 
 fn check_int8(scale: usize, prelu: bool, seed: u64) -> Result<()> {
-    let graph = random_graph(scale, H, W, 2, 8, prelu, seed);
-    let x = chelsea_y(TOP, LEFT, H, W)?;
+    check_int8_sized(scale, prelu, seed, H, W, Layout::Fast)
+}
+
+fn check_int8_sized(
+    scale: usize,
+    prelu: bool,
+    seed: u64,
+    h: usize,
+    w: usize,
+    layout: Layout,
+) -> Result<()> {
+    let graph = random_graph(scale, h, w, 2, 8, prelu, seed);
+    let x = chelsea_y(TOP, LEFT, h, w)?;
     // Ranges from the float reference on the same image, as a calibration would give.
     let (float_out, ranges) = float_reference(&graph, &x);
     let q = QuantizedSesr::new(&graph, &ranges)?;
     let xq = q.quantize_input(&x);
     let sim = q.simulate(&xq)?;
     assert_eq!(sim, sesr_tflite::simulate_int8(&graph, &ranges, &xq)?);
-    let model = q.write()?;
+    let model = q.write_with(layout)?;
 
     // TFLite's reference kernels compute exactly what the simulation computes.
     let reference = run_litert(&model, Some(&i8_bytes(&xq)), Resolver::Reference, 0)?;
@@ -145,6 +180,13 @@ fn int8_x4_relu_matches_simulation() -> Result<()> {
 #[test]
 fn int8_x2_prelu_matches_simulation() -> Result<()> {
     check_int8(2, true, 13)
+}
+
+/// The phase-packed and the plain graph compute the same integers; odd sizes run plain.
+#[test]
+fn int8_plain_layout_and_odd_size_match_simulation() -> Result<()> {
+    check_int8_sized(2, false, 14, H, W, Layout::Plain)?;
+    check_int8_sized(4, false, 15, 39, 55, Layout::Fast)
 }
 
 /// The default export size: 1080x1920 in, 2160x3840 out. The files are written, read back and

@@ -373,3 +373,81 @@ fn read_reports_missing_files_by_path() {
         "{err}"
     );
 }
+
+/// On an even-sized input the outer convolutions are phase-packed (see `sesr_tflite::graph`).
+#[test]
+fn fast_layout_packs_the_outer_convolutions() -> Result<()> {
+    use BuiltinOp as Op;
+    let g = random_graph(2, 6, 8, M, F, false, 7);
+    let model = Model::parse(&write_float32(&g)?)?;
+    assert!(model
+        .description
+        .as_deref()
+        .unwrap()
+        .contains("input 6x8, input and output convs phase-packed"));
+    assert_eq!(
+        ops(&model),
+        [
+            Op::SPACE_TO_DEPTH,
+            Op::ADD,
+            Op::CONV_2D,
+            Op::DEPTH_TO_SPACE,
+            Op::CONV_2D,
+            Op::CONV_2D,
+            Op::ADD,
+            Op::SPACE_TO_DEPTH,
+            Op::CONV_2D,
+            Op::CONV_2D,
+            Op::ADD,
+            Op::RELU_N1_TO_1,
+            Op::DEPTH_TO_SPACE
+        ]
+    );
+    let shape = |name: &str| tensor(&model, name).shape.clone();
+    assert_eq!(shape("input_space_to_depth"), [1, 3, 4, 4]);
+    assert_eq!(shape("input_conv_packed"), [1, 3, 4, 16]);
+    assert_eq!(shape("input_conv/weight"), [16, 3, 3, 4]);
+    assert_eq!(shape("input_conv"), [1, 6, 8, 4]);
+    assert_eq!(shape("residual_space_to_depth"), [1, 3, 4, 16]);
+    assert_eq!(shape("output_conv/weight"), [16, 3, 3, 16]);
+    assert_eq!(shape("input_spread/weight"), [16, 1, 1, 4]);
+    assert_eq!(shape("final_sum"), [1, 3, 4, 16]);
+    assert_eq!(shape("output"), [1, 12, 16, 1]);
+    let sg = &model.subgraphs[0];
+    assert_eq!(
+        sg.operators.last().unwrap().options,
+        OperatorOptions::DepthToSpace { block_size: 4 }
+    );
+    assert_eq!(
+        sg.operators[0].options,
+        OperatorOptions::SpaceToDepth { block_size: 2 }
+    );
+    // MACs as executed: the packed convolutions carry zero taps.
+    let (hh, wh) = (3u128, 4u128);
+    let packed = hh * wh * (16 * 9 * 4 + 16 * 9 * 16 + 16 * 4) + 48 * (M * 9 * F * F) as u128;
+    assert_eq!(model.macs(), packed);
+
+    // The plain layout, on request, is the reference graph.
+    let plain = Model::parse(&sesr_tflite::write_float32_with(
+        &g,
+        sesr_tflite::Layout::Plain,
+    )?)?;
+    assert!(!ops(&plain).contains(&Op::SPACE_TO_DEPTH));
+
+    // At x4 only the input conv is packed (the output conv already has 16 channels).
+    let g4 = random_graph(4, 6, 8, M, F, false, 7);
+    let x: Vec<f32> = (0..48).map(|i| (i % 9) as f32 / 8.0).collect();
+    let (_, ranges) = float_reference(&g4, &x);
+    let model = Model::parse(&QuantizedSesr::new(&g4, &ranges)?.write()?)?;
+    let ops4 = ops(&model);
+    assert_eq!(ops4.iter().filter(|&&o| o == Op::SPACE_TO_DEPTH).count(), 1);
+    assert_eq!(ops4.iter().filter(|&&o| o == Op::DEPTH_TO_SPACE).count(), 3);
+    assert_eq!(tensor(&model, "output_conv/weight").shape, [16, 5, 5, 4]);
+    let s2d = model
+        .operator_codes
+        .iter()
+        .find(|c| c.op == Op::SPACE_TO_DEPTH)
+        .unwrap();
+    assert_eq!(s2d.version, 2);
+    Ok(())
+}
