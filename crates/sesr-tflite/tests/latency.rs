@@ -4,7 +4,7 @@
 //! Takes tens of seconds, so it is ignored by default; run it by hand on a quiet machine:
 //!
 //! ```sh
-//! cargo test -p sesr-tflite --test latency -- --ignored --nocapture
+//! cargo test -p sesr-tflite --test latency -- --ignored --nocapture --test-threads 1
 //! ```
 //!
 //! For scale: on the project's 2-core machine the reference's TensorFlow-converted files
@@ -176,17 +176,61 @@ fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-#[test]
-#[ignore]
-fn latency_1080p_to_4k() -> Result<()> {
+/// A smooth synthetic 1080p frame in [0, 1] (the timings do not depend on the content).
+fn frame() -> Vec<f32> {
     let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
-    // A smooth synthetic frame in [0, 1] (the timings do not depend on the content).
-    let x: Vec<f32> = (0..h * w)
+    (0..h * w)
         .map(|i| {
             let (r, c) = ((i / w) as f32, (i % w) as f32);
             0.5 + 0.4 * (r / 37.0).sin() * (c / 53.0).cos()
         })
+        .collect()
+}
+
+/// Our models alone, 5 timed runs each (about 30 s).
+#[test]
+#[ignore]
+fn latency_1080p_to_4k() -> Result<()> {
+    let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
+    let x = frame();
+    let xq: Vec<u8> = x
+        .iter()
+        .map(|&v| (v * 255.0).round() as u8 ^ 0x80)
         .collect();
+    let crop = chelsea_y(100, 150, 64, 64)?;
+    println!("model                       median ms   CPU ms   wall-clock runs (ms)");
+    for prelu in [false, true] {
+        let graph = random_graph(2, h, w, 5, 16, prelu, 42);
+        let (_, ranges) = float_reference(&random_graph(2, 64, 64, 5, 16, prelu, 42), &crop);
+        let act = if prelu { "PReLU" } else { "ReLU" };
+        let float = run_litert(
+            &write_float32(&graph)?,
+            Some(&f32_bytes(&x)),
+            Resolver::Auto,
+            5,
+        )?;
+        let q = QuantizedSesr::new(&graph, &ranges)?;
+        let int8 = run_litert(&q.write()?, Some(&xq), Resolver::Auto, 5)?;
+        for (name, run) in [("float32", float), ("int8", int8)] {
+            let wall = run.times_ms();
+            println!(
+                "SESR-M5 x2 {name:<7} {act:<5}  {:>9.1}  {:>8.1}   {:?}",
+                median(wall.clone()),
+                median(run.cpu_ms()),
+                wall.iter().map(|t| t.round()).collect::<Vec<_>>()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Ours (fast and plain layouts) against the reference-style stand-in, in alternation
+/// (about 3 minutes).
+#[test]
+#[ignore]
+fn latency_versus_reference_style() -> Result<()> {
+    let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
+    let x = frame();
     // int8 ranges from the float reference on a real crop, with the same weights.
     let crop = chelsea_y(100, 150, 64, 64)?;
     // The stand-in computes what ours computes (checked on a small crop).
