@@ -225,9 +225,6 @@ impl QPrelu {
 /// A SESR graph quantized for int8: every tensor's parameters and the integer weights.
 #[derive(Clone, Debug)]
 pub struct QuantizedSesr {
-    scale: usize,
-    height: usize,
-    width: usize,
     input: QuantParams,
     /// The constant -0.5: stored as -128 with scale 1/256, zero point 0 (exact).
     minus_half: QuantParams,
@@ -298,9 +295,6 @@ impl QuantizedSesr {
                 }
             })?;
         Ok(Self {
-            scale: graph.scale,
-            height: graph.height,
-            width: graph.width,
             input,
             minus_half: QuantParams {
                 scale: 1.0 / 256.0,
@@ -370,7 +364,7 @@ impl QuantizedSesr {
     /// arithmetic of TFLite's reference kernels, returning the int8 output plane
     /// (`scale H * scale W` values).
     pub fn simulate(&self, input: &[i8]) -> Result<Vec<i8>> {
-        let (h, w) = (self.height, self.width);
+        let (h, w) = (self.dims.height, self.dims.width);
         if input.len() != h * w {
             return Err(TfliteError::InvalidGraph(format!(
                 "the model takes a {h}x{w} plane ({} values), got {} values",
@@ -405,7 +399,7 @@ impl QuantizedSesr {
             .collect();
         let mut y = s;
         let (mut height, mut width, mut c) = (h, w, channels);
-        for _ in 0..self.scale / 2 {
+        for _ in 0..self.dims.scale / 2 {
             y = depth_to_space(&y, height, width, c, 2);
             height *= 2;
             width *= 2;
