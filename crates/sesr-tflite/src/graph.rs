@@ -25,8 +25,9 @@
 //!   (exact: one product by one, the rest by zero). At x4 the output conv already has 16
 //!   channels and stays as it is.
 //!
-//! On the project's 2-core machine this takes SESR-M5 x2 at 1080p from 585 to about 480 ms in
-//! float32 and from 191 to about 130 ms in int8 (see `tests/latency.rs`).
+//! On the project's 2-core machine (LiteRT 2.3, 2 threads) this takes SESR-M5 x2 with ReLU from
+//! 1080p to 4K from about 600 to 470 ms in float32 and from 191 to 113-148 ms in int8 (see
+//! `tests/latency.rs`).
 
 use crate::error::Result;
 use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, Quantization, TensorType};

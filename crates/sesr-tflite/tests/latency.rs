@@ -9,18 +9,30 @@
 //!
 //! For scale: on the project's 2-core machine the reference's TensorFlow-converted files
 //! took about 272 ms (float32) and 129 ms (int8, ReLU). Those files are not available here, so
-//! the test also times a stand-in with their structure, made from our plain layout
-//! ([`Layout::Plain`]): the same tensors and operators up to the final ADD, then depth-to-space as TRANSPOSE, BATCH_TO_SPACE_ND,
-//! TRANSPOSE (the reference's detour) and the clip as MAXIMUM and MINIMUM with constants, as
-//! TensorFlow's converter writes `tf.clip_by_value`. Both run in alternation, so a busy machine
-//! slows both alike and the ratio still says which is faster.
+//! [`latency_versus_reference_style`] also times a stand-in with their structure, made from our
+//! plain layout ([`Layout::Plain`]): the same tensors and operators up to the final ADD, then
+//! depth-to-space as TRANSPOSE, BATCH_TO_SPACE_ND, TRANSPOSE (the reference's detour) and the
+//! clip as MAXIMUM and MINIMUM with constants, as TensorFlow's converter writes
+//! `tf.clip_by_value`. The models run in alternation, so a busy machine slows all alike.
 //!
-//! Measured with this test on the 2-core machine (LiteRT 2.3.0, XNNPACK, load below 1), median
-//! ms, ours vs the reference-style stand-in: float32 ReLU 585 vs 638, float32 PReLU 644 vs
-//! 688, int8 ReLU 191 vs 225, int8 PReLU 1033 vs 1097. Single-operator models on the same
-//! machine put the floor there: one 3x3 16->16 conv at 1080x1920 takes 71 ms (67 GMAC/s), the
-//! 5x5 16->4 output conv 189 ms (XNNPACK pads 4 output channels to its 16-wide tiles; a
-//! 16->16 5x5 conv takes the same time), the 5x5 1->16 input conv 39 ms.
+//! Measured on the 2-core machine (LiteRT 2.3.0, XNNPACK, 2 threads, no other load: CPU time
+//! twice the wall time), medians in ms over separate quiet runs:
+//!
+//! | SESR-M5 x2, 1080p -> 4K | ours | ours, plain layout | reference-style stand-in |
+//! |---|---|---|---|
+//! | float32 ReLU  | 453-487   | 585-614 | 637-638 |
+//! | float32 PReLU | 514-550   | 644-660 | 650-688 |
+//! | int8 ReLU     | 113-148   | 191     | 225-241 |
+//! | int8 PReLU    | 959-1151  | 1033    | 1097    |
+//!
+//! int8 beats the quoted 129 ms; float32 does not reach the quoted 272 ms, and no file with
+//! these convolutions can here: single-operator models show one 3x3 16->16 conv at 1080x1920
+//! taking 71 ms in float32 (67 GMAC/s; 25 ms in int8), so the five blocks alone take about
+//! 355 ms. The plain layout's 5x5 16->4 output conv takes 189 ms (XNNPACK pads 4 output
+//! channels to its 16-wide tiles: a 16->16 5x5 conv takes the same time); phase packing (see
+//! `sesr_tflite::graph`) removes most of that. int8 PReLU is slow in any layout: LiteRT's
+//! XNNPACK does not take int8 PRELU, which splits the graph (the quoted figure for the
+//! reference's int8 PReLU file is 963 ms).
 
 mod common;
 
