@@ -1,0 +1,1 @@
+//! The int8 path (in progress).
