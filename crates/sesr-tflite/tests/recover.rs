@@ -1,0 +1,163 @@
+//! The integer network recovered from our int8 files: the same integers from every layout and
+//! every export size, equal to the quantized weights, and clear errors for files that are
+//! not an int8 SESR graph.
+
+mod common;
+
+use anyhow::Result;
+use common::*;
+use sesr_tflite::quant::{quantize_weights_per_channel, QuantParams};
+use sesr_tflite::read::Model;
+use sesr_tflite::{write_float32, Int8Network, Layout, QuantizedSesr, SesrGraph};
+
+/// A graph at `h` x `w` and ranges calibrated on a crop of a real photo (the ranges do not
+/// depend on the export size: they come from one fixed crop).
+fn quantized(scale: usize, h: usize, w: usize, prelu: bool) -> Result<QuantizedSesr> {
+    let calib = random_graph(scale, 24, 32, 3, 8, prelu, 41);
+    let x = chelsea_y(120, 160, 24, 32)?;
+    let (_, ranges) = float_reference(&calib, &x);
+    let graph = SesrGraph {
+        height: h,
+        width: w,
+        ..calib
+    };
+    Ok(QuantizedSesr::new(&graph, &ranges)?)
+}
+
+fn recover(q: &QuantizedSesr, layout: Layout) -> Result<Int8Network> {
+    let bytes = q.write_with(layout)?;
+    Ok(Int8Network::from_model(&Model::parse(&bytes)?)?)
+}
+
+/// The network without what depends on the file (its size and layout).
+fn size_independent(mut n: Int8Network) -> Int8Network {
+    n.height = 0;
+    n.width = 0;
+    n.layout = Layout::Plain;
+    n
+}
+
+#[test]
+fn packed_and_plain_files_give_the_same_network() -> Result<()> {
+    for scale in [2, 4] {
+        let q = quantized(scale, 24, 32, false)?;
+        let plain = recover(&q, Layout::Plain)?;
+        let packed = recover(&q, Layout::Fast)?;
+        assert_eq!(plain.layout, Layout::Plain);
+        assert_eq!(packed.layout, Layout::Fast);
+        assert_eq!((packed.height, packed.width, packed.scale), (24, 32, scale));
+        assert_eq!(size_independent(plain), size_independent(packed.clone()));
+
+        // Other export sizes (odd ones cannot be packed) hold the same integers.
+        for (h, w) in [(10, 14), (9, 13)] {
+            let other = recover(&quantized(scale, h, w, false)?, Layout::Fast)?;
+            assert_eq!((other.height, other.width), (h, w));
+            assert_eq!(
+                other.layout,
+                if h % 2 == 0 {
+                    Layout::Fast
+                } else {
+                    Layout::Plain
+                }
+            );
+            assert_eq!(size_independent(other), size_independent(packed.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn recovered_integers_are_the_quantized_weights() -> Result<()> {
+    let scale = 2;
+    let q = quantized(scale, 24, 32, false)?;
+    let n = recover(&q, Layout::Fast)?;
+    let graph = random_graph(scale, 24, 32, 3, 8, false, 41);
+    assert_eq!(n.m(), 3);
+    assert_eq!(n.features(), 8);
+    assert_eq!(n.input, q.input_params());
+    assert_eq!(n.output, q.output_params());
+    assert_eq!(n.shift_constant, -128);
+    assert_eq!(
+        n.shift_constant_params,
+        QuantParams {
+            scale: 1.0 / 256.0,
+            zero_point: 0
+        }
+    );
+    for (i, (conv, weights)) in n.convs.iter().zip(&graph.convs).enumerate() {
+        let (values, scales) = quantize_weights_per_channel(&weights.weight, weights.out_channels);
+        let ohwi: Vec<i8> = {
+            let mut q = vec![0; values.len()];
+            let (o, c, k) = (weights.out_channels, weights.in_channels, weights.kernel);
+            for oc in 0..o {
+                for ic in 0..c {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            q[((oc * k + ky) * k + kx) * c + ic] =
+                                values[((oc * c + ic) * k + ky) * k + kx];
+                        }
+                    }
+                }
+            }
+            q
+        };
+        assert_eq!(conv.weight, ohwi, "conv {i}");
+        assert_eq!(conv.weight_scales, scales, "conv {i}");
+        assert_eq!(conv.kernel, weights.kernel, "conv {i}");
+        assert_eq!(conv.relu, i >= 1 && i <= n.m(), "conv {i}");
+        assert_eq!(conv.multipliers().len(), weights.out_channels);
+    }
+    // Chained parameters: each conv reads what the previous one wrote.
+    for i in 1..=n.m() {
+        assert_eq!(n.convs[i].input, n.convs[i - 1].output);
+    }
+    assert_eq!(n.convs[0].input, n.shifted);
+    assert_eq!(n.convs[n.m() + 1].input, n.residual);
+    Ok(())
+}
+
+#[test]
+fn float_and_prelu_models_are_refused() -> Result<()> {
+    let graph = random_graph(2, 8, 8, 2, 4, false, 3);
+    let float = Model::parse(&write_float32(&graph)?)?;
+    let err = Int8Network::from_model(&float).unwrap_err().to_string();
+    assert!(err.contains("FLOAT32, expected INT8"), "{err}");
+
+    let prelu = quantized(2, 8, 8, true)?;
+    let err = recover(&prelu, Layout::Plain).unwrap_err().to_string();
+    assert!(err.contains("PReLU"), "{err}");
+    Ok(())
+}
+
+/// A packed weight that should be zero (a tap outside the 5x5 kernel) or a duplicate that
+/// disagrees makes the file something other than a packed SESR graph.
+#[test]
+fn tampered_packed_weights_are_refused() -> Result<()> {
+    let q = quantized(2, 8, 8, false)?;
+    let bytes = q.write_with(Layout::Fast)?;
+    let model = Model::parse(&bytes)?;
+    let sg = &model.subgraphs[0];
+    let weight = sg
+        .tensors
+        .iter()
+        .position(|t| t.name == "output_conv/weight")
+        .expect("the output conv's weight");
+    let buffer = model.buffers[sg.tensors[weight].buffer as usize];
+    // OHWI [16, 3, 3, 4f]: output channel 0 is block position (0, 0), whose tap (dy, dx) =
+    // (2, 0) on phase row ii = 1 would be kernel row 2 dy + ii = 5, outside the 5x5 kernel:
+    // zero in the file (input channel (ii * 2 + jj) f + c = 2f for jj = c = 0).
+    let f = 8;
+    let mut tampered = bytes.clone();
+    assert_eq!(tampered[buffer.offset + 6 * 4 * f + 2 * f], 0);
+    tampered[buffer.offset + 6 * 4 * f + 2 * f] = 7;
+    let err = Int8Network::from_model(&Model::parse(&tampered)?)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("output conv is not the phase packing"),
+        "{err}"
+    );
+    // The untouched file is accepted.
+    Int8Network::from_model(&model)?;
+    Ok(())
+}
