@@ -223,8 +223,9 @@ impl<'m> Matcher<'m> {
                 )))
             }
         };
-        if !(scale.is_normal() && scale > 0.0) || !(QMIN as i64..=QMAX as i64).contains(&zero_point)
-        {
+        let valid =
+            scale.is_normal() && scale > 0.0 && (QMIN as i64..=QMAX as i64).contains(&zero_point);
+        if !valid {
             return Err(unsupported(format!(
                 "{what} {} has scale {scale} and zero point {zero_point}",
                 self.describe(index)
