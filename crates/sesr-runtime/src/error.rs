@@ -19,4 +19,24 @@ pub enum RuntimeError {
     Input(String),
     #[error(transparent)]
     Tflite(#[from] sesr_tflite::TfliteError),
+    /// A network given in memory that is not a runnable SESR.
+    #[error("not a runnable SESR network: {0}")]
+    Network(String),
+    /// A forced kernel whose instruction set this CPU lacks.
+    #[error("the {kernel} kernel needs {needs}, which this CPU lacks; use Kernel::best()")]
+    KernelUnavailable {
+        kernel: crate::Kernel,
+        needs: &'static str,
+    },
+    /// An option out of range (zero threads, zero tile size).
+    #[error("{0}")]
+    Option(String),
+    #[error("cannot start {threads} worker threads: {source}")]
+    ThreadPool {
+        threads: usize,
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// Decoding or colour conversion of an image (the RGB helper).
+    #[error(transparent)]
+    Data(#[from] sesr_data::DataError),
 }

@@ -1,0 +1,519 @@
+//! The x86-64 row kernels (AVX-512F and AVX2 + FMA), one generic body per layer kind over a
+//! 16-float vector type, instantiated inside `#[target_feature]` functions so the intrinsics
+//! inline with the right instruction set.
+//!
+//! The layouts and the arithmetic are those of [`super::scalar`]; only the summation order
+//! differs (register blocking over several pixels, lane sums in the output conv).
+//! Safety rests on two checks made by the safe entry points: the CPU has the features
+//! ([`Simd`] can only be made by [`Simd::detect`]), and every slice covers what the loops read
+//! and write (asserted once per row, before any pointer arithmetic).
+#![allow(unsafe_code)]
+
+use super::LANES;
+use std::arch::x86_64::*;
+
+/// Proof that the running CPU has an instruction set: only [`Simd::detect`] makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Simd(Level);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Avx512,
+    Avx2,
+}
+
+impl Simd {
+    /// AVX-512F (`wide == true`) or AVX2 + FMA, when this CPU has it.
+    pub(crate) fn detect(wide: bool) -> Option<Simd> {
+        if wide {
+            is_x86_feature_detected!("avx512f").then_some(Simd(Level::Avx512))
+        } else {
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Simd(Level::Avx2))
+        }
+    }
+}
+
+/// Sixteen floats in registers.
+trait F32x16: Copy {
+    unsafe fn zero() -> Self;
+    unsafe fn splat(x: f32) -> Self;
+    unsafe fn load(p: *const f32) -> Self;
+    unsafe fn store(self, p: *mut f32);
+    /// `self * b + c`.
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self;
+    unsafe fn max(self, b: Self) -> Self;
+    unsafe fn min(self, b: Self) -> Self;
+    unsafe fn sum(self) -> f32;
+}
+
+#[derive(Clone, Copy)]
+struct Zmm(__m512);
+
+impl F32x16 for Zmm {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Zmm(_mm512_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Zmm(_mm512_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Zmm(_mm512_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Zmm(_mm512_fmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        Zmm(_mm512_max_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        Zmm(_mm512_min_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sum(self) -> f32 {
+        _mm512_reduce_add_ps(self.0)
+    }
+}
+
+/// Two 8-float halves.
+#[derive(Clone, Copy)]
+struct YmmPair(__m256, __m256);
+
+impl F32x16 for YmmPair {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        YmmPair(_mm256_setzero_ps(), _mm256_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        let v = _mm256_set1_ps(x);
+        YmmPair(v, v)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        YmmPair(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self.0);
+        _mm256_storeu_ps(p.add(8), self.1);
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        YmmPair(
+            _mm256_fmadd_ps(self.0, b.0, c.0),
+            _mm256_fmadd_ps(self.1, b.1, c.1),
+        )
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        YmmPair(_mm256_max_ps(self.0, b.0), _mm256_max_ps(self.1, b.1))
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        YmmPair(_mm256_min_ps(self.0, b.0), _mm256_min_ps(self.1, b.1))
+    }
+    #[inline(always)]
+    unsafe fn sum(self) -> f32 {
+        let v = _mm256_add_ps(self.0, self.1);
+        let v = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+        let v = _mm_add_ss(v, _mm_shuffle_ps(v, v, 1));
+        _mm_cvtss_f32(v)
+    }
+}
+
+// ---- generic bodies -------------------------------------------------------------------------
+
+/// `N` neighbouring pixels of the input conv, one 16-channel block: 25 broadcast FMAs each.
+#[inline(always)]
+unsafe fn input_pixels<V: F32x16, const N: usize>(
+    rows: &[*const f32; 5],
+    weight: *const f32,
+    bias: V,
+    c: usize,
+    u: usize,
+    out: *mut f32,
+) {
+    let mut acc = [bias; N];
+    for (ky, row) in rows.iter().enumerate() {
+        let src = row.add(u - 2);
+        for kx in 0..5 {
+            let w = V::load(weight.add((ky * 5 + kx) * LANES));
+            for (p, a) in acc.iter_mut().enumerate() {
+                *a = V::splat(*src.add(p + kx)).mul_add(w, *a);
+            }
+        }
+    }
+    for (p, a) in acc.iter().enumerate() {
+        a.store(out.add((u + p) * c));
+    }
+}
+
+#[inline(always)]
+unsafe fn input_row<V: F32x16, const N: usize>(
+    rows: &[*const f32; 5],
+    weight: *const f32,
+    bias: *const f32,
+    c: usize,
+    (u0, u1): (usize, usize),
+    out: *mut f32,
+) {
+    for cb in 0..c / LANES {
+        let (w, b, o) = (
+            weight.add(cb * 25 * LANES),
+            V::load(bias.add(cb * LANES)),
+            out.add(cb * LANES),
+        );
+        let mut u = u0;
+        while u + N <= u1 {
+            input_pixels::<V, N>(rows, w, b, c, u, o);
+            u += N;
+        }
+        while u < u1 {
+            input_pixels::<V, 1>(rows, w, b, c, u, o);
+            u += 1;
+        }
+    }
+}
+
+/// `N` neighbouring pixels of a 3x3 conv, one 16-channel output block: every weight vector
+/// is loaded once and used for the `N` pixels, whose sums stay in registers.
+#[inline(always)]
+unsafe fn block_pixels<V: F32x16, const N: usize>(
+    rows: &[*const f32; 3],
+    weight: *const f32,
+    (bias, slope): (V, V),
+    c: usize,
+    u: usize,
+    out: *mut f32,
+) {
+    let mut acc = [bias; N];
+    for (ky, row) in rows.iter().enumerate() {
+        for kx in 0..3 {
+            let src = row.add((u + kx - 1) * c);
+            let w = weight.add((ky * 3 + kx) * c * LANES);
+            for ci in 0..c {
+                let wv = V::load(w.add(ci * LANES));
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = V::splat(*src.add(p * c + ci)).mul_add(wv, *a);
+                }
+            }
+        }
+    }
+    let zero = V::zero();
+    for (p, a) in acc.iter().enumerate() {
+        slope
+            .mul_add(a.min(zero), a.max(zero))
+            .store(out.add((u + p) * c));
+    }
+}
+
+#[inline(always)]
+unsafe fn block_row<V: F32x16, const N: usize>(
+    rows: &[*const f32; 3],
+    weight: *const f32,
+    (bias, slope): (*const f32, *const f32),
+    c: usize,
+    (u0, u1): (usize, usize),
+    out: *mut f32,
+) {
+    for cb in 0..c / LANES {
+        let w = weight.add(cb * 9 * c * LANES);
+        let bs = (
+            V::load(bias.add(cb * LANES)),
+            V::load(slope.add(cb * LANES)),
+        );
+        let o = out.add(cb * LANES);
+        let mut u = u0;
+        while u + N <= u1 {
+            block_pixels::<V, N>(rows, w, bs, c, u, o);
+            u += N;
+        }
+        while u < u1 {
+            block_pixels::<V, 1>(rows, w, bs, c, u, o);
+            u += 1;
+        }
+    }
+}
+
+/// `P` neighbouring pixels of the output conv, one group of 4 output channels: dot products
+/// over 16-channel input vectors, summed across lanes at the end (few outputs, many inputs).
+#[inline(always)]
+unsafe fn output_pixels<V: F32x16, const P: usize>(
+    rows: &[*const f32; 5],
+    weight: *const f32,
+    bias: *const f32,
+    c: usize,
+    u: usize,
+    (out, stride): (*mut f32, usize),
+) {
+    let blocks = c / LANES;
+    let mut acc = [[V::zero(); 4]; P];
+    for (ky, row) in rows.iter().enumerate() {
+        for kx in 0..5 {
+            let src = row.add((u + kx - 2) * c);
+            let w = weight.add((ky * 5 + kx) * blocks * 4 * LANES);
+            for cb in 0..blocks {
+                let mut x = [V::zero(); P];
+                for (p, v) in x.iter_mut().enumerate() {
+                    *v = V::load(src.add(p * c + cb * LANES));
+                }
+                for o in 0..4 {
+                    let wv = V::load(w.add((cb * 4 + o) * LANES));
+                    for p in 0..P {
+                        acc[p][o] = x[p].mul_add(wv, acc[p][o]);
+                    }
+                }
+            }
+        }
+    }
+    for (p, sums) in acc.iter().enumerate() {
+        for (o, s) in sums.iter().enumerate() {
+            *out.add(p * stride + o) = s.sum() + *bias.add(o);
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn output_row<V: F32x16, const P: usize>(
+    rows: &[*const f32; 5],
+    weight: *const f32,
+    bias: *const f32,
+    (c, groups): (usize, usize),
+    (u0, u1): (usize, usize),
+    out: *mut f32,
+) {
+    let stride = groups * 4;
+    for og in 0..groups {
+        let (w, b) = (weight.add(og * 25 * c * 4), bias.add(og * 4));
+        let mut u = u0;
+        while u + P <= u1 {
+            output_pixels::<V, P>(
+                rows,
+                w,
+                b,
+                c,
+                u,
+                (out.add((u - u0) * stride + og * 4), stride),
+            );
+            u += P;
+        }
+        while u < u1 {
+            output_pixels::<V, 1>(
+                rows,
+                w,
+                b,
+                c,
+                u,
+                (out.add((u - u0) * stride + og * 4), stride),
+            );
+            u += 1;
+        }
+    }
+}
+
+// ---- instantiations -------------------------------------------------------------------------
+// Pixel blocks: AVX-512 has 32 vector registers (12 sums + weight + broadcast), AVX2 has 16
+// (6 sums of two halves + weight halves + broadcast).
+
+#[target_feature(enable = "avx512f")]
+unsafe fn input_row_avx512(
+    rows: &[*const f32; 5],
+    w: *const f32,
+    b: *const f32,
+    c: usize,
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    input_row::<Zmm, 12>(rows, w, b, c, r, o)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn input_row_avx2(
+    rows: &[*const f32; 5],
+    w: *const f32,
+    b: *const f32,
+    c: usize,
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    input_row::<YmmPair, 6>(rows, w, b, c, r, o)
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn block_row_avx512(
+    rows: &[*const f32; 3],
+    w: *const f32,
+    bs: (*const f32, *const f32),
+    c: usize,
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    block_row::<Zmm, 12>(rows, w, bs, c, r, o)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_row_avx2(
+    rows: &[*const f32; 3],
+    w: *const f32,
+    bs: (*const f32, *const f32),
+    c: usize,
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    block_row::<YmmPair, 6>(rows, w, bs, c, r, o)
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn output_row_avx512(
+    rows: &[*const f32; 5],
+    w: *const f32,
+    b: *const f32,
+    cg: (usize, usize),
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    output_row::<Zmm, 4>(rows, w, b, cg, r, o)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_row_avx2(
+    rows: &[*const f32; 5],
+    w: *const f32,
+    b: *const f32,
+    cg: (usize, usize),
+    r: (usize, usize),
+    o: *mut f32,
+) {
+    output_row::<YmmPair, 1>(rows, w, b, cg, r, o)
+}
+
+// ---- safe entry points ----------------------------------------------------------------------
+
+/// Checks that `rows` hold pixels `u0 - k .. u1 + k` of `c` channels.
+fn check_rows(rows: &[&[f32]], k: usize, c: usize, (u0, u1): (usize, usize)) {
+    assert!(
+        u0 >= k,
+        "row kernel: the row starts inside the kernel's reach"
+    );
+    for row in rows {
+        assert!(row.len() >= (u1 + k) * c, "row kernel: input row too short");
+    }
+}
+
+/// SIMD version of [`super::scalar::conv_input_row`] (same arguments and results).
+pub(crate) fn conv_input_row(
+    simd: Simd,
+    rows: [&[f32]; 5],
+    weight: &[f32],
+    bias: &[f32],
+    c: usize,
+    range: (usize, usize),
+    out: &mut [f32],
+) {
+    if range.0 >= range.1 {
+        return;
+    }
+    check_rows(&rows, 2, 1, range);
+    assert!(c % LANES == 0 && weight.len() >= 25 * c && bias.len() >= c);
+    assert!(out.len() >= range.1 * c);
+    let ptrs = rows.map(<[f32]>::as_ptr);
+    // SAFETY: `simd` proves the CPU features; the asserts above bound every read (input
+    // pixels u0-2..u1+2, c/16 blocks of 25 weight vectors, c biases) and write (pixels
+    // ..u1 of c channels).
+    unsafe {
+        match simd.0 {
+            Level::Avx512 => input_row_avx512(
+                &ptrs,
+                weight.as_ptr(),
+                bias.as_ptr(),
+                c,
+                range,
+                out.as_mut_ptr(),
+            ),
+            Level::Avx2 => input_row_avx2(
+                &ptrs,
+                weight.as_ptr(),
+                bias.as_ptr(),
+                c,
+                range,
+                out.as_mut_ptr(),
+            ),
+        }
+    }
+}
+
+/// SIMD version of [`super::scalar::conv_block_row`] (same arguments and results).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_block_row(
+    simd: Simd,
+    rows: [&[f32]; 3],
+    weight: &[f32],
+    bias: &[f32],
+    slope: &[f32],
+    c: usize,
+    range: (usize, usize),
+    out: &mut [f32],
+) {
+    if range.0 >= range.1 {
+        return;
+    }
+    check_rows(&rows, 1, c, range);
+    assert!(c % LANES == 0 && weight.len() >= 9 * c * c && bias.len() >= c && slope.len() >= c);
+    assert!(out.len() >= range.1 * c);
+    let ptrs = rows.map(<[f32]>::as_ptr);
+    let bs = (bias.as_ptr(), slope.as_ptr());
+    // SAFETY: `simd` proves the CPU features; the asserts above bound every read (pixels
+    // u0-1..u1+1 of c channels, c/16 blocks of 9 c weight vectors, c biases and slopes) and
+    // write (pixels ..u1 of c channels).
+    unsafe {
+        match simd.0 {
+            Level::Avx512 => {
+                block_row_avx512(&ptrs, weight.as_ptr(), bs, c, range, out.as_mut_ptr())
+            }
+            Level::Avx2 => block_row_avx2(&ptrs, weight.as_ptr(), bs, c, range, out.as_mut_ptr()),
+        }
+    }
+}
+
+/// SIMD version of [`super::scalar::conv_output_row`] (same arguments and results).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_output_row(
+    simd: Simd,
+    rows: [&[f32]; 5],
+    weight: &[f32],
+    bias: &[f32],
+    c: usize,
+    groups: usize,
+    range: (usize, usize),
+    out: &mut [f32],
+) {
+    if range.0 >= range.1 {
+        return;
+    }
+    check_rows(&rows, 2, c, range);
+    assert!(c % LANES == 0 && weight.len() >= groups * 25 * c * 4 && bias.len() >= groups * 4);
+    assert!(out.len() >= (range.1 - range.0) * groups * 4);
+    let ptrs = rows.map(<[f32]>::as_ptr);
+    let (w, b, o) = (weight.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
+    // SAFETY: `simd` proves the CPU features; the asserts above bound every read (pixels
+    // u0-2..u1+2 of c channels, groups of 25 c 4 weights, 4 biases a group) and write
+    // ((u1 - u0) pixels of 4 groups outputs).
+    unsafe {
+        match simd.0 {
+            Level::Avx512 => output_row_avx512(&ptrs, w, b, (c, groups), range, o),
+            Level::Avx2 => output_row_avx2(&ptrs, w, b, (c, groups), range, o),
+        }
+    }
+}
