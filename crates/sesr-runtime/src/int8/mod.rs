@@ -1,1 +1,212 @@
-//! The int8 path (in progress).
+//! The int8 path: the integer network of the project's int8 `.tflite` export, run with
+//! TFLite's integer arithmetic on images of any size.
+//!
+//! [`Int8Sesr`] recovers the network from the file ([`sesr_tflite::Int8Network`]: per-layer
+//! int8 weights, int32 biases, per-channel scales, zero points; phase-packed convs unpacked),
+//! then runs it fused over tiles (see `stream`): every layer of a tile is computed while its
+//! rows are in cache, bands of rows run in parallel, and the row kernels use AVX-512 VNNI or
+//! AVX2 when the CPU has them. Every kernel computes the same integers as TFLite's reference
+//! kernels (`sesr_tflite::simulate_int8`), so the output is what LiteRT computes, up to the one
+//! step by which XNNPACK's rounding sometimes differs.
+
+mod plan;
+mod scalar;
+mod stream;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use std::path::Path;
+
+use sesr_data::plane::PlaneF32;
+use sesr_tflite::{Int8Network, Model};
+
+use crate::error::{Result, RuntimeError};
+use plan::NetworkPlan;
+
+/// The instruction set the row kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelLevel {
+    /// Portable Rust: the correctness reference.
+    Scalar,
+    /// AVX2 (16-bit products, `vpmaddwd`).
+    Avx2,
+    /// AVX-512 with VNNI (`vpdpbusd`: four int8 products per 32-bit lane).
+    Avx512Vnni,
+}
+
+impl KernelLevel {
+    /// Whether the running CPU has this instruction set.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The fastest level the CPU supports.
+    pub fn best() -> Self {
+        [Self::Avx512Vnni, Self::Avx2]
+            .into_iter()
+            .find(|level| level.is_supported())
+            .unwrap_or(Self::Scalar)
+    }
+}
+
+/// An int8 SESR model ready to run.
+#[derive(Clone, Debug)]
+pub struct Int8Sesr {
+    network: Int8Network,
+    plan: NetworkPlan,
+    level: KernelLevel,
+}
+
+/// Largest output (`scale^2 * height * width` values) accepted: 2^31 int8 values.
+const MAX_OUTPUT_VALUES: usize = 1 << 31;
+
+impl Int8Sesr {
+    /// Reads an int8 SESR `.tflite` file written by `sesr-tflite` (either layout).
+    pub fn from_tflite_file(path: &Path) -> Result<Self> {
+        let model = Model::read(path).map_err(|e| match e {
+            sesr_tflite::TfliteError::Io { source, .. } => RuntimeError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => RuntimeError::Model {
+                path: path.to_path_buf(),
+                message: other.to_string(),
+            },
+        })?;
+        Self::from_model(&model, path)
+    }
+
+    /// The network of an already-read model; `path` names it in errors.
+    pub fn from_model(model: &Model, path: &Path) -> Result<Self> {
+        let error = |message: String| RuntimeError::Model {
+            path: path.to_path_buf(),
+            message,
+        };
+        let network = Int8Network::from_model(model).map_err(|e| error(e.to_string()))?;
+        if let Some(conv) = network.convs.iter().find(|c| c.kernel > stream::MAX_KERNEL) {
+            return Err(error(format!(
+                "a {0}x{0} convolution; the runtime takes kernels up to {1}x{1}",
+                conv.kernel,
+                stream::MAX_KERNEL
+            )));
+        }
+        Ok(Self {
+            plan: NetworkPlan::new(&network),
+            network,
+            level: KernelLevel::best(),
+        })
+    }
+
+    /// The same model with the row kernels of `level` (for tests and comparisons); an error
+    /// if the CPU lacks that instruction set.
+    pub fn with_kernel_level(mut self, level: KernelLevel) -> Result<Self> {
+        if !level.is_supported() {
+            return Err(RuntimeError::Input(format!(
+                "this CPU does not support the {level:?} kernels"
+            )));
+        }
+        self.level = level;
+        Ok(self)
+    }
+
+    /// The kernels in use.
+    pub fn kernel_level(&self) -> KernelLevel {
+        self.level
+    }
+
+    /// The upscaling factor (2 or 4).
+    pub fn scale(&self) -> usize {
+        self.network.scale
+    }
+
+    /// The recovered integer network.
+    pub fn network(&self) -> &Int8Network {
+        &self.network
+    }
+
+    /// Upscales a Y plane with values in `[0, 1]`: quantized with the model's input
+    /// parameters (`round(y / scale) + zero_point`, as TFLite's users do), run through the
+    /// integer network, dequantized with the output parameters.
+    pub fn upscale_y(&self, y: &PlaneF32, threads: usize) -> Result<PlaneF32> {
+        let input: Vec<i8> = y
+            .data
+            .iter()
+            .map(|&v| self.plan.input.quantize(v))
+            .collect();
+        let out = self.run_int8(&input, y.width, y.height, threads)?;
+        let s = self.scale();
+        let params = self.plan.output;
+        let data = out.iter().map(|&q| params.dequantize(q)).collect();
+        PlaneF32::from_vec(s * y.width, s * y.height, data)
+            .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
+    }
+
+    /// Runs the integer network on an int8 plane (NHWC, one channel, `height` rows of `width`
+    /// values), returning the `scale * height` by `scale * width` int8 output.
+    pub fn run_int8(
+        &self,
+        input: &[i8],
+        width: usize,
+        height: usize,
+        threads: usize,
+    ) -> Result<Vec<i8>> {
+        if width == 0 || height == 0 {
+            return Err(RuntimeError::Input(format!(
+                "the image is {width}x{height}; it needs at least one pixel"
+            )));
+        }
+        let s = self.scale();
+        let values = width
+            .checked_mul(height)
+            .and_then(|n| n.checked_mul(s * s))
+            .filter(|&n| n <= MAX_OUTPUT_VALUES)
+            .ok_or_else(|| {
+                RuntimeError::Input(format!(
+                    "a {width}x{height} image is too large: its x{s} output would exceed \
+                     {MAX_OUTPUT_VALUES} values"
+                ))
+            })?;
+        if input.len() != width * height {
+            return Err(RuntimeError::Input(format!(
+                "{} input values for a {width}x{height} image",
+                input.len()
+            )));
+        }
+        let mut output = Vec::new();
+        output.try_reserve_exact(values).map_err(|_| {
+            RuntimeError::Input(format!(
+                "cannot allocate the {values}-byte output of a {width}x{height} image"
+            ))
+        })?;
+        output.resize(values, 0i8);
+        let threads = threads.max(1);
+        let run = |output: &mut [i8]| {
+            stream::run(
+                &self.plan, self.level, input, width, height, output, threads,
+            )
+        };
+        if threads == 1 {
+            run(&mut output);
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| RuntimeError::Input(format!("cannot start {threads} threads: {e}")))?;
+            pool.install(|| run(&mut output));
+        }
+        Ok(output)
+    }
+}

@@ -1,0 +1,202 @@
+//! The recovered integer network turned into what the row kernels need: activations live as
+//! `u8 = q + 128` (so that VNNI's unsigned-by-signed products apply), every conv bias absorbs
+//! the input offset, and every fixed-point multiplier is split into its shifts.
+
+use sesr_tflite::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantParams};
+use sesr_tflite::{Int8Conv, Int8Network};
+
+#[cfg(target_arch = "x86_64")]
+use super::x86;
+
+/// Offset between int8 values and the `u8` the kernels store.
+pub(crate) const U8_OFFSET: i32 = 128;
+
+/// One conv, ready for the row kernels.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvPlan {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    /// OHWI weights.
+    pub weight: Vec<i8>,
+    /// `bias - (128 + input zero point) * sum(w)`: the conv of the `u8` inputs plus this is
+    /// TFLite's accumulator `sum w (q - zero_point) + bias`, exactly.
+    pub bias: Vec<i32>,
+    /// Per output channel: Q31 significand, left shift, right shift.
+    pub significand: Vec<i32>,
+    pub left_shift: Vec<i32>,
+    pub right_shift: Vec<i32>,
+    pub output_zero_point: i32,
+    /// Smallest output (the zero point under a fused ReLU, else -128).
+    pub activation_min: i32,
+    /// The input's zero point as `u8`: SAME padding reads it.
+    pub pad: u8,
+    /// Weights rearranged for the SIMD kernels.
+    #[cfg(target_arch = "x86_64")]
+    pub simd: x86::ConvWeights,
+}
+
+impl ConvPlan {
+    fn new(conv: &Int8Conv) -> Self {
+        let per_channel = conv.kernel * conv.kernel * conv.in_channels;
+        let input_offset = U8_OFFSET + conv.input.zero_point;
+        let bias = conv
+            .weight
+            .chunks_exact(per_channel)
+            .zip(&conv.bias)
+            .map(|(w, &b)| b - input_offset * w.iter().map(|&v| v as i32).sum::<i32>())
+            .collect();
+        let multipliers = conv.multipliers();
+        let mut plan = Self {
+            in_channels: conv.in_channels,
+            out_channels: conv.out_channels,
+            kernel: conv.kernel,
+            weight: conv.weight.clone(),
+            bias,
+            significand: multipliers.iter().map(|m| m.0).collect(),
+            left_shift: multipliers.iter().map(|m| m.1.max(0)).collect(),
+            right_shift: multipliers.iter().map(|m| (-m.1).max(0)).collect(),
+            output_zero_point: conv.output.zero_point,
+            activation_min: conv.activation_min(),
+            pad: (conv.input.zero_point + U8_OFFSET) as u8,
+            #[cfg(target_arch = "x86_64")]
+            simd: x86::ConvWeights::default(),
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            plan.simd = x86::ConvWeights::new(&plan);
+        }
+        plan
+    }
+
+    /// Half the kernel: the rows and columns read on each side.
+    pub fn pad_size(&self) -> usize {
+        self.kernel / 2
+    }
+
+    /// Requantizes an accumulator of output channel `o` to the `u8` output.
+    pub fn requantize(&self, o: usize, acc: i32) -> u8 {
+        let shift = self.left_shift[o] - self.right_shift[o];
+        let v = multiply_by_quantized_multiplier(acc, self.significand[o], shift)
+            + self.output_zero_point;
+        (v.clamp(self.activation_min, 127) + U8_OFFSET) as u8
+    }
+}
+
+/// TFLite's int8 ADD (see `sesr_tflite::quant::AddParams`), on `u8` inputs and output.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AddPlan {
+    /// Added to each `u8` input: `-128 - zero_point`.
+    pub a_offset: i32,
+    pub b_offset: i32,
+    pub output_zero_point: i32,
+    /// `(significand, shift)` of each input's and of the output's multiplier.
+    pub a_multiplier: (i32, i32),
+    pub b_multiplier: (i32, i32),
+    pub output_multiplier: (i32, i32),
+}
+
+/// Bits the int8 ADD kernel shifts its inputs left by before rescaling.
+pub(crate) const ADD_LEFT_SHIFT: i32 = 20;
+
+impl AddPlan {
+    /// As TFLite's `PrepareGeneralSubOp` / `add.cc` derive them.
+    pub fn new(a: QuantParams, b: QuantParams, output: QuantParams) -> Self {
+        let twice_max_input_scale = 2.0 * (a.scale.max(b.scale) as f64);
+        Self {
+            a_offset: -U8_OFFSET - a.zero_point,
+            b_offset: -U8_OFFSET - b.zero_point,
+            output_zero_point: output.zero_point,
+            a_multiplier: quantize_multiplier(a.scale as f64 / twice_max_input_scale),
+            b_multiplier: quantize_multiplier(b.scale as f64 / twice_max_input_scale),
+            output_multiplier: quantize_multiplier(
+                twice_max_input_scale / ((1i64 << ADD_LEFT_SHIFT) as f64 * output.scale as f64),
+            ),
+        }
+    }
+
+    /// One output element, as `u8`.
+    pub fn add(&self, a: u8, b: u8) -> u8 {
+        let scaled = |v: u8, offset: i32, (m, s): (i32, i32)| {
+            multiply_by_quantized_multiplier((v as i32 + offset) << ADD_LEFT_SHIFT, m, s)
+        };
+        let sum = scaled(a, self.a_offset, self.a_multiplier)
+            + scaled(b, self.b_offset, self.b_multiplier);
+        let (m, s) = self.output_multiplier;
+        let v = multiply_by_quantized_multiplier(sum, m, s) + self.output_zero_point;
+        (v.clamp(-128, 127) + U8_OFFSET) as u8
+    }
+}
+
+/// The whole network, for the streaming driver.
+#[derive(Clone, Debug)]
+pub(crate) struct NetworkPlan {
+    pub scale: usize,
+    pub input: QuantParams,
+    pub output: QuantParams,
+    /// `x - 0.5` of every int8 input `x` (indexed by `x + 128`), as `u8`.
+    pub shift_table: [u8; 256],
+    /// Input conv, `m` blocks, output conv.
+    pub convs: Vec<ConvPlan>,
+    /// `ADD(last block (or f0), f0)`.
+    pub residual: AddPlan,
+    /// `ADD(o, x)`: the output.
+    pub final_sum: AddPlan,
+    /// High-resolution offset `(dy, dx)` of each output-conv channel after the
+    /// depth-to-space operators.
+    pub depth_to_space: Vec<(usize, usize)>,
+}
+
+impl NetworkPlan {
+    pub fn new(network: &Int8Network) -> Self {
+        let shift = AddPlan::new(
+            network.input,
+            network.shift_constant_params,
+            network.shifted,
+        );
+        let constant = (network.shift_constant as i32 + U8_OFFSET) as u8;
+        let mut shift_table = [0u8; 256];
+        for (u, entry) in shift_table.iter_mut().enumerate() {
+            *entry = shift.add(u as u8, constant);
+        }
+        let m = network.m();
+        let last_block = network.convs[m].output;
+        let f0 = network.convs[0].output;
+        let output_conv = &network.convs[m + 1];
+        let scale = network.scale;
+        // TensorFlow's depth_to_space(2), applied log2(scale) times: channel (i * 2 + j) * C'
+        // + c goes to pixel (2y + i, 2x + j), channel c.
+        let depth_to_space = (0..scale * scale)
+            .map(|mut c| {
+                let (mut dy, mut dx, mut channels) = (0, 0, scale * scale);
+                while channels > 1 {
+                    let rest = channels / 4;
+                    let (i, j) = ((c / rest) / 2, (c / rest) % 2);
+                    c %= rest;
+                    dy = dy * 2 + i;
+                    dx = dx * 2 + j;
+                    channels = rest;
+                }
+                (dy, dx)
+            })
+            .collect();
+        Self {
+            scale,
+            input: network.input,
+            output: network.output,
+            shift_table,
+            convs: network.convs.iter().map(ConvPlan::new).collect(),
+            residual: AddPlan::new(last_block, f0, network.residual),
+            final_sum: AddPlan::new(output_conv.output, network.input, network.output),
+            depth_to_space,
+        }
+    }
+
+    pub fn m(&self) -> usize {
+        self.convs.len() - 2
+    }
+
+    pub fn features(&self) -> usize {
+        self.convs[0].out_channels
+    }
+}

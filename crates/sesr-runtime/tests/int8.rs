@@ -1,0 +1,215 @@
+//! The int8 runtime on real photos: bit for bit what TFLite's reference kernels compute
+//! (`sesr_tflite` simulation and LiteRT's reference resolver) at any image size from a file
+//! exported at another, within one step of LiteRT's XNNPACK output, every SIMD level equal to
+//! the scalar one, and clear errors.
+
+mod int8_common;
+
+use std::path::Path;
+
+use anyhow::Result;
+use int8_common::*;
+use sesr_data::plane::PlaneF32;
+use sesr_runtime::int8::{Int8Sesr, KernelLevel};
+use sesr_runtime::RuntimeError;
+use sesr_tflite::{write_float32, ActivationRanges, Layout, Model, QuantizedSesr, SesrGraph};
+
+/// A seeded graph and ranges calibrated on a crop of chelsea.png.
+fn network(scale: usize, m: usize, f: usize, seed: u64) -> Result<(SesrGraph, ActivationRanges)> {
+    let calib = crop(&valid_y("chelsea.png")?, 100, 150, 32, 48);
+    let graph = random_graph(scale, calib.height, calib.width, m, f, seed);
+    let ranges = calibrate(&graph, &calib);
+    Ok((graph, ranges))
+}
+
+fn quantized(
+    graph: &SesrGraph,
+    ranges: &ActivationRanges,
+    h: usize,
+    w: usize,
+) -> Result<QuantizedSesr> {
+    let sized = SesrGraph {
+        height: h,
+        width: w,
+        ..graph.clone()
+    };
+    Ok(QuantizedSesr::new(&sized, ranges)?)
+}
+
+fn load(bytes: &[u8]) -> Result<Int8Sesr> {
+    Ok(Int8Sesr::from_model(
+        &Model::parse(bytes)?,
+        Path::new("test.tflite"),
+    )?)
+}
+
+/// Crops of real photos, of awkward sizes: odd, narrower than a kernel, wider than a tile.
+fn images() -> Result<Vec<PlaneF32>> {
+    let chelsea = valid_y("chelsea.png")?;
+    let coins = valid_y("coins.png")?;
+    Ok(vec![
+        crop(&chelsea, 60, 200, 37, 53),
+        crop(&coins, 10, 20, 64, 40),
+        crop(&chelsea, 200, 10, 3, 5),
+        crop(&coins, 100, 0, 1, 7),
+        crop(&chelsea, 150, 0, 14, 300),
+    ])
+}
+
+#[test]
+fn scalar_path_equals_the_simulation_at_any_size() -> Result<()> {
+    for scale in [2, 4] {
+        let (graph, ranges) = network(scale, 3, 8, 11 + scale as u64)?;
+        // The file is exported at 16x24, the images have other sizes.
+        let file = quantized(&graph, &ranges, 16, 24)?;
+        for layout in [Layout::Fast, Layout::Plain] {
+            let net = load(&file.write_with(layout)?)?.with_kernel_level(KernelLevel::Scalar)?;
+            assert_eq!(net.scale(), scale);
+            for image in images()? {
+                let (h, w) = (image.height, image.width);
+                let q = quantized(&graph, &ranges, h, w)?;
+                let x = q.quantize_input(&image.data);
+                let want = q.simulate(&x)?;
+                for threads in [1, 3] {
+                    let got = net.run_int8(&x, w, h, threads)?;
+                    assert!(
+                        got == want,
+                        "x{scale} {layout:?} {h}x{w}, {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn simd_levels_equal_the_scalar_path() -> Result<()> {
+    let image = crop(&valid_y("rocket.jpg")?, 0, 0, 70, 530);
+    let (h, w) = (image.height, image.width);
+    // SESR-M5 x2 and x4, a narrow model (8 features: AVX2 kernels under AVX-512) and a wide
+    // one (32 features, as SESR-XL).
+    for (scale, m, f) in [(2, 5, 16), (4, 5, 16), (2, 2, 8), (2, 1, 32), (4, 1, 32)] {
+        let (graph, ranges) = network(scale, m, f, 5)?;
+        let q = quantized(&graph, &ranges, 32, 48)?;
+        let x = q.quantize_input(&image.data);
+        let scalar = load(&q.write()?)?.with_kernel_level(KernelLevel::Scalar)?;
+        let want = scalar.run_int8(&x, w, h, 2)?;
+        for level in [KernelLevel::Avx2, KernelLevel::Avx512Vnni] {
+            if !level.is_supported() {
+                println!("note: this CPU lacks {level:?}; its kernels are not tested");
+                continue;
+            }
+            let net = load(&q.write()?)?.with_kernel_level(level)?;
+            let got = net.run_int8(&x, w, h, 2)?;
+            let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differ, 0,
+                "{level:?} x{scale} M{m} f{f}: {differ} values differ"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Share of values equal, and within one step.
+fn agreement(got: &[i8], want: &[i8]) -> (f64, f64) {
+    assert_eq!(got.len(), want.len());
+    let diff = |(a, b): (&i8, &i8)| (*a as i32 - *b as i32).abs();
+    let n = want.len() as f64;
+    let exact = got.iter().zip(want).filter(|p| diff(*p) == 0).count() as f64 / n;
+    let within_one = got.iter().zip(want).filter(|p| diff(*p) <= 1).count() as f64 / n;
+    (exact, within_one)
+}
+
+#[test]
+fn litert_computes_the_same_output() -> Result<()> {
+    let chelsea = valid_y("chelsea.png")?;
+    // An even size (phase-packed file) and an odd one (plain file); x2 and x4.
+    for (scale, h, w, layout) in [
+        (2, 48, 64, Layout::Fast),
+        (4, 48, 64, Layout::Fast),
+        (2, 39, 55, Layout::Fast),
+        (2, 48, 64, Layout::Plain),
+    ] {
+        let image = crop(&chelsea, 90, 120, h, w);
+        let (graph, ranges) = network(scale, 5, 16, 21)?;
+        let q = quantized(&graph, &ranges, h, w)?;
+        let bytes = q.write_with(layout)?;
+        let x = q.quantize_input(&image.data);
+        let ours = load(&bytes)?.run_int8(&x, w, h, 2)?;
+        let (reference, _) = run_litert(&bytes, &x, "ref", 0)?;
+        assert!(
+            ours == reference,
+            "x{scale} {h}x{w} {layout:?}: differs from the reference kernels"
+        );
+        let (xnnpack, _) = run_litert(&bytes, &x, "auto", 0)?;
+        let (exact, within_one) = agreement(&ours, &xnnpack);
+        println!(
+            "x{scale} {h}x{w} {layout:?}: {:.3}% exact, {:.3}% within one step of XNNPACK",
+            100.0 * exact,
+            100.0 * within_one
+        );
+        assert!(
+            within_one >= 0.999,
+            "x{scale} {h}x{w}: {within_one} within one step"
+        );
+        assert!(exact >= 0.9, "x{scale} {h}x{w}: only {exact} exact");
+    }
+    Ok(())
+}
+
+#[test]
+fn upscale_y_quantizes_as_tflite_users_do() -> Result<()> {
+    let image = crop(&valid_y("coins.png")?, 30, 40, 33, 47);
+    let (graph, ranges) = network(2, 3, 16, 3)?;
+    let q = quantized(&graph, &ranges, image.height, image.width)?;
+    let net = load(&q.write()?)?;
+    let up = net.upscale_y(&image, 2)?;
+    assert_eq!((up.width, up.height), (2 * image.width, 2 * image.height));
+    let want: Vec<f32> = q.dequantize_output(&q.simulate(&q.quantize_input(&image.data))?);
+    assert_eq!(up.data, want);
+    assert!(up.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    Ok(())
+}
+
+#[test]
+fn bad_files_and_inputs_are_clear_errors() -> Result<()> {
+    let dir = TempDir::new()?;
+    let (graph, ranges) = network(2, 2, 8, 9)?;
+
+    let float = dir.path().join("float.tflite");
+    std::fs::write(&float, write_float32(&graph)?)?;
+    let err = Int8Sesr::from_tflite_file(&float).unwrap_err();
+    assert!(matches!(err, RuntimeError::Model { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("float.tflite") && text.contains("FLOAT32"),
+        "{text}"
+    );
+
+    let garbage = dir.path().join("garbage.tflite");
+    std::fs::write(&garbage, b"not a flatbuffer at all")?;
+    let text = Int8Sesr::from_tflite_file(&garbage)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("garbage.tflite"), "{text}");
+
+    let missing = dir.path().join("missing.tflite");
+    let err = Int8Sesr::from_tflite_file(&missing).unwrap_err();
+    assert!(matches!(err, RuntimeError::Io { .. }), "{err}");
+
+    let file = dir.path().join("int8.tflite");
+    std::fs::write(&file, quantized(&graph, &ranges, 8, 8)?.write()?)?;
+    let net = Int8Sesr::from_tflite_file(&file)?;
+    for (w, h, n) in [(0, 5, 0), (5, 0, 0), (4, 4, 15)] {
+        let err = net.run_int8(&vec![0; n], w, h, 1).unwrap_err();
+        assert!(matches!(err, RuntimeError::Input(_)), "{err}");
+    }
+    let huge = usize::MAX / 2;
+    let err = net.run_int8(&[], huge, 3, 1).unwrap_err();
+    assert!(matches!(err, RuntimeError::Input(_)), "{err}");
+    let err = net.run_int8(&[], 40_000, 40_000, 1).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    Ok(())
+}
