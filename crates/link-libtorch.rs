@@ -6,7 +6,7 @@
 //! executables' rpath. `rustc-link-arg` reaches only this package's own executables, which is
 //! why each such crate depends on torch-sys directly and names this file as its build script.
 
-fn main() {
+pub fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");

@@ -29,6 +29,7 @@ pub mod infer;
 mod model;
 pub mod ops;
 pub mod optim;
+pub mod prelu;
 pub mod train;
 pub mod trainer;
 

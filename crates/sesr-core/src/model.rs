@@ -223,7 +223,13 @@ fn sesr_graph(
 
 /// PReLU with slope `prelu[i]`, or ReLU for the quantized network.
 fn activation_fn(relu: bool, prelu: &[Tensor]) -> impl Fn(usize, Tensor) -> Tensor + '_ {
-    move |i, x| if relu { x.relu() } else { x.prelu(&prelu[i]) }
+    move |i, x| {
+        if relu {
+            x.relu()
+        } else {
+            crate::prelu::prelu(&x, &prelu[i])
+        }
+    }
 }
 
 fn check_input(input: &Tensor) -> Result<()> {

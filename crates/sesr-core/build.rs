@@ -1,0 +1,35 @@
+//! Links libtorch with an rpath (the workspace's shared script) and compiles the fused
+//! channels-last PReLU (`csrc/prelu.cpp`) against the libtorch headers torch-sys found.
+
+#[path = "../link-libtorch.rs"]
+mod link_libtorch;
+
+use std::path::PathBuf;
+
+fn main() {
+    link_libtorch::main();
+    println!("cargo:rerun-if-changed=csrc/prelu.cpp");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let lib_dir = PathBuf::from(
+        std::env::var("DEP_TCH_LIBTORCH_LIB")
+            .expect("torch-sys publishes DEP_TCH_LIBTORCH_LIB (sesr-core depends on it directly)"),
+    );
+    let include = lib_dir
+        .parent()
+        .expect("libtorch's lib dir has a parent")
+        .join("include");
+    // PyPI's torch and libtorch since 2.x use the C++11 ABI; torch-sys defaults to it too.
+    let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/prelu.cpp")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        // libtorch's headers warn by the hundred under C++17; our own file is kept clean.
+        .flag("-w")
+        .opt_level(3)
+        .compile("sesr_prelu");
+}
