@@ -322,6 +322,21 @@ pub fn save_gray_png(path: impl AsRef<Path>, gray: &PlaneF32) -> Result<()> {
     write_png_atomic(path, &bytes, w, h, ExtendedColorType::L8)
 }
 
+/// Saves interleaved 8-bit RGB pixels (`width * height * 3` bytes) as PNG, atomically.
+pub fn save_rgb8_png(path: impl AsRef<Path>, rgb: &[u8], width: u32, height: u32) -> Result<()> {
+    let path = path.as_ref();
+    if rgb.len() as u64 != u64::from(width) * u64::from(height) * 3 || rgb.is_empty() {
+        return Err(DataError::Encode {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} bytes do not make a non-empty {width}x{height} RGB image",
+                rgb.len()
+            ),
+        });
+    }
+    write_png_atomic(path, rgb, width, height, ExtendedColorType::Rgb8)
+}
+
 /// Saves a gray or RGB image as PNG, atomically.
 pub fn save_png(path: impl AsRef<Path>, img: &LoadedImage) -> Result<()> {
     match img {
