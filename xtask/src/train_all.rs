@@ -2,7 +2,8 @@
 //!
 //! Stages, each a `sesr-cli` run: x2 FP32 training; x4 FP32 initialised from x2; QAT
 //! fine-tuning of both; evaluation on the validation images; float32 and int8 TFLite export of
-//! both (1080p input); LiteRT latency; a summary table (markdown and JSON). A finished stage
+//! both (1080p input); LiteRT latency; a summary table (markdown and JSON) with pictures
+//! (training curves, crops bicubic | float32 | int8 | ground truth). A finished stage
 //! leaves `stages/<name>.done`, so running the command again resumes after the last finished
 //! stage; an interrupted training stage resumes inside its run (`--resume`).
 
@@ -260,12 +261,14 @@ impl Pipeline {
         Ok(())
     }
 
-    fn eval(&self, stage: &str) -> Result<Value> {
-        let json_path = self.opts.out.join("eval").join(format!("{stage}.json"));
+    /// Scores a model (checkpoint or int8 .tflite) on the validation images; the JSON report
+    /// goes to `eval/<name>.json`.
+    fn eval(&self, model: &Path, name: &str) -> Result<Value> {
+        let json_path = self.opts.out.join("eval").join(format!("{name}.json"));
         let args = [
             "eval".into(),
             "--checkpoint".into(),
-            self.best(stage)?.display().to_string(),
+            model.display().to_string(),
             "--data".into(),
             self.opts.valid.display().to_string(),
             "--json".into(),
@@ -340,11 +343,80 @@ impl Pipeline {
         ))
     }
 
+    /// The first validation image in name order: the one the crops show.
+    fn crop_image(&self) -> Result<PathBuf> {
+        let mut images: Vec<PathBuf> = std::fs::read_dir(&self.opts.valid)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    ["png", "jpg", "jpeg", "bmp"].contains(&e.to_ascii_lowercase().as_str())
+                })
+            })
+            .collect();
+        images.sort();
+        images
+            .into_iter()
+            .next()
+            .with_context(|| format!("{}: no validation image to crop", self.opts.valid.display()))
+    }
+
+    /// The pictures: training curves of every stage, and crops (bicubic | float32 | int8 |
+    /// ground truth) per scale. Returns the file names, relative to the run folder.
+    fn pictures(&self) -> Result<Vec<(String, String)>> {
+        let out = &self.opts.out;
+        let mut args: Vec<String> = vec!["plot".into(), "--output".into()];
+        args.push(out.join("training_curves.png").display().to_string());
+        for stage in &TRAIN_STAGES {
+            args.push(format!(
+                "{}={}",
+                stage.name,
+                self.run_dir(stage.name)?.display()
+            ));
+        }
+        print!("{}", self.sesr_cli(&args)?);
+        let mut pictures = vec![(
+            "Training loss and validation PSNR per stage".to_string(),
+            "training_curves.png".to_string(),
+        )];
+        let image = self.crop_image()?;
+        for scale in [2, 4] {
+            let file = format!("crops_x{scale}.png");
+            let args = [
+                "compare".into(),
+                "--image".into(),
+                image.display().to_string(),
+                "--model".into(),
+                format!(
+                    "SESR float32={}",
+                    self.best(&format!("x{scale}-fp32"))?.display()
+                ),
+                "--model".into(),
+                format!("SESR int8={}", self.export_path(scale, "int8").display()),
+                "--output".into(),
+                out.join(&file).display().to_string(),
+            ];
+            print!("{}", self.sesr_cli(&args)?);
+            let name = image.file_name().unwrap_or_default().to_string_lossy();
+            pictures.push((format!("x{scale} crops of `{name}`"), file));
+        }
+        Ok(pictures)
+    }
+
     fn summary(&self) -> Result<()> {
         let mut rows = vec![];
         for scale in [2, 4] {
-            let fp32 = self.eval(&format!("x{scale}-fp32"))?;
-            let qat = self.eval(&format!("x{scale}-qat"))?;
+            let fp32 = self.eval(
+                &self.best(&format!("x{scale}-fp32"))?,
+                &format!("x{scale}-fp32"),
+            )?;
+            let qat = self.eval(
+                &self.best(&format!("x{scale}-qat"))?,
+                &format!("x{scale}-qat"),
+            )?;
+            let int8 = self.eval(
+                &self.export_path(scale, "int8"),
+                &format!("x{scale}-int8-tflite"),
+            )?;
             let (params, macs) = self.info(scale)?;
             let float_file = self.export_path(scale, "float32");
             let int8_file = self.export_path(scale, "int8");
@@ -355,6 +427,8 @@ impl Pipeline {
                 "ssim_fp32": fp32["datasets"][0]["sesr"]["ssim"],
                 "psnr_int8_qat": qat["datasets"][0]["sesr"]["psnr"],
                 "ssim_int8_qat": qat["datasets"][0]["sesr"]["ssim"],
+                "psnr_int8_tflite": int8["datasets"][0]["sesr"]["psnr"],
+                "ssim_int8_tflite": int8["datasets"][0]["sesr"]["ssim"],
                 "psnr_bicubic": fp32["datasets"][0]["bicubic"]["psnr"],
                 "params": params,
                 "macs_1080p": macs,
@@ -366,21 +440,23 @@ impl Pipeline {
         }
         let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
         let mut md = format!(
-            "# SESR-{} pipeline summary\n\nValidation images: `{}` (PSNR on 8-bit Y, border = scale). INT8 is the QAT model \
-             with its fake quantization, which the int8 .tflite matches within 1 LSB. Latency: LiteRT, 2 threads, \
+            "# SESR-{} pipeline summary\n\nValidation images: `{}` (PSNR on 8-bit Y, border = scale). \
+             INT8 QAT: the quantization-aware model with its fake quantization; INT8 .tflite: the exported int8 file, \
+             run by sesr-runtime (LiteRT's integers, within one step). Latency: LiteRT, 2 threads, \
              1080x1920 input, median of 5 runs.\n\n\
-             | scale | bicubic dB | FP32 dB | INT8 dB | params | MACs (1080p) | float32 .tflite | int8 .tflite | LiteRT float32 | LiteRT int8 |\n\
-             |---|---|---|---|---|---|---|---|---|---|\n",
+             | scale | bicubic dB | FP32 dB | INT8 QAT dB | INT8 .tflite dB | params | MACs (1080p) | float32 .tflite | int8 .tflite | LiteRT float32 | LiteRT int8 |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
             self.opts.preset.to_uppercase(),
             self.opts.valid.display()
         );
         for r in &rows {
             md += &format!(
-                "| x{} | {} | {} | {} | {} | {:.2} G | {} KiB | {} KiB | {} ms | {} ms |\n",
+                "| x{} | {} | {} | {} | {} | {} | {:.2} G | {} KiB | {} KiB | {} ms | {} ms |\n",
                 r["scale"],
                 f(&r["psnr_bicubic"]),
                 f(&r["psnr_fp32"]),
                 f(&r["psnr_int8_qat"]),
+                f(&r["psnr_int8_tflite"]),
                 r["params"],
                 r["macs_1080p"].as_f64().unwrap_or(0.0) / 1e9,
                 r["float32_bytes"].as_u64().unwrap_or(0) / 1024,
@@ -389,11 +465,19 @@ impl Pipeline {
                 f(&r["litert_int8_ms"]),
             );
         }
+        let pictures = self.pictures()?;
+        for (caption, file) in &pictures {
+            md += &format!("\n## {caption}\n\n![{caption}]({file})\n");
+        }
         let out = &self.opts.out;
         std::fs::write(out.join("summary.md"), &md)?;
         std::fs::write(
             out.join("summary.json"),
-            serde_json::to_vec_pretty(&json!({ "preset": self.opts.preset, "rows": rows }))?,
+            serde_json::to_vec_pretty(&json!({
+                "preset": self.opts.preset,
+                "rows": rows,
+                "pictures": pictures.iter().map(|(_, file)| file).collect::<Vec<_>>(),
+            }))?,
         )?;
         println!(
             "\n{md}\nwritten: {} and summary.json",

@@ -4,9 +4,10 @@
 //! published bicubic figures): HR cropped to a multiple of the scale, LR by float bicubic on
 //! Y, scores on 8-bit Y with `scale` pixels shaved per border. The network runs tile by tile
 //! ([`sesr_core::infer::upscale_y`]), so large images (DIV2K) are fine; images are read one at
-//! a time.
+//! a time. An int8 `.tflite` export is scored too: sesr-runtime runs its integer network (the
+//! same integers LiteRT computes, within one step), at each image's own size.
 
-use crate::upscale::{check_tile, load_model};
+use crate::upscale::{check_tile, is_tflite, load_model, load_native};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,14 +17,17 @@ use sesr_core::infer::upscale_y;
 use sesr_core::{CollapsedSesr, CoreError, SesrConfig};
 use sesr_data::dataset::list_images;
 use sesr_data::metrics::SSIM_WINDOW;
+use sesr_data::plane::PlaneF32;
 use sesr_data::protocol::{bicubic_baseline, score, EvalImage, Protocol, Scores};
+use sesr_runtime::Upscaler;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
-    /// sidecar (same name, .json) next to it. The scale comes from the checkpoint.
-    #[arg(long, value_name = "MODEL.safetensors")]
+    /// sidecar (same name, .json) next to it; or an int8 .tflite export. The scale comes from
+    /// the model.
+    #[arg(long, value_name = "MODEL.safetensors|MODEL.tflite")]
     checkpoint: PathBuf,
     /// A folder of HR images (Set5, Set14, BSD100, Urban100, DIV2K_valid_HR, ...); repeat the
     /// flag for several.
@@ -71,7 +75,12 @@ struct DatasetResult {
 #[derive(Debug, Serialize)]
 struct Report {
     checkpoint: PathBuf,
-    config: SesrConfig,
+    /// The architecture, for a checkpoint (a .tflite file holds weights, not the config).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<SesrConfig>,
+    /// What ran the network.
+    engine: &'static str,
+    scale: usize,
     protocol: Protocol,
     /// Border shaved on each side before scoring, in HR pixels.
     shave: usize,
@@ -107,9 +116,31 @@ fn mean(scores: impl Iterator<Item = Scores>) -> Scores {
     }
 }
 
+/// The model under evaluation: a checkpoint on libtorch, or an int8 .tflite on sesr-runtime.
+enum EvalModel {
+    Torch(CollapsedSesr),
+    Int8(Upscaler),
+}
+
+impl EvalModel {
+    fn scale(&self) -> usize {
+        match self {
+            EvalModel::Torch(model) => model.config().scale,
+            EvalModel::Int8(upscaler) => upscaler.scale(),
+        }
+    }
+
+    fn upscale_y(&self, lr_y: &PlaneF32, tile: usize) -> Result<PlaneF32> {
+        Ok(match self {
+            EvalModel::Torch(model) => upscale_y(model, lr_y, tile)?,
+            EvalModel::Int8(upscaler) => upscaler.upscale_y(lr_y)?,
+        })
+    }
+}
+
 /// Scores one HR image file with bicubic and with the model.
-fn eval_image(model: &CollapsedSesr, file: &Path, tile: usize) -> Result<ImageResult> {
-    let scale = model.config().scale;
+fn eval_image(model: &EvalModel, file: &Path, tile: usize) -> Result<ImageResult> {
+    let scale = model.scale();
     let protocol = Protocol::YFloat;
     let hr = sesr_data::load_image_u8(file)?;
     let name = file
@@ -132,7 +163,7 @@ fn eval_image(model: &CollapsedSesr, file: &Path, tile: usize) -> Result<ImageRe
     }
     let baseline = bicubic_baseline(&hr, scale, protocol)?;
     let bicubic = score(&baseline.bicubic_y, &baseline.hr_y, scale);
-    let sr_y = upscale_y(model, &image.lr_y, tile)?;
+    let sr_y = model.upscale_y(&image.lr_y, tile)?;
     let sesr = image.score(&sr_y);
     Ok(ImageResult {
         name,
@@ -145,7 +176,7 @@ fn eval_image(model: &CollapsedSesr, file: &Path, tile: usize) -> Result<ImageRe
     })
 }
 
-fn eval_dataset(model: &CollapsedSesr, dir: &Path, tile: usize) -> Result<DatasetResult> {
+fn eval_dataset(model: &EvalModel, dir: &Path, tile: usize) -> Result<DatasetResult> {
     let files =
         list_images(dir, "HR image").with_context(|| format!("--data {}", dir.display()))?;
     let name = dataset_name(dir);
@@ -190,15 +221,22 @@ fn scores(s: Scores) -> String {
 }
 
 fn print_table(report: &Report, per_image: bool) {
-    let c = &report.config;
-    println!(
-        "SESR m={} f={} p={} x{}  (checkpoint: {})",
-        c.m,
-        c.int_features,
-        c.feature_size,
-        c.scale,
-        report.checkpoint.display()
-    );
+    match &report.config {
+        Some(c) => println!(
+            "SESR m={} f={} p={} x{}  (checkpoint: {})",
+            c.m,
+            c.int_features,
+            c.feature_size,
+            c.scale,
+            report.checkpoint.display()
+        ),
+        None => println!(
+            "SESR x{}, {}  (model: {})",
+            report.scale,
+            report.engine,
+            report.checkpoint.display()
+        ),
+    }
     let mut width = report
         .datasets
         .iter()
@@ -257,7 +295,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for dir in &args.data {
         list_images(dir, "HR image").with_context(|| format!("--data {}", dir.display()))?;
     }
-    let model = load_model(&args.checkpoint, device)?;
+    let model = if is_tflite(&args.checkpoint) {
+        if device != tch::Device::Cpu {
+            bail!(
+                "--device {}: an int8 .tflite runs on the CPU (sesr-runtime); drop --device",
+                args.device
+            );
+        }
+        EvalModel::Int8(load_native(&args.checkpoint)?)
+    } else {
+        EvalModel::Torch(load_model(&args.checkpoint, device)?)
+    };
     let datasets = args
         .data
         .iter()
@@ -265,9 +313,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let report = Report {
         checkpoint: args.checkpoint.clone(),
-        config: *model.config(),
+        config: match &model {
+            EvalModel::Torch(m) => Some(*m.config()),
+            EvalModel::Int8(_) => None,
+        },
+        engine: match &model {
+            EvalModel::Torch(_) => "float32 on libtorch",
+            EvalModel::Int8(_) => "int8 .tflite on sesr-runtime",
+        },
+        scale: model.scale(),
         protocol: Protocol::YFloat,
-        shave: model.config().scale,
+        shave: model.scale(),
         datasets,
     };
     print_table(&report, args.per_image);

@@ -1,11 +1,13 @@
 //! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
 //! thin: parsing flags, calling the library crates, printing results.
 
+mod compare;
 mod eval;
 mod export;
 mod info;
 mod inspect;
 mod model_args;
+mod plot;
 mod train;
 mod upscale;
 
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 #[command(
     name = "sesr-cli",
     version,
-    about = "SESR super-resolution: account, train, evaluate, upscale, export"
+    about = "SESR super-resolution: account, train, evaluate, upscale, export, plot"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +39,10 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),
+    /// Draw training loss and validation PSNR of training runs as a PNG.
+    Plot(plot::PlotArgs),
+    /// Crops of an image by bicubic and by models, beside the ground truth, as a PNG.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,12 +54,28 @@ fn main() -> ExitCode {
         Command::Upscale(args) => upscale::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Plot(args) => plot::run(&args),
+        Command::Compare(args) => compare::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, like anyhow's `{:#}`, but without repeating a cause
+/// that the message before it already ends with (our library errors print their io source).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text += ": ";
+            text += &cause;
+        }
+    }
+    text
 }

@@ -84,7 +84,7 @@ pub(crate) fn check_tile(tile: usize) -> Result<()> {
     Ok(())
 }
 
-fn is_tflite(path: &Path) -> bool {
+pub(crate) fn is_tflite(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
@@ -120,29 +120,35 @@ pub(crate) fn load_model(checkpoint: &Path, device: Device) -> Result<CollapsedS
         .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))
 }
 
-/// Loads the `--checkpoint` for sesr-runtime. A training checkpoint is collapsed here with
-/// sesr-core first (sesr-runtime reads collapsed checkpoints only).
-fn load_native(args: &UpscaleArgs) -> Result<Upscaler> {
-    let checkpoint = &args.checkpoint;
-    let upscaler = if is_tflite(checkpoint) {
-        Upscaler::load(checkpoint)
-            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))?
+/// Loads a `--checkpoint` for sesr-runtime: an int8 `.tflite`, a collapsed checkpoint, or a
+/// training checkpoint, which is collapsed here with sesr-core first (sesr-runtime reads
+/// collapsed checkpoints only).
+pub(crate) fn load_native(checkpoint: &Path) -> Result<Upscaler> {
+    if is_tflite(checkpoint) {
+        return Upscaler::load(checkpoint)
+            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()));
+    }
+    let sidecar_exists = sidecar_path(checkpoint).is_file();
+    let training = sidecar_exists
+        && matches!(
+            read_meta(checkpoint).map(|m| m.kind),
+            Ok(CheckpointKind::Training { .. })
+        );
+    if training || !checkpoint.is_file() || !sidecar_exists {
+        // The torch loader names a missing file or sidecar as the torch engine does.
+        let model = load_model(checkpoint, Device::Cpu)?;
+        Ok(Upscaler::from_graph(&crate::export::graph_of(
+            &model, 1, 1,
+        )?)?)
     } else {
-        let sidecar_exists = sidecar_path(checkpoint).is_file();
-        let training = sidecar_exists
-            && matches!(
-                read_meta(checkpoint).map(|m| m.kind),
-                Ok(CheckpointKind::Training { .. })
-            );
-        if training || !checkpoint.is_file() || !sidecar_exists {
-            // The torch loader names a missing file or sidecar as the torch engine does.
-            let model = load_model(checkpoint, Device::Cpu)?;
-            Upscaler::from_graph(&crate::export::graph_of(&model, 1, 1)?)?
-        } else {
-            Upscaler::load(checkpoint)
-                .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))?
-        }
-    };
+        Upscaler::load(checkpoint)
+            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))
+    }
+}
+
+/// [`load_native`] with the `--threads` and `--tile` of `upscale`.
+fn load_native_for(args: &UpscaleArgs) -> Result<Upscaler> {
+    let upscaler = load_native(&args.checkpoint)?;
     let upscaler = match args.threads {
         Some(threads) => upscaler.with_threads(threads)?,
         None => upscaler,
@@ -276,7 +282,7 @@ pub fn run(args: &UpscaleArgs) -> Result<()> {
     }
     let jobs = plan(&args.input, &args.output)?;
     let model = match args.engine {
-        Engine::Native => Model::Native(load_native(args)?),
+        Engine::Native => Model::Native(load_native_for(args)?),
         Engine::Torch => Model::Torch {
             model: load_model(&args.checkpoint, device)?,
             tile: args.tile.unwrap_or(TORCH_TILE),

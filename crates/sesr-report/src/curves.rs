@@ -64,6 +64,7 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
                 chart
                     .configure_mesh()
                     .x_desc("epoch")
+                    .x_label_formatter(&|x| format!("{x:.0}"))
                     .label_style(("sans-serif", 13))
                     .draw()
                     .map_err(|e| draw_error(&e))?;

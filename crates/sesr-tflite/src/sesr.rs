@@ -87,7 +87,7 @@ impl ConvWeights {
                 ));
             }
         }
-        if self.out_channels == 0 || self.kernel % 2 == 0 || self.kernel > 63 {
+        if self.out_channels == 0 || self.kernel.is_multiple_of(2) || self.kernel > 63 {
             return bad(format!(
                 "needs at least one output channel and an odd kernel up to 63, got {} \
                  channels and kernel {}",
