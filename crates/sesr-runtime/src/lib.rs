@@ -9,7 +9,16 @@
 //! [`float32`](mod@float32) for the scheme), on a rayon pool of [`Upscaler::with_threads`]
 //! threads, with AVX-512F, AVX2 + FMA or portable kernels picked at run time ([`Kernel`]).
 //! Its results equal the tch model's to within 1e-4, borders included, for any image size and
-//! tile size. Any SESR shape runs: M3 to M11 and XL, x2 and x4, PReLU or ReLU.
+//! tile size. Any SESR shape runs: M3 to M11 and XL, x2 and x4, PReLU or ReLU. A QAT
+//! checkpoint runs on its float weights (ReLU when weights and activations were quantized),
+//! without its fake quantization.
+//!
+//! The int8 path ([`int8`](mod@int8)) runs the integer network of an int8 `.tflite` with
+//! TFLite's requantization, on AVX-512 VNNI, AVX2 or portable kernels. A float32 `.tflite`
+//! is refused: load the checkpoint it was exported from.
+//!
+//! Training checkpoints (expanded linear blocks) must be collapsed first (sesr-core's
+//! `CollapsedSesr::from_checkpoint(..)?.save(..)`); `sesr-cli upscale` does it on the fly.
 //!
 //! # Example
 //!
@@ -141,6 +150,7 @@ pub enum Precision {
 #[derive(Debug)]
 enum Network {
     Float32(Float32Sesr),
+    Int8(int8::Int8Sesr),
 }
 
 /// A loaded SESR model, ready to upscale: the network, its kernels and its thread pool.
@@ -180,12 +190,7 @@ impl Upscaler {
                     }
                 })?,
             )),
-            Some("tflite") => Err(RuntimeError::Model {
-                path: path.to_path_buf(),
-                message: "int8 .tflite support is not built yet; load the float32 checkpoint \
-                          (.safetensors) the file was exported from"
-                    .into(),
-            }),
+            Some("tflite") => Self::new(Network::Int8(int8::Int8Sesr::from_tflite_file(path)?)),
             _ => Err(RuntimeError::Model {
                 path: path.to_path_buf(),
                 message: "is neither a .safetensors checkpoint (with its .json sidecar) nor a \
@@ -205,11 +210,18 @@ impl Upscaler {
 
     fn new(network: Network) -> Result<Upscaler> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let kernel = Kernel::best();
+        let kernel = match &network {
+            Network::Float32(_) => Kernel::best(),
+            Network::Int8(net) => match net.kernel_level() {
+                int8::KernelLevel::Scalar => Kernel::Scalar,
+                int8::KernelLevel::Avx2 => Kernel::Avx2,
+                int8::KernelLevel::Avx512Vnni => Kernel::Avx512,
+            },
+        };
         Ok(Upscaler {
             network,
             kernel,
-            rows: RowKernels::new(kernel).expect("Kernel::best is available"),
+            rows: RowKernels::new(kernel).unwrap_or(RowKernels::Scalar),
             threads,
             pool: build_pool(threads)?,
             tile_width: DEFAULT_TILE_WIDTH,
@@ -229,12 +241,28 @@ impl Upscaler {
         Ok(self)
     }
 
-    /// Forces a kernel (default [`Kernel::best`]); fails when this CPU lacks it.
+    /// Forces a kernel (default [`Kernel::best`]); fails when this CPU lacks it. For an
+    /// int8 model, `Avx512` means AVX-512 with VNNI.
     pub fn with_kernel(mut self, kernel: Kernel) -> Result<Upscaler> {
-        self.rows = RowKernels::new(kernel).ok_or(RuntimeError::KernelUnavailable {
+        let unavailable = RuntimeError::KernelUnavailable {
             kernel,
             needs: kernel.needs(),
-        })?;
+        };
+        self.network = match self.network {
+            Network::Int8(net) => {
+                let level = match kernel {
+                    Kernel::Scalar => int8::KernelLevel::Scalar,
+                    Kernel::Avx2 => int8::KernelLevel::Avx2,
+                    Kernel::Avx512 => int8::KernelLevel::Avx512Vnni,
+                };
+                if !level.is_supported() {
+                    return Err(unavailable);
+                }
+                Network::Int8(net.with_kernel_level(level)?)
+            }
+            float => float,
+        };
+        self.rows = RowKernels::new(kernel).ok_or(unavailable)?;
         self.kernel = kernel;
         Ok(self)
     }
@@ -257,12 +285,14 @@ impl Upscaler {
     pub fn scale(&self) -> usize {
         match &self.network {
             Network::Float32(net) => net.scale(),
+            Network::Int8(net) => net.scale(),
         }
     }
 
     pub fn precision(&self) -> Precision {
         match &self.network {
             Network::Float32(_) => Precision::Float32,
+            Network::Int8(_) => Precision::Int8,
         }
     }
 
@@ -316,6 +346,10 @@ impl Upscaler {
                 w * h
             )));
         }
+        let net = match &self.network {
+            Network::Float32(net) => net,
+            Network::Int8(net) => return self.pool.install(|| net.upscale_y(y, self.threads)),
+        };
         let mut data = Vec::new();
         data.try_reserve_exact(pixels).map_err(|_| {
             RuntimeError::Input(format!(
@@ -324,13 +358,9 @@ impl Upscaler {
             ))
         })?;
         data.resize(pixels, 0.0);
-        match &self.network {
-            Network::Float32(net) => {
-                let tile = (self.tile_width, self.band_height(h));
-                self.pool
-                    .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
-            }
-        }
+        let tile = (self.tile_width, self.band_height(h));
+        self.pool
+            .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
         Ok(PlaneF32::from_vec(ws, hs, data).expect("the output holds ws * hs pixels"))
     }
 
