@@ -470,7 +470,7 @@ impl<'m> Matcher<'m> {
         let packed_input = first == BuiltinOp::SPACE_TO_DEPTH;
         let (hh, wh) = (h / 2, w / 2);
         let (input_s2d, shift_in, shift_shape) = if packed_input {
-            if h % 2 != 0 || w % 2 != 0 {
+            if !h.is_multiple_of(2) || !w.is_multiple_of(2) {
                 return Err(unsupported(format!(
                     "a packed graph with odd input size {h}x{w}"
                 )));
@@ -510,7 +510,7 @@ impl<'m> Matcher<'m> {
             .filter(|&o| o > 0)
             .ok_or_else(|| unsupported("cannot find the input conv's weight".into()))?;
         let (input_conv, f0_t, f0) = if packed_input {
-            if f % 4 != 0 {
+            if !f.is_multiple_of(4) {
                 return Err(unsupported(format!("a packed input conv with {f} outputs")));
             }
             let f = f / 4;

@@ -65,8 +65,8 @@ impl KernelLevel {
 /// An int8 SESR model ready to run.
 #[derive(Clone, Debug)]
 pub struct Int8Sesr {
-    network: Int8Network,
-    plan: NetworkPlan,
+    /// The recovered network and its kernel plan (boxed: a few hundred bytes).
+    model: Box<(Int8Network, NetworkPlan)>,
     level: KernelLevel,
 }
 
@@ -103,9 +103,9 @@ impl Int8Sesr {
                 stream::MAX_KERNEL
             )));
         }
+        let plan = NetworkPlan::new(&network);
         Ok(Self {
-            plan: NetworkPlan::new(&network),
-            network,
+            model: Box::new((network, plan)),
             level: KernelLevel::best(),
         })
     }
@@ -129,12 +129,12 @@ impl Int8Sesr {
 
     /// The upscaling factor (2 or 4).
     pub fn scale(&self) -> usize {
-        self.network.scale
+        self.model.0.scale
     }
 
     /// The recovered integer network.
     pub fn network(&self) -> &Int8Network {
-        &self.network
+        &self.model.0
     }
 
     /// Upscales a Y plane with values in `[0, 1]`: quantized with the model's input
@@ -144,11 +144,11 @@ impl Int8Sesr {
         let input: Vec<i8> = y
             .data
             .iter()
-            .map(|&v| self.plan.input.quantize(v))
+            .map(|&v| self.model.1.input.quantize(v))
             .collect();
         let out = self.run_int8(&input, y.width, y.height, threads)?;
         let s = self.scale();
-        let params = self.plan.output;
+        let params = self.model.1.output;
         let data = out.iter().map(|&q| params.dequantize(q)).collect();
         PlaneF32::from_vec(s * y.width, s * y.height, data)
             .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
@@ -195,7 +195,13 @@ impl Int8Sesr {
         let threads = threads.max(1);
         let run = |output: &mut [i8]| {
             stream::run(
-                &self.plan, self.level, input, width, height, output, threads,
+                &self.model.1,
+                self.level,
+                input,
+                width,
+                height,
+                output,
+                threads,
             )
         };
         if threads == 1 {

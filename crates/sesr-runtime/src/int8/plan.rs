@@ -145,6 +145,8 @@ pub(crate) struct NetworkPlan {
     /// High-resolution offset `(dy, dx)` of each output-conv channel after the
     /// depth-to-space operators.
     pub depth_to_space: Vec<(usize, usize)>,
+    /// The inverse: the output-conv channel of offset `(dy, dx)`, at `dy * scale + dx`.
+    pub channel_at: Vec<usize>,
 }
 
 impl NetworkPlan {
@@ -179,7 +181,11 @@ impl NetworkPlan {
                 }
                 (dy, dx)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut channel_at = vec![0; scale * scale];
+        for (c, &(dy, dx)) in depth_to_space.iter().enumerate() {
+            channel_at[dy * scale + dx] = c;
+        }
         Self {
             scale,
             input: network.input,
@@ -189,6 +195,7 @@ impl NetworkPlan {
             residual: AddPlan::new(last_block, f0, network.residual),
             final_sum: AddPlan::new(output_conv.output, network.input, network.output),
             depth_to_space,
+            channel_at,
         }
     }
 

@@ -20,8 +20,9 @@ use super::x86;
 
 /// Low-resolution columns per tile: rings of a few rows of this width stay in L2.
 const TILE_WIDTH: usize = 256;
-/// Bytes after each ring row that SIMD kernels may read (never used).
-const ROW_SLACK: usize = 64;
+/// Bytes after each ring row that SIMD kernels may read past a row's last pixel (up to four
+/// blocks of 16 pixels and a kernel; the values read there are never used).
+const ROW_SLACK: usize = 512;
 /// The largest kernel a row call takes.
 pub(crate) const MAX_KERNEL: usize = 9;
 
@@ -88,6 +89,11 @@ impl Geometry {
     fn origin(&self) -> usize {
         self.lag[0]
     }
+
+    /// Pixels per ring row: a tile and the widest lag on both sides.
+    fn width(&self) -> usize {
+        TILE_WIDTH + 2 * self.origin()
+    }
 }
 
 /// The last rows of one layer.
@@ -134,15 +140,13 @@ impl Ring {
 /// One thread's buffers, reused from tile to tile.
 struct Scratch {
     rings: Vec<Ring>,
-    /// The output conv's row, the input spread to its channels, and their sum.
+    /// The output conv's row (when it is not fused with the end of the network).
     conv_out: Vec<u8>,
-    input_spread: Vec<u8>,
-    sum: Vec<u8>,
 }
 
 impl Scratch {
     fn new(geometry: &Geometry, outputs: usize) -> Self {
-        let width = TILE_WIDTH + 2 * geometry.origin();
+        let width = geometry.width();
         let rings = (0..geometry.lag.len())
             .map(|l| {
                 Ring::new(
@@ -152,12 +156,9 @@ impl Scratch {
                 )
             })
             .collect();
-        let bytes = width * outputs + ROW_SLACK;
         Self {
             rings,
-            conv_out: vec![0; bytes],
-            input_spread: vec![0; bytes],
-            sum: vec![0; bytes],
+            conv_out: vec![0; width * outputs + ROW_SLACK],
         }
     }
 }
@@ -225,22 +226,32 @@ impl Tile<'_> {
                 &rows[..conv.kernel],
                 after[0].row_mut(y),
                 bcols,
+                geometry.width(),
             );
         } else {
             self.ensure(rings, m + 1, y);
             self.ensure(rings, 1, y);
-            let f = geometry.channels[l];
-            let bytes = bcols.start * f..bcols.end * f;
+            // Each group of four channels is a run of pixels (see `scalar::offset`).
+            let channels = geometry.channels[l];
+            let (groups, segment, unit) = if channels.is_multiple_of(4) {
+                (channels / 4, 4 * geometry.width(), 4)
+            } else {
+                (1, 0, channels)
+            };
             let (before, after) = rings.split_at_mut(l);
-            let a = &before[m + 1].row(y as isize, self.height)[bytes.clone()];
-            let b = &before[1].row(y as isize, self.height)[bytes.clone()];
-            add_row(
-                self.level,
-                &self.plan.residual,
-                a,
-                b,
-                &mut after[0].row_mut(y)[bytes],
-            );
+            let a = before[m + 1].row(y as isize, self.height);
+            let b = before[1].row(y as isize, self.height);
+            let out = after[0].row_mut(y);
+            for g in 0..groups {
+                let bytes = g * segment + unit * bcols.start..g * segment + unit * bcols.end;
+                add_row(
+                    self.level,
+                    &self.plan.residual,
+                    &a[bytes.clone()],
+                    &b[bytes.clone()],
+                    &mut out[bytes],
+                );
+            }
         }
     }
 
@@ -259,10 +270,8 @@ impl Tile<'_> {
         let conv = &plan.convs[geometry.m + 1];
         let pad = conv.pad_size();
         let s = plan.scale;
-        let s2 = s * s;
         let out_width = s * self.width;
         let bcols = self.buffer(self.x0..self.x1);
-        let bytes = bcols.start * s2..bcols.end * s2;
         for y in y0..y1 {
             self.ensure(&mut scratch.rings, residual, y + pad);
             let source = &scratch.rings[residual];
@@ -270,35 +279,19 @@ impl Tile<'_> {
             for (ky, row) in rows.iter_mut().enumerate().take(conv.kernel) {
                 *row = source.row(y as isize + ky as isize - pad as isize, self.height);
             }
-            conv_row(
-                self.level,
-                conv,
-                &rows[..conv.kernel],
-                &mut scratch.conv_out,
-                bcols.clone(),
-            );
             let input = &self.input[y * self.width + self.x0..][..self.x1 - self.x0];
-            for (spread, &x) in scratch.input_spread[bytes.clone()]
-                .chunks_exact_mut(s2)
-                .zip(input)
-            {
-                spread.fill((x as i32 + U8_OFFSET) as u8);
-            }
-            add_row(
+            output_row(
                 self.level,
-                &plan.final_sum,
-                &scratch.conv_out[bytes.clone()],
-                &scratch.input_spread[bytes.clone()],
-                &mut scratch.sum[bytes.clone()],
+                plan,
+                &rows[..conv.kernel],
+                bcols.clone(),
+                geometry.width(),
+                input,
+                &mut out[(y - y0) * s * out_width..][..s * out_width],
+                out_width,
+                self.x0,
+                &mut scratch.conv_out,
             );
-            // Depth-to-space into the band's rows; `u8 ^ 0x80` is the int8 value.
-            let band_row = (y - y0) * s;
-            for (i, pixel) in scratch.sum[bytes.clone()].chunks_exact(s2).enumerate() {
-                let x = (self.x0 + i) * s;
-                for (&v, &(dy, dx)) in pixel.iter().zip(&plan.depth_to_space) {
-                    out[(band_row + dy) * out_width + x + dx] = (v ^ 0x80) as i8;
-                }
-            }
         }
     }
 }
@@ -309,12 +302,41 @@ fn conv_row(
     rows: &[&[u8]],
     out: &mut [u8],
     cols: Range<usize>,
+    width: usize,
 ) {
     match level {
         #[cfg(target_arch = "x86_64")]
-        KernelLevel::Avx2 | KernelLevel::Avx512Vnni => x86::conv_row(level, conv, rows, out, cols),
-        _ => scalar::conv_row(conv, rows, out, cols),
+        KernelLevel::Avx2 | KernelLevel::Avx512Vnni => {
+            x86::conv_row(level, conv, rows, out, cols, width)
+        }
+        _ => scalar::conv_row(conv, rows, out, cols, width),
     }
+}
+
+/// The output conv, the final ADD and the depth-to-space of one row (see
+/// [`scalar::finish_row`]); AVX-512 does all three in registers.
+#[allow(clippy::too_many_arguments)]
+fn output_row(
+    level: KernelLevel,
+    plan: &NetworkPlan,
+    rows: &[&[u8]],
+    cols: Range<usize>,
+    width: usize,
+    x: &[i8],
+    out: &mut [i8],
+    out_width: usize,
+    x0: usize,
+    conv_out: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == KernelLevel::Avx512Vnni
+        && x86::output_row(plan, rows, cols.clone(), width, x, out, out_width, x0)
+    {
+        return;
+    }
+    let conv = &plan.convs[plan.m() + 1];
+    conv_row(level, conv, rows, conv_out, cols.clone(), width);
+    scalar::finish_row(plan, conv_out, cols, width, x, out, out_width, x0);
 }
 
 fn add_row(level: KernelLevel, add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) {

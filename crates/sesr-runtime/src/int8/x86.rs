@@ -1,13 +1,16 @@
 //! x86-64 row kernels: AVX-512 VNNI and AVX2, computing the integers of [`super::scalar`].
 //!
+//! Rows hold four channels per pixel in runs of pixels (`scalar::offset`), so a 64-byte load is
+//! 16 pixels of four channels. Lanes are pixels; each output channel has its accumulators,
+//! and each weight (four int8 for four input channels) is broadcast from memory.
+//!
 //! * AVX-512 VNNI: `vpdpbusd` multiplies four `u8` activations by four `i8` weights into each
 //!   32-bit lane. Activations are stored as `q + 128` and the bias absorbs `-128 * sum(w)`
-//!   (see `plan`), so the sums are TFLite's accumulators exactly. Three shapes: lanes are 16
-//!   output channels of one pixel, with the pixel's four input channels broadcast (blocks,
-//!   the x4 output conv); the single-channel input conv takes four taps of a row at once;
-//!   the 4-channel x2 output conv puts four pixels in one register.
+//!   (see `plan`), so the sums are TFLite's accumulators exactly. The single-channel input
+//!   conv takes four horizontal taps per lane instead of four channels. The last stage (output
+//!   conv, final ADD with the input, depth-to-space) runs in registers up to the int8 output.
 //! * AVX2: 16-bit products summed in pairs (`vpmaddwd`), which cannot saturate, unlike
-//!   `vpmaddubsw`; lanes are 8 output channels.
+//!   `vpmaddubsw`; lanes are 8 pixels.
 //!
 //! The requantization is TFLite's `MultiplyByQuantizedMultiplier` lane by lane, with 64-bit
 //! products: `(x * m + 2^30) >> 31` equals gemmlowp's rounding doubling high product for
@@ -16,152 +19,100 @@
 //!
 //! Safety rests on two checks made by the safe entry points: the CPU has the instruction set
 //! (checked per call, `is_x86_feature_detected!` is a cached load), and every slice covers
-//! what the kernels read and write (asserted once per row, before any pointer arithmetic).
+//! what the kernels read and write (asserted once per row, before any pointer arithmetic;
+//! writes past the last pixel are masked, reads past it stay inside the row's slack).
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::plan::{AddPlan, ConvPlan, ADD_LEFT_SHIFT, U8_OFFSET};
+use super::plan::{AddPlan, ConvPlan, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET};
 use super::{scalar, KernelLevel};
 
-/// Which AVX-512 kernel fits a conv's shape.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Wide {
-    /// None: the AVX2 kernel runs instead.
-    #[default]
-    None,
-    /// Input channels a multiple of 4, output channels a multiple of 16.
-    Channels,
-    /// One input channel, output channels a multiple of 16.
-    SingleInput,
-    /// Four output channels, input channels a multiple of 16.
-    FourOutputs,
-}
-
-/// A conv's weights in the SIMD kernels' layouts.
+/// A conv's weights in the SIMD kernels' order: per pass over `per_pass` output channels,
+/// per kernel row, per tap unit (a tap and four input channels, or four taps of the single
+/// input channel), per output channel, one dword (four `i8` for AVX-512, two `i16` pairs for
+/// AVX2).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConvWeights {
-    wide: Wide,
-    /// 64-byte vectors in the order the AVX-512 kernel reads them.
-    wide_weights: Vec<i8>,
-    /// Bias and requantization per lane for [`Wide::FourOutputs`] (pixel-major, 16 lanes).
-    four_lanes: LaneParams,
-    /// 32-byte vectors of `i16` pairs for the AVX2 kernel.
-    narrow_weights: Vec<i16>,
-    /// Bias and requantization per lane, padded to a multiple of 8 channels.
-    narrow_lanes: LaneParams,
-}
-
-#[derive(Clone, Debug, Default)]
-struct LaneParams {
-    bias: Vec<i32>,
-    significand: Vec<i32>,
-    left_shift: Vec<i32>,
-    right_shift: Vec<i32>,
-}
-
-impl LaneParams {
-    /// Lane `l` takes output channel `channel(l)` (`None`: a padding lane of zeros).
-    fn new(conv: &ConvPlan, lanes: usize, channel: impl Fn(usize) -> Option<usize>) -> Self {
-        let pick = |v: &[i32]| -> Vec<i32> {
-            (0..lanes).map(|l| channel(l).map_or(0, |o| v[o])).collect()
-        };
-        Self {
-            bias: pick(&conv.bias),
-            significand: pick(&conv.significand),
-            left_shift: pick(&conv.left_shift),
-            right_shift: pick(&conv.right_shift),
-        }
-    }
+    /// AVX-512: output channels per pass (0: no AVX-512 kernel for this shape).
+    wide_per_pass: usize,
+    wide: Vec<i32>,
+    /// AVX2: output channels per pass (0: no AVX2 kernel for this shape).
+    narrow_per_pass: usize,
+    narrow: Vec<i32>,
 }
 
 impl ConvWeights {
     pub(crate) fn new(conv: &ConvPlan) -> Self {
         let (ic, oc, k) = (conv.in_channels, conv.out_channels, conv.kernel);
         let w = |o: usize, ky: usize, kx: usize, i: usize| -> i8 {
-            if o < oc && i < ic {
+            if kx < k && i < ic {
                 conv.weight[((o * k + ky) * k + kx) * ic + i]
             } else {
                 0
             }
         };
         let mut weights = ConvWeights::default();
-        if oc % 16 == 0 && ic % 4 == 0 {
-            weights.wide = Wide::Channels;
-            for chunk in 0..oc / 16 {
+        if !oc.is_multiple_of(4) || (!ic.is_multiple_of(4) && ic != 1) {
+            return weights;
+        }
+        // Four int8 weights of output channel `o`, kernel row `ky`, tap unit `u`.
+        let unit = |o: usize, ky: usize, u: usize| -> [i8; 4] {
+            if ic == 1 {
+                [0, 1, 2, 3].map(|t| w(o, ky, 4 * u + t, 0))
+            } else {
+                let (kx, g) = (u / (ic / 4), u % (ic / 4));
+                [0, 1, 2, 3].map(|t| w(o, ky, kx, 4 * g + t))
+            }
+        };
+        let units = if ic == 1 { k.div_ceil(4) } else { k * ic / 4 };
+        let per_pass = |lanes: usize| {
+            if oc <= lanes {
+                oc
+            } else if oc.is_multiple_of(lanes) {
+                lanes
+            } else {
+                0
+            }
+        };
+        weights.wide_per_pass = per_pass(16);
+        if let Some(passes) = oc.checked_div(weights.wide_per_pass) {
+            for pass in 0..passes {
+                for ky in 0..k {
+                    for u in 0..units {
+                        for o in 0..weights.wide_per_pass {
+                            let four = unit(pass * weights.wide_per_pass + o, ky, u);
+                            weights.wide.push(i32::from_le_bytes(four.map(|v| v as u8)));
+                        }
+                    }
+                }
+            }
+        }
+        // AVX2: two dwords of i16 pairs per unit, channels (0, 1) and (2, 3); the single
+        // input channel has one tap per unit, paired with a zero.
+        weights.narrow_per_pass = per_pass(8);
+        if let Some(passes) = oc.checked_div(weights.narrow_per_pass) {
+            let pair = |a: i8, b: i8| (a as i16 as u16 as i32) | ((b as i16 as i32) << 16);
+            for pass in 0..passes {
                 for ky in 0..k {
                     for kx in 0..k {
-                        for g in 0..ic / 4 {
-                            for o in 0..16 {
-                                for t in 0..4 {
-                                    weights
-                                        .wide_weights
-                                        .push(w(chunk * 16 + o, ky, kx, 4 * g + t));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        } else if oc % 16 == 0 && ic == 1 {
-            weights.wide = Wide::SingleInput;
-            for chunk in 0..oc / 16 {
-                for ky in 0..k {
-                    for g in 0..k.div_ceil(4) {
-                        for o in 0..16 {
-                            for t in 0..4 {
-                                let kx = 4 * g + t;
-                                let v = if kx < k {
-                                    w(chunk * 16 + o, ky, kx, 0)
+                        for g in 0..ic.div_ceil(4) {
+                            for o in 0..weights.narrow_per_pass {
+                                let o = pass * weights.narrow_per_pass + o;
+                                if ic == 1 {
+                                    weights.narrow.push(pair(w(o, ky, kx, 0), 0));
                                 } else {
-                                    0
-                                };
-                                weights.wide_weights.push(v);
-                            }
-                        }
-                    }
-                }
-            }
-        } else if oc == 4 && ic % 16 == 0 {
-            weights.wide = Wide::FourOutputs;
-            for ky in 0..k {
-                for kx in 0..k {
-                    for gc in 0..ic / 16 {
-                        for g in 0..4 {
-                            for lane in 0..16 {
-                                for t in 0..4 {
-                                    weights.wide_weights.push(w(
-                                        lane % 4,
-                                        ky,
-                                        kx,
-                                        gc * 16 + 4 * g + t,
-                                    ));
+                                    let v = [0, 1, 2, 3].map(|t| w(o, ky, kx, 4 * g + t));
+                                    weights.narrow.push(pair(v[0], v[1]));
+                                    weights.narrow.push(pair(v[2], v[3]));
                                 }
                             }
                         }
                     }
                 }
             }
-            weights.four_lanes = LaneParams::new(conv, 16, |l| Some(l % 4));
         }
-        let chunks = oc.div_ceil(8);
-        for chunk in 0..chunks {
-            for ky in 0..k {
-                for kx in 0..k {
-                    for pair in 0..ic.div_ceil(2) {
-                        for o in 0..8 {
-                            for t in 0..2 {
-                                weights
-                                    .narrow_weights
-                                    .push(w(chunk * 8 + o, ky, kx, 2 * pair + t) as i16);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        weights.narrow_lanes = LaneParams::new(conv, 8 * chunks, |l| (l < oc).then_some(l));
         weights
     }
 }
@@ -174,7 +125,19 @@ fn has_avx512_vnni() -> bool {
     has_avx2()
         && is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")
+}
+
+/// Bytes a row of `channels` channels must hold so that pixel blocks of `block` pixels
+/// starting before `end`, shifted by up to `k` taps, can be read (see `ROW_SLACK` in
+/// `stream`).
+fn reach(channels: usize, width: usize, end: usize, block: usize, k: usize) -> usize {
+    if channels == 1 {
+        end + block + k + 4
+    } else {
+        (channels / 4 - 1) * 4 * width + 4 * (end + block + k)
+    }
 }
 
 /// [`scalar::conv_row`] with the kernels of `level`.
@@ -184,6 +147,7 @@ pub(crate) fn conv_row(
     rows: &[&[u8]],
     out: &mut [u8],
     cols: Range<usize>,
+    width: usize,
 ) {
     let (ic, oc, k, pad) = (
         conv.in_channels,
@@ -194,33 +158,25 @@ pub(crate) fn conv_row(
     if cols.is_empty() {
         return;
     }
-    // Every read lies below `(end - pad + k - 1) ic + 3` (the single-input kernel reads up to
-    // three bytes past its last tap, with zero weights), every write below `end * oc`.
-    assert!(cols.start >= pad && rows.len() == k);
-    let reach = (cols.end - pad + k - 1) * ic + 3;
-    assert!(rows.iter().all(|r| r.len() >= reach) && out.len() >= cols.end * oc);
-    let wide = conv.simd.wide;
-    if level == KernelLevel::Avx512Vnni && wide != Wide::None && has_avx512_vnni() {
-        // SAFETY: the CPU has AVX-512F/BW/VNNI (checked above) and the slices cover every
+    let simd = &conv.simd;
+    let wide = level == KernelLevel::Avx512Vnni && simd.wide_per_pass > 0 && has_avx512_vnni();
+    let narrow = level != KernelLevel::Scalar && simd.narrow_per_pass > 0 && has_avx2();
+    if !(wide || narrow) {
+        return scalar::conv_row(conv, rows, out, cols, width);
+    }
+    // Reads: blocks of up to 64 pixels from `cols.start - pad`; writes: masked to `cols`.
+    assert!(cols.start >= pad && cols.end <= width && rows.len() == k);
+    let need = reach(ic, width, cols.end, 64, k);
+    assert!(rows.iter().all(|r| r.len() >= need));
+    assert!(out.len() >= (oc / 4 - 1) * 4 * width + 4 * cols.end);
+    if wide {
+        // SAFETY: the CPU has AVX-512F/BW/VL/VNNI (checked above) and the slices cover every
         // access (asserted above).
-        unsafe {
-            match wide {
-                Wide::Channels => channels_avx512(conv, rows, out, cols),
-                Wide::SingleInput => single_input_avx512(conv, rows, out, cols),
-                Wide::FourOutputs => {
-                    let groups = cols.start..cols.start + (cols.len() / 4) * 4;
-                    four_outputs_avx512(conv, rows, out, groups.clone());
-                    scalar::conv_row(conv, rows, out, groups.end..cols.end);
-                }
-                Wide::None => unreachable!(),
-            }
-        }
-    } else if level != KernelLevel::Scalar && has_avx2() {
+        unsafe { conv_avx512(conv, rows, out, cols, width) }
+    } else {
         // SAFETY: the CPU has AVX2 (checked above) and the slices cover every access
         // (asserted above).
-        unsafe { channels_avx2(conv, rows, out, cols) }
-    } else {
-        scalar::conv_row(conv, rows, out, cols)
+        unsafe { conv_avx2(conv, rows, out, cols, width) }
     }
 }
 
@@ -238,6 +194,38 @@ pub(crate) fn add_row(level: KernelLevel, add: &AddPlan, a: &[u8], b: &[u8], out
         0
     };
     scalar::add_row(add, &a[done..], &b[done..], &mut out[done..]);
+}
+
+/// The output conv, final ADD and depth-to-space of one row with AVX-512 (see
+/// [`scalar::finish_row`] for the arguments); `false` if the CPU or the shape does not allow.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn output_row(
+    plan: &NetworkPlan,
+    rows: &[&[u8]],
+    cols: Range<usize>,
+    width: usize,
+    x: &[i8],
+    out: &mut [i8],
+    out_width: usize,
+    x0: usize,
+) -> bool {
+    let conv = &plan.convs[plan.m() + 1];
+    let (ic, k, pad, s) = (conv.in_channels, conv.kernel, conv.pad_size(), plan.scale);
+    let shape_ok = ic.is_multiple_of(4) && conv.simd.wide_per_pass == s * s && (s == 2 || s == 4);
+    if !shape_ok || !has_avx512_vnni() {
+        return false;
+    }
+    if cols.is_empty() {
+        return true;
+    }
+    let need = reach(ic, width, cols.end, 64, k);
+    assert!(cols.start >= pad && cols.end <= width && rows.len() == k);
+    assert!(rows.iter().all(|r| r.len() >= need));
+    assert!(x.len() >= cols.len() && out.len() >= (s - 1) * out_width + s * (x0 + cols.len()));
+    // SAFETY: AVX-512F/BW/VL/VNNI checked above; the slices cover every access (asserted
+    // above; reads of `x` and all writes are masked to `cols`).
+    unsafe { output_avx512(plan, rows, cols, width, x, out, out_width, x0) };
+    true
 }
 
 // ---------------------------------------------------------------------------------------
@@ -264,239 +252,301 @@ unsafe fn multiply512(x: __m512i, significand: __m512i, left: __m512i, right: __
     _mm512_mask_add_epi32(shifted, round_up, shifted, one)
 }
 
-/// Per-lane requantization parameters of 16 lanes.
-#[derive(Clone, Copy)]
-struct Requant512 {
-    significand: __m512i,
-    left: __m512i,
-    right: __m512i,
-    zero_point: __m512i,
-    min: __m512i,
-}
-
-impl Requant512 {
-    #[inline(always)]
-    unsafe fn load(conv: &ConvPlan, significand: &[i32], left: &[i32], right: &[i32]) -> Self {
-        Self {
-            significand: _mm512_loadu_si512(significand.as_ptr().cast()),
-            left: _mm512_loadu_si512(left.as_ptr().cast()),
-            right: _mm512_loadu_si512(right.as_ptr().cast()),
-            zero_point: _mm512_set1_epi32(conv.output_zero_point),
-            min: _mm512_set1_epi32(conv.activation_min),
-        }
-    }
-
-    /// The accumulators as 16 `u8` outputs.
-    #[inline(always)]
-    unsafe fn apply(&self, acc: __m512i) -> __m128i {
-        let v = multiply512(acc, self.significand, self.left, self.right);
-        let v = _mm512_add_epi32(v, self.zero_point);
-        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.min), _mm512_set1_epi32(127));
-        _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32(U8_OFFSET)))
-    }
-}
-
-/// Broadcast of the four bytes at `p`.
+/// Multiplier `(significand, shift)` as the three vectors of [`multiply512`].
 #[inline(always)]
-unsafe fn broadcast4(p: *const u8) -> __m512i {
-    _mm512_set1_epi32(p.cast::<i32>().read_unaligned())
+unsafe fn multiplier512((significand, shift): (i32, i32)) -> [__m512i; 3] {
+    [
+        _mm512_set1_epi32(significand),
+        _mm512_set1_epi32(shift.max(0)),
+        _mm512_set1_epi32((-shift).max(0)),
+    ]
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn channels_avx512(conv: &ConvPlan, rows: &[&[u8]], out: &mut [u8], cols: Range<usize>) {
-    let mut x = cols.start;
-    while x + 8 <= cols.end {
-        channels_pixels::<8>(conv, rows, out, x);
-        x += 8;
-    }
-    while x < cols.end {
-        channels_pixels::<1>(conv, rows, out, x);
-        x += 1;
-    }
-}
-
-/// `P` pixels from `x`: lanes are 16 output channels, each weight vector serves `P` pixels.
+/// Output channel `o` of `conv` requantized: its `u8` value, in 32-bit lanes.
 #[inline(always)]
-unsafe fn channels_pixels<const P: usize>(
-    conv: &ConvPlan,
-    rows: &[&[u8]],
-    out: &mut [u8],
-    x: usize,
-) {
-    let (ic, oc, k, pad) = (
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel,
-        conv.pad_size(),
+unsafe fn requantize512(conv: &ConvPlan, o: usize, acc: __m512i) -> __m512i {
+    let v = multiply512(
+        acc,
+        _mm512_set1_epi32(conv.significand[o]),
+        _mm512_set1_epi32(conv.left_shift[o]),
+        _mm512_set1_epi32(conv.right_shift[o]),
     );
-    let groups = ic / 4;
-    let mut w = conv.simd.wide_weights.as_ptr();
-    for chunk in 0..oc / 16 {
-        let lanes = chunk * 16..chunk * 16 + 16;
-        let bias = _mm512_loadu_si512(conv.bias[lanes.clone()].as_ptr().cast());
-        let mut acc = [bias; P];
-        for row in rows {
-            let row = row.as_ptr().add((x - pad) * ic);
-            for kx in 0..k {
-                for g in 0..groups {
-                    let weights = _mm512_loadu_si512(w.cast());
-                    w = w.add(64);
-                    let base = row.add(kx * ic + 4 * g);
-                    for (p, acc) in acc.iter_mut().enumerate() {
-                        *acc = _mm512_dpbusd_epi32(*acc, broadcast4(base.add(p * ic)), weights);
-                    }
-                }
-            }
-        }
-        let requant = Requant512::load(
-            conv,
-            &conv.significand[lanes.clone()],
-            &conv.left_shift[lanes.clone()],
-            &conv.right_shift[lanes],
-        );
-        for (p, acc) in acc.iter().enumerate() {
-            let dst = out.as_mut_ptr().add((x + p) * oc + chunk * 16);
-            _mm_storeu_si128(dst.cast(), requant.apply(*acc));
-        }
-    }
+    let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point));
+    let v = _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min));
+    let v = _mm512_min_epi32(v, _mm512_set1_epi32(127));
+    _mm512_add_epi32(v, _mm512_set1_epi32(U8_OFFSET))
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn single_input_avx512(conv: &ConvPlan, rows: &[&[u8]], out: &mut [u8], cols: Range<usize>) {
-    let mut x = cols.start;
-    while x + 8 <= cols.end {
-        single_input_pixels::<8>(conv, rows, out, x);
-        x += 8;
-    }
-    while x < cols.end {
-        single_input_pixels::<1>(conv, rows, out, x);
-        x += 1;
-    }
-}
-
-/// `P` pixels of a one-channel conv: each `vpdpbusd` takes four horizontal taps.
-#[inline(always)]
-unsafe fn single_input_pixels<const P: usize>(
-    conv: &ConvPlan,
-    rows: &[&[u8]],
-    out: &mut [u8],
-    x: usize,
-) {
-    let (oc, k, pad) = (conv.out_channels, conv.kernel, conv.pad_size());
-    let mut w = conv.simd.wide_weights.as_ptr();
-    for chunk in 0..oc / 16 {
-        let lanes = chunk * 16..chunk * 16 + 16;
-        let bias = _mm512_loadu_si512(conv.bias[lanes.clone()].as_ptr().cast());
-        let mut acc = [bias; P];
-        for row in rows {
-            let row = row.as_ptr().add(x - pad);
-            for g in 0..k.div_ceil(4) {
-                let weights = _mm512_loadu_si512(w.cast());
-                w = w.add(64);
-                for (p, acc) in acc.iter_mut().enumerate() {
-                    *acc = _mm512_dpbusd_epi32(*acc, broadcast4(row.add(p + 4 * g)), weights);
-                }
-            }
-        }
-        let requant = Requant512::load(
-            conv,
-            &conv.significand[lanes.clone()],
-            &conv.left_shift[lanes.clone()],
-            &conv.right_shift[lanes],
-        );
-        for (p, acc) in acc.iter().enumerate() {
-            let dst = out.as_mut_ptr().add((x + p) * oc + chunk * 16);
-            _mm_storeu_si128(dst.cast(), requant.apply(*acc));
-        }
-    }
-}
-
-/// Pixels `cols` (a multiple of 4) of a conv with four outputs: lanes are (pixel, channel)
-/// for four pixels, and each 128-bit lane holds its pixel's 16 input channels, from which
-/// `vpshufd` picks four at a time.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn four_outputs_avx512(conv: &ConvPlan, rows: &[&[u8]], out: &mut [u8], cols: Range<usize>) {
-    let lanes = &conv.simd.four_lanes;
-    let requant = Requant512::load(
-        conv,
-        &lanes.significand,
-        &lanes.left_shift,
-        &lanes.right_shift,
-    );
-    let bias = _mm512_loadu_si512(lanes.bias.as_ptr().cast());
-    let mut x = cols.start;
-    while x + 16 <= cols.end {
-        four_outputs_groups::<4>(conv, rows, out, x, bias, &requant);
-        x += 16;
-    }
-    while x + 4 <= cols.end {
-        four_outputs_groups::<1>(conv, rows, out, x, bias, &requant);
-        x += 4;
-    }
-}
-
-/// `Q` groups of four pixels from `x`.
-#[inline(always)]
-unsafe fn four_outputs_groups<const Q: usize>(
-    conv: &ConvPlan,
-    rows: &[&[u8]],
-    out: &mut [u8],
-    x: usize,
-    bias: __m512i,
-    requant: &Requant512,
-) {
-    let (ic, k, pad) = (conv.in_channels, conv.kernel, conv.pad_size());
-    let mut acc = [bias; Q];
-    let mut w = conv.simd.wide_weights.as_ptr();
-    for row in rows {
-        let row = row.as_ptr().add((x - pad) * ic);
-        for kx in 0..k {
-            for gc in 0..ic / 16 {
-                let mut pixels = [_mm512_setzero_si512(); Q];
-                for (q, v) in pixels.iter_mut().enumerate() {
-                    let p = row.add((4 * q + kx) * ic + 16 * gc);
-                    *v = if ic == 16 {
-                        _mm512_loadu_si512(p.cast())
-                    } else {
-                        let v = _mm512_castsi128_si512(_mm_loadu_si128(p.cast()));
-                        let v = _mm512_inserti32x4::<1>(v, _mm_loadu_si128(p.add(ic).cast()));
-                        let v = _mm512_inserti32x4::<2>(v, _mm_loadu_si128(p.add(2 * ic).cast()));
-                        _mm512_inserti32x4::<3>(v, _mm_loadu_si128(p.add(3 * ic).cast()))
-                    };
-                }
-                let w0 = _mm512_loadu_si512(w.cast());
-                let w1 = _mm512_loadu_si512(w.add(64).cast());
-                let w2 = _mm512_loadu_si512(w.add(128).cast());
-                let w3 = _mm512_loadu_si512(w.add(192).cast());
-                w = w.add(256);
-                for (acc, &v) in acc.iter_mut().zip(&pixels) {
-                    *acc = _mm512_dpbusd_epi32(*acc, _mm512_shuffle_epi32::<0x00>(v), w0);
-                    *acc = _mm512_dpbusd_epi32(*acc, _mm512_shuffle_epi32::<0x55>(v), w1);
-                    *acc = _mm512_dpbusd_epi32(*acc, _mm512_shuffle_epi32::<0xAA>(v), w2);
-                    *acc = _mm512_dpbusd_epi32(*acc, _mm512_shuffle_epi32::<0xFF>(v), w3);
-                }
-            }
-        }
-    }
-    for (q, acc) in acc.iter().enumerate() {
-        // Lane (pixel j, channel o) is output byte 4 j + o: the row's own layout.
-        let dst = out.as_mut_ptr().add((x + 4 * q) * 4);
-        _mm_storeu_si128(dst.cast(), requant.apply(*acc));
-    }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
-    let params = |(m, s): (i32, i32)| {
-        (
-            _mm512_set1_epi32(m),
-            _mm512_set1_epi32(s.max(0)),
-            _mm512_set1_epi32((-s).max(0)),
-        )
+/// Runs `body` for `i` in `0..n` (at most 16) with constant indices, so that arrays indexed
+/// by `i` stay in registers.
+macro_rules! unrolled {
+    ($n:expr, |$i:ident| $body:block) => {
+        unrolled!(@ $n, $i, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
     };
-    let (am, al, ar) = params(add.a_multiplier);
-    let (bm, bl, br) = params(add.b_multiplier);
-    let (om, ol, or) = params(add.output_multiplier);
+    (@ $n:expr, $i:ident, $body:block, $($k:literal)*) => {
+        $(
+            if $k < $n {
+                #[allow(clippy::identity_op, clippy::erasing_op)]
+                let $i: usize = $k;
+                $body
+            }
+        )*
+    };
+}
+
+/// 16 pixels of the single input channel: lane `j` holds the four bytes `p[j..j + 4]`, four
+/// horizontal taps.
+#[inline(always)]
+unsafe fn window4(p: *const u8) -> __m512i {
+    let b = |i: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(i).cast()));
+    let lo = _mm512_or_si512(b(0), _mm512_slli_epi32::<8>(b(1)));
+    let hi = _mm512_or_si512(_mm512_slli_epi32::<16>(b(2)), _mm512_slli_epi32::<24>(b(3)));
+    _mm512_or_si512(lo, hi)
+}
+
+/// The accumulators of `OB` output channels (pass `pass`) for `PB` blocks of 16 pixels from
+/// `x`: `acc[block][channel]`.
+#[inline(always)]
+unsafe fn accumulate512<const OB: usize, const PB: usize>(
+    conv: &ConvPlan,
+    rows: &[&[u8]],
+    x: usize,
+    width: usize,
+    pass: usize,
+) -> [[__m512i; OB]; PB] {
+    let (ic, k, pad) = (conv.in_channels, conv.kernel, conv.pad_size());
+    let mut acc = [[_mm512_setzero_si512(); OB]; PB];
+    unrolled!(OB, |o| {
+        let bias = _mm512_set1_epi32(conv.bias[pass * OB + o]);
+        unrolled!(PB, |b| {
+            acc[b][o] = bias;
+        });
+    });
+    let units = if ic == 1 { k.div_ceil(4) } else { k * ic / 4 };
+    let mut w = conv.simd.wide.as_ptr().add(pass * k * units * OB);
+    // One tap unit: the weights of the `OB` channels against the `PB` blocks `v`. (A macro,
+    // not a closure: a closure would be compiled without the caller's target features.)
+    macro_rules! step {
+        ($v:expr) => {
+            unrolled!(OB, |o| {
+                let weights = _mm512_set1_epi32(*w.add(o));
+                unrolled!(PB, |b| {
+                    acc[b][o] = _mm512_dpbusd_epi32(acc[b][o], $v[b], weights);
+                });
+            });
+            w = w.add(OB);
+        };
+    }
+    for row in &rows[..k] {
+        let row = row.as_ptr();
+        if ic == 1 {
+            for u in 0..units {
+                let mut v = [_mm512_setzero_si512(); PB];
+                unrolled!(PB, |b| {
+                    v[b] = window4(row.add(x + 16 * b + 4 * u - pad));
+                });
+                step!(v);
+            }
+        } else {
+            for kx in 0..k {
+                for g in 0..ic / 4 {
+                    let base = row.add(g * 4 * width + 4 * (x + kx - pad));
+                    let mut v = [_mm512_setzero_si512(); PB];
+                    unrolled!(PB, |b| {
+                        v[b] = _mm512_loadu_si512(base.add(64 * b).cast());
+                    });
+                    step!(v);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// Interleaves four channels of 16 pixels (one byte per pixel each) into 16 pixels of four
+/// bytes.
+#[inline(always)]
+unsafe fn interleave4(c: [__m128i; 4]) -> __m512i {
+    let lo01 = _mm_unpacklo_epi8(c[0], c[1]);
+    let hi01 = _mm_unpackhi_epi8(c[0], c[1]);
+    let lo23 = _mm_unpacklo_epi8(c[2], c[3]);
+    let hi23 = _mm_unpackhi_epi8(c[2], c[3]);
+    let v = _mm512_castsi128_si512(_mm_unpacklo_epi16(lo01, lo23));
+    let v = _mm512_inserti32x4::<1>(v, _mm_unpackhi_epi16(lo01, lo23));
+    let v = _mm512_inserti32x4::<2>(v, _mm_unpacklo_epi16(hi01, hi23));
+    _mm512_inserti32x4::<3>(v, _mm_unpackhi_epi16(hi01, hi23))
+}
+
+/// Mask of the first `bytes` bytes of 64.
+#[inline(always)]
+fn byte_mask(bytes: usize) -> u64 {
+    if bytes >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bytes) - 1
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn conv_avx512(
+    conv: &ConvPlan,
+    rows: &[&[u8]],
+    out: &mut [u8],
+    cols: Range<usize>,
+    width: usize,
+) {
+    // Twelve to sixteen accumulators cover the latency of `vpdpbusd` on two ports.
+    match conv.simd.wide_per_pass {
+        16 => conv_blocks512::<16, 1>(conv, rows, out, cols, width),
+        12 => conv_blocks512::<12, 1>(conv, rows, out, cols, width),
+        8 => conv_blocks512::<8, 2>(conv, rows, out, cols, width),
+        4 => conv_blocks512::<4, 3>(conv, rows, out, cols, width),
+        _ => scalar::conv_row(conv, rows, out, cols, width),
+    }
+}
+
+#[inline(always)]
+unsafe fn conv_blocks512<const OB: usize, const PB: usize>(
+    conv: &ConvPlan,
+    rows: &[&[u8]],
+    out: &mut [u8],
+    cols: Range<usize>,
+    width: usize,
+) {
+    let oc = conv.out_channels;
+    let mut x = cols.start;
+    while x < cols.end {
+        let valid = (cols.end - x).min(16 * PB);
+        for pass in 0..oc / OB {
+            let acc = accumulate512::<OB, PB>(conv, rows, x, width, pass);
+            unrolled!(PB, |b| {
+                let pixels = valid.saturating_sub(16 * b).min(16);
+                if pixels > 0 {
+                    let mut bytes = [_mm_setzero_si128(); OB];
+                    unrolled!(OB, |o| {
+                        let v = requantize512(conv, pass * OB + o, acc[b][o]);
+                        bytes[o] = _mm512_cvtepi32_epi8(v);
+                    });
+                    unrolled!(OB / 4, |q| {
+                        let group = (pass * OB) / 4 + q;
+                        let v = interleave4([
+                            bytes[4 * q],
+                            bytes[4 * q + 1],
+                            bytes[4 * q + 2],
+                            bytes[4 * q + 3],
+                        ]);
+                        let dst = out.as_mut_ptr().add(group * 4 * width + 4 * (x + 16 * b));
+                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), v);
+                    });
+                }
+            });
+        }
+        x += 16 * PB;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn output_avx512(
+    plan: &NetworkPlan,
+    rows: &[&[u8]],
+    cols: Range<usize>,
+    width: usize,
+    x: &[i8],
+    out: &mut [i8],
+    out_width: usize,
+    x0: usize,
+) {
+    match plan.scale {
+        2 => output_blocks512::<4, 3, 2>(plan, rows, cols, width, x, out, out_width, x0),
+        _ => output_blocks512::<16, 1, 4>(plan, rows, cols, width, x, out, out_width, x0),
+    }
+}
+
+/// `OB = S^2` output channels for `PB` blocks of 16 pixels at a time, added to the input and
+/// laid out as `S` high-resolution rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
+    plan: &NetworkPlan,
+    rows: &[&[u8]],
+    cols: Range<usize>,
+    width: usize,
+    x: &[i8],
+    out: &mut [i8],
+    out_width: usize,
+    x0: usize,
+) {
+    let conv = &plan.convs[plan.m() + 1];
+    let add = &plan.final_sum;
+    let [am, al, ar] = multiplier512(add.a_multiplier);
+    let [bm, bl, br] = multiplier512(add.b_multiplier);
+    let [om, ol, or] = multiplier512(add.output_multiplier);
+    let a_offset = _mm512_set1_epi32(add.a_offset);
+    let b_offset = _mm512_set1_epi32(add.b_offset + U8_OFFSET);
+    let zero_point = _mm512_set1_epi32(add.output_zero_point);
+    let mut bx = cols.start;
+    while bx < cols.end {
+        let valid = (cols.end - bx).min(16 * PB);
+        let acc = accumulate512::<OB, PB>(conv, rows, bx, width, 0);
+        unrolled!(PB, |b| {
+            let pixels = valid.saturating_sub(16 * b).min(16);
+            if pixels > 0 {
+                let i = bx - cols.start + 16 * b;
+                // The input's term of the sum, shared by the S^2 channels.
+                let xv = _mm_maskz_loadu_epi8(byte_mask(pixels) as u16, x.as_ptr().add(i).cast());
+                let xv = _mm512_add_epi32(_mm512_cvtepi8_epi32(xv), b_offset);
+                let xs = multiply512(
+                    _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
+                    bm,
+                    bl,
+                    br,
+                );
+                let mut y = [_mm_setzero_si128(); OB];
+                unrolled!(OB, |o| {
+                    let v = requantize512(conv, o, acc[b][o]);
+                    let v = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(
+                        v, a_offset,
+                    ));
+                    let sum = _mm512_add_epi32(multiply512(v, am, al, ar), xs);
+                    let v = _mm512_add_epi32(multiply512(sum, om, ol, or), zero_point);
+                    let v = _mm512_min_epi32(
+                        _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
+                        _mm512_set1_epi32(127),
+                    );
+                    y[o] = _mm512_cvtepi32_epi8(v);
+                });
+                // High-resolution row `dy` takes channels `channel_at[dy * S + dx]`, `dx` in
+                // `0..S`, pixel by pixel.
+                let at = &plan.channel_at;
+                unrolled!(S, |dy| {
+                    let dst = out.as_mut_ptr().add(dy * out_width + S * (x0 + i));
+                    if S == 2 {
+                        let (c0, c1) = (y[at[dy * S]], y[at[dy * S + 1]]);
+                        let v =
+                            _mm256_set_m128i(_mm_unpackhi_epi8(c0, c1), _mm_unpacklo_epi8(c0, c1));
+                        _mm256_mask_storeu_epi8(dst.cast(), byte_mask(2 * pixels) as u32, v);
+                    } else {
+                        let c = [
+                            y[at[dy * S]],
+                            y[at[dy * S + 1]],
+                            y[at[dy * S + 2]],
+                            y[at[dy * S + 3]],
+                        ];
+                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), interleave4(c));
+                    }
+                });
+            }
+        });
+        bx += 16 * PB;
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
+    let [am, al, ar] = multiplier512(add.a_multiplier);
+    let [bm, bl, br] = multiplier512(add.b_multiplier);
+    let [om, ol, or] = multiplier512(add.output_multiplier);
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset);
     let zero_point = _mm512_set1_epi32(add.output_zero_point);
@@ -550,26 +600,28 @@ unsafe fn pack_u8x8(v: __m256i) -> __m128i {
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn channels_avx2(conv: &ConvPlan, rows: &[&[u8]], out: &mut [u8], cols: Range<usize>) {
-    let mut x = cols.start;
-    while x + 4 <= cols.end {
-        channels_avx2_pixels::<4>(conv, rows, out, x);
-        x += 4;
-    }
-    while x < cols.end {
-        channels_avx2_pixels::<1>(conv, rows, out, x);
-        x += 1;
-    }
-}
-
-/// `P` pixels from `x`, lanes are 8 output channels; input channels go in pairs (the second
-/// of an odd count pairs with the next pixel's first, against a zero weight).
-#[inline(always)]
-unsafe fn channels_avx2_pixels<const P: usize>(
+unsafe fn conv_avx2(
     conv: &ConvPlan,
     rows: &[&[u8]],
     out: &mut [u8],
-    x: usize,
+    cols: Range<usize>,
+    width: usize,
+) {
+    match conv.simd.narrow_per_pass {
+        8 => conv_blocks256::<8>(conv, rows, out, cols, width),
+        4 => conv_blocks256::<4>(conv, rows, out, cols, width),
+        _ => scalar::conv_row(conv, rows, out, cols, width),
+    }
+}
+
+/// 8 pixels at a time, `OB` output channels per pass.
+#[inline(always)]
+unsafe fn conv_blocks256<const OB: usize>(
+    conv: &ConvPlan,
+    rows: &[&[u8]],
+    out: &mut [u8],
+    cols: Range<usize>,
+    width: usize,
 ) {
     let (ic, oc, k, pad) = (
         conv.in_channels,
@@ -577,51 +629,91 @@ unsafe fn channels_avx2_pixels<const P: usize>(
         conv.kernel,
         conv.pad_size(),
     );
-    let lanes = &conv.simd.narrow_lanes;
-    let pairs = ic.div_ceil(2);
-    let mut w = conv.simd.narrow_weights.as_ptr();
-    for chunk in 0..oc.div_ceil(8) {
-        let l = chunk * 8;
-        let bias = _mm256_loadu_si256(lanes.bias[l..].as_ptr().cast());
-        let mut acc = [bias; P];
-        for row in rows {
-            let row = row.as_ptr().add((x - pad) * ic);
-            for kx in 0..k {
-                for pair in 0..pairs {
-                    let weights = _mm256_loadu_si256(w.cast());
-                    w = w.add(16);
-                    let base = row.add(kx * ic + 2 * pair);
-                    for (p, acc) in acc.iter_mut().enumerate() {
-                        let two = base.add(p * ic).cast::<u16>().read_unaligned() as i32;
-                        // Two u8 as two i16.
-                        let two = (two & 0xff) | ((two & 0xff00) << 8);
-                        *acc = _mm256_add_epi32(
-                            *acc,
-                            _mm256_madd_epi16(_mm256_set1_epi32(two), weights),
-                        );
+    let groups = ic.div_ceil(4);
+    let dwords = if ic == 1 { 1 } else { 2 };
+    // Channels (0, 1) and (2, 3) of each pixel as two i16 pairs.
+    let z = -1i8;
+    let pairs01 = _mm256_setr_epi8(
+        0, z, 1, z, 4, z, 5, z, 8, z, 9, z, 12, z, 13, z, 0, z, 1, z, 4, z, 5, z, 8, z, 9, z, 12,
+        z, 13, z,
+    );
+    let pairs23 = _mm256_setr_epi8(
+        2, z, 3, z, 6, z, 7, z, 10, z, 11, z, 14, z, 15, z, 2, z, 3, z, 6, z, 7, z, 10, z, 11, z,
+        14, z, 15, z,
+    );
+    let mut x = cols.start;
+    while x < cols.end {
+        let valid = (cols.end - x).min(8);
+        for pass in 0..oc / OB {
+            let mut acc = [_mm256_setzero_si256(); OB];
+            unrolled!(OB, |o| {
+                acc[o] = _mm256_set1_epi32(conv.bias[pass * OB + o]);
+            });
+            let mut w = conv
+                .simd
+                .narrow
+                .as_ptr()
+                .add(pass * k * k * groups * OB * dwords);
+            for row in &rows[..k] {
+                let row = row.as_ptr();
+                for kx in 0..k {
+                    for g in 0..groups {
+                        if ic == 1 {
+                            // One tap of 8 pixels, paired with zeros.
+                            let v =
+                                _mm256_cvtepu8_epi32(_mm_loadl_epi64(row.add(x + kx - pad).cast()));
+                            unrolled!(OB, |o| {
+                                let p = _mm256_madd_epi16(v, _mm256_set1_epi32(*w.add(o)));
+                                acc[o] = _mm256_add_epi32(acc[o], p);
+                            });
+                        } else {
+                            let v = _mm256_loadu_si256(
+                                row.add(g * 4 * width + 4 * (x + kx - pad)).cast(),
+                            );
+                            let (v01, v23) = (
+                                _mm256_shuffle_epi8(v, pairs01),
+                                _mm256_shuffle_epi8(v, pairs23),
+                            );
+                            unrolled!(OB, |o| {
+                                let p01 = _mm256_madd_epi16(v01, _mm256_set1_epi32(*w.add(2 * o)));
+                                let p23 =
+                                    _mm256_madd_epi16(v23, _mm256_set1_epi32(*w.add(2 * o + 1)));
+                                acc[o] = _mm256_add_epi32(acc[o], _mm256_add_epi32(p01, p23));
+                            });
+                        }
+                        w = w.add(OB * dwords);
                     }
                 }
             }
+            let mut bytes = [_mm_setzero_si128(); OB];
+            unrolled!(OB, |o| {
+                let c = pass * OB + o;
+                let v = multiply256(
+                    acc[o],
+                    _mm256_set1_epi32(conv.significand[c]),
+                    _mm256_set1_epi32(conv.left_shift[c]),
+                    _mm256_set1_epi32(conv.right_shift[c]),
+                );
+                let v = _mm256_add_epi32(v, _mm256_set1_epi32(conv.output_zero_point));
+                let v = _mm256_max_epi32(v, _mm256_set1_epi32(conv.activation_min));
+                let v = _mm256_min_epi32(v, _mm256_set1_epi32(127));
+                bytes[o] = pack_u8x8(_mm256_add_epi32(v, _mm256_set1_epi32(U8_OFFSET)));
+            });
+            unrolled!(OB / 4, |q| {
+                let c01 = _mm_unpacklo_epi8(bytes[4 * q], bytes[4 * q + 1]);
+                let c23 = _mm_unpacklo_epi8(bytes[4 * q + 2], bytes[4 * q + 3]);
+                let mut pixels = [0u8; 32];
+                _mm_storeu_si128(pixels.as_mut_ptr().cast(), _mm_unpacklo_epi16(c01, c23));
+                _mm_storeu_si128(
+                    pixels.as_mut_ptr().add(16).cast(),
+                    _mm_unpackhi_epi16(c01, c23),
+                );
+                let group = (pass * OB) / 4 + q;
+                let dst = out.as_mut_ptr().add(group * 4 * width + 4 * x);
+                std::ptr::copy_nonoverlapping(pixels.as_ptr(), dst, 4 * valid);
+            });
         }
-        let significand = _mm256_loadu_si256(lanes.significand[l..].as_ptr().cast());
-        let left = _mm256_loadu_si256(lanes.left_shift[l..].as_ptr().cast());
-        let right = _mm256_loadu_si256(lanes.right_shift[l..].as_ptr().cast());
-        let zero_point = _mm256_set1_epi32(conv.output_zero_point);
-        let min = _mm256_set1_epi32(conv.activation_min);
-        let valid = (oc - l).min(8);
-        for (p, acc) in acc.iter().enumerate() {
-            let v = _mm256_add_epi32(multiply256(*acc, significand, left, right), zero_point);
-            let v = _mm256_min_epi32(_mm256_max_epi32(v, min), _mm256_set1_epi32(127));
-            let bytes = pack_u8x8(_mm256_add_epi32(v, _mm256_set1_epi32(U8_OFFSET)));
-            let dst = out.as_mut_ptr().add((x + p) * oc + l);
-            if valid == 8 {
-                _mm_storel_epi64(dst.cast(), bytes);
-            } else {
-                let mut tmp = [0u8; 16];
-                _mm_storeu_si128(tmp.as_mut_ptr().cast(), bytes);
-                std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, valid);
-            }
-        }
+        x += 8;
     }
 }
 

@@ -1,0 +1,105 @@
+//! The int8 runtime next to LiteRT (XNNPACK, 2 threads) on the same `.tflite`, in the same run:
+//! SESR-M5 x2 1080p -> 4K (the issue's figure), 720p -> 1440p, and x4 540p -> 4K, 2 threads.
+//!
+//! The model has seeded random weights with activation ranges calibrated on a real photo, and
+//! is written by `sesr_tflite` in its default (phase-packed) layout: what `sesr-cli export`
+//! produces. Before criterion's own measurement, each case prints both medians, the ratio and
+//! the load average, so that figures taken on a busy machine can be told apart.
+
+#[path = "../tests/int8_common/mod.rs"]
+mod int8_common;
+
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use int8_common::*;
+use sesr_runtime::int8::Int8Sesr;
+use sesr_tflite::{Model, QuantizedSesr, SesrGraph};
+
+const THREADS: usize = 2;
+const RUNS: usize = 10;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A `height` x `width` plane of real luminance: a photo mirrored as often as needed.
+fn photo(height: usize, width: usize) -> sesr_data::plane::PlaneF32 {
+    let y = valid_y("rocket.jpg").expect("assets/images/valid/rocket.jpg");
+    let fold = |i: usize, n: usize| {
+        let period = 2 * n;
+        let i = i % period;
+        if i < n {
+            i
+        } else {
+            period - 1 - i
+        }
+    };
+    sesr_data::plane::PlaneF32::from_fn(width, height, |x, r| {
+        y.get(fold(x, y.width), fold(r, y.height))
+    })
+}
+
+fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize) {
+    let calib = crop(&photo(64, 96), 0, 0, 64, 96);
+    let graph = random_graph(scale, calib.height, calib.width, 5, 16, 2024);
+    let ranges = calibrate(&graph, &calib);
+    let graph = SesrGraph {
+        height,
+        width,
+        ..graph
+    };
+    let q = QuantizedSesr::new(&graph, &ranges).expect("quantized model");
+    let bytes = q.write().expect("int8 file");
+    let net = Int8Sesr::from_model(&Model::parse(&bytes).expect("readable"), Path::new(name))
+        .expect("runnable model");
+    let x = q.quantize_input(&photo(height, width).data);
+
+    let (reference, litert_times) = run_litert(&bytes, &x, "auto", RUNS).expect("LiteRT runs");
+    let ours_out = net.run_int8(&x, width, height, THREADS).expect("run");
+    let within_one = ours_out
+        .iter()
+        .zip(&reference)
+        .filter(|(a, b)| (**a as i32 - **b as i32).abs() <= 1)
+        .count();
+    let ours_times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            net.run_int8(&x, width, height, THREADS).expect("run");
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let (ours, litert) = (median(ours_times), median(litert_times));
+    println!(
+        "{name}: sesr-runtime int8 {ours:.1} ms ({:?}), LiteRT int8 {litert:.1} ms, LiteRT / ours \
+         {:.2}x; {:.4}% within one step of LiteRT; load average {}",
+        net.kernel_level(),
+        litert / ours,
+        100.0 * within_one as f64 / reference.len() as f64,
+        load_average()
+    );
+
+    let mut group = c.benchmark_group("int8");
+    group.sample_size(10);
+    group.bench_function(name, |b| {
+        b.iter(|| net.run_int8(&x, width, height, THREADS).expect("run"))
+    });
+    group.finish();
+}
+
+fn int8_upscale(c: &mut Criterion) {
+    case(c, "m5_x2_1080p", 2, 1080, 1920);
+    case(c, "m5_x2_720p", 2, 720, 1280);
+    case(c, "m5_x4_540p", 4, 540, 960);
+}
+
+criterion_group!(benches, int8_upscale);
+criterion_main!(benches);
