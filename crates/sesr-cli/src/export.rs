@@ -160,36 +160,49 @@ pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<Activation
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
-    let (h, w) = (args.tflite_height, args.tflite_width);
+    export_checkpoint(
+        &args.checkpoint,
+        args.format,
+        args.output.clone(),
+        (args.tflite_height, args.tflite_width),
+        args.calibration.as_deref(),
+    )
+    .map(|_| ())
+}
+
+/// Writes `checkpoint` as a `.tflite` of `format` for an LR input of `(height, width)`, at
+/// `output` or beside the checkpoint (`<stem>_<format>_<H>x<W>.tflite`); returns the path.
+pub fn export_checkpoint(
+    checkpoint: &Path,
+    format: Format,
+    output: Option<PathBuf>,
+    (h, w): (usize, usize),
+    calibration: Option<&Path>,
+) -> Result<PathBuf> {
     if h == 0 || w == 0 {
         bail!("--tflite-height and --tflite-width must be at least 1, got {h}x{w}");
     }
-    let model = CollapsedSesr::from_checkpoint(&args.checkpoint, Device::Cpu)
-        .with_context(|| format!("--checkpoint {}", args.checkpoint.display()))?;
+    let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu)
+        .with_context(|| format!("--checkpoint {}", checkpoint.display()))?;
     let graph = graph_of(&model, h, w)?;
-    let bytes = match args.format {
+    let bytes = match format {
         Format::Float32 => write_float32(&graph),
         Format::Int8 => {
-            let ranges = match &args.calibration {
+            let ranges = match calibration {
                 Some(dir) => calibrated_ranges(&model, dir)?,
-                None => qat_ranges(&model, &args.checkpoint)?,
+                None => qat_ranges(&model, checkpoint)?,
             };
             write_int8(&graph, &ranges)
         }
     }
     .with_context(|| format!("cannot export a {h}x{w} input"))?;
-    let name = match args.format {
+    let name = match format {
         Format::Float32 => "float32",
         Format::Int8 => "int8",
     };
-    let output = args.output.clone().unwrap_or_else(|| {
-        let stem = args
-            .checkpoint
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy();
-        args.checkpoint
-            .with_file_name(format!("{stem}_{name}_{h}x{w}.tflite"))
+    let output = output.unwrap_or_else(|| {
+        let stem = checkpoint.file_stem().unwrap_or_default().to_string_lossy();
+        checkpoint.with_file_name(format!("{stem}_{name}_{h}x{w}.tflite"))
     });
     write_atomic(&output, |tmp| {
         std::fs::write(tmp, &bytes).map_err(|source| CoreError::Io {
@@ -206,5 +219,5 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         w * s,
         bytes.len()
     );
-    Ok(())
+    Ok(output)
 }

@@ -1,11 +1,12 @@
 //! `sesr-cli train`: the reference's training flags, plus data, output, device and resume.
 
+use crate::export::{export_checkpoint, Format};
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
-use sesr_core::{QuantConfig, TrainingMode};
+use sesr_core::{QuantConfig, SesrConfig, TrainingMode};
 use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,7 +69,8 @@ pub struct TrainArgs {
     /// Quantize activations to 8 bits during training.
     #[arg(long)]
     quant_a: bool,
-    /// Write TFLite models at the end.
+    /// At the end, export the best checkpoint as float32 .tflite (and int8 after QAT with
+    /// --quant-w --quant-a) into the run folder, as `sesr-cli export` would.
     #[arg(long)]
     gen_tflite: bool,
     /// TFLite input height.
@@ -126,9 +128,6 @@ fn sources(args: &TrainArgs) -> Result<(Source, Source)> {
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    if args.gen_tflite {
-        bail!("--gen-tflite arrives with TFLite export (issue #4); train now and export later");
-    }
     if args.tflite_height == 0 || args.tflite_width == 0 {
         bail!("--tflite-height and --tflite-width must be positive");
     }
@@ -155,6 +154,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         tch::set_num_threads(threads as i32);
     }
     let model = args.model.config()?;
+    if args.gen_tflite {
+        check_tflite_size(&model, args.tflite_height, args.tflite_width)?;
+    }
     let mode: TrainingMode = args.linear_block_type.parse()?;
     let sampler = SamplerConfig {
         seed: args.seed,
@@ -249,7 +251,40 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     })?;
     println!("done: {}", run_dir.display());
+    if args.gen_tflite {
+        let best = run_dir.join("best.safetensors");
+        let size = (args.tflite_height, args.tflite_width);
+        export_checkpoint(&best, Format::Float32, None, size, None)?;
+        if quant.weights && quant.activations {
+            export_checkpoint(&best, Format::Int8, None, size, None)?;
+        }
+    }
     Ok(())
+}
+
+/// Refuses a `--gen-tflite` input size the export would refuse, before training starts.
+fn check_tflite_size(model: &SesrConfig, height: usize, width: usize) -> Result<()> {
+    let (f, s) = (model.int_features, model.scale);
+    let conv = |o: usize, i: usize, k: usize| sesr_tflite::ConvWeights {
+        out_channels: o,
+        in_channels: i,
+        kernel: k,
+        weight: vec![0.0; o * i * k * k],
+        bias: vec![0.0; o],
+    };
+    let graph = sesr_tflite::SesrGraph {
+        scale: s,
+        height,
+        width,
+        convs: std::iter::once(conv(f, 1, 5))
+            .chain((0..model.m).map(|_| conv(f, f, 3)))
+            .chain(std::iter::once(conv(s * s, f, 5)))
+            .collect(),
+        prelu: vec![],
+    };
+    graph.validate().with_context(|| {
+        format!("--gen-tflite with --tflite-height {height} --tflite-width {width}")
+    })
 }
 
 /// A resumed run must be the same run: only the number of epochs may change.

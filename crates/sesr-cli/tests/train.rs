@@ -92,10 +92,16 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
         (
             [
                 short_run(&out_str, &train, &valid, "1"),
-                vec!["--gen-tflite"],
+                vec![
+                    "--gen-tflite",
+                    "--tflite-height",
+                    "200000",
+                    "--tflite-width",
+                    "200000",
+                ],
             ]
             .concat(),
-            "arrives with TFLite export",
+            "--gen-tflite with --tflite-height 200000 --tflite-width 200000",
         ),
         (
             [
@@ -156,4 +162,38 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
         .unwrap()
         .filter_map(|e| e.ok())
         .all(|e| !e.path().join("resume.safetensors").exists()));
+}
+
+#[test]
+fn gen_tflite_exports_the_best_checkpoint_at_the_end() {
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().display().to_string();
+    let (train, valid) = (
+        asset("train").display().to_string(),
+        asset("valid").display().to_string(),
+    );
+    let args = [
+        short_run(&out_str, &train, &valid, "1"),
+        vec![
+            "--gen-tflite",
+            "--tflite-height",
+            "24",
+            "--tflite-width",
+            "40",
+        ],
+    ]
+    .concat();
+    let (ok, stdout, stderr) = sesr_cli(&args);
+    assert!(ok, "{stderr}");
+    let run = out
+        .path()
+        .join("SESR_m3_f16_x2_fs16_collapsedTraining_FP32");
+    let file = run.join("best_float32_24x40.tflite");
+    assert!(stdout.contains("best_float32_24x40.tflite"), "{stdout}");
+    let model = sesr_tflite::Model::read(&file).unwrap();
+    let inspected = sesr_tflite::inspect(&model);
+    assert!(inspected.contains("[1, 24, 40, 1]"), "{inspected}");
+    assert!(inspected.contains("[1, 48, 80, 1]"), "{inspected}");
+    // An FP32 run has no int8 ranges: no int8 file.
+    assert!(!run.join("best_int8_24x40.tflite").exists());
 }
