@@ -147,6 +147,8 @@ pub enum Precision {
     Int8,
 }
 
+// One per Upscaler: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Network {
     Float32(Float32Sesr),

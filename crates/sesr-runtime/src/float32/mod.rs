@@ -90,9 +90,9 @@ impl Float32Sesr {
         let blocks = c / LANES;
         let input = &graph.convs[0];
         let mut input_weight = vec![0.0; 25 * c];
-        let mut input_bias = vec![0.0; c];
+        let mut input_bias = input.bias.clone();
+        input_bias.resize(c, 0.0);
         for co in 0..f {
-            input_bias[co] = input.bias[co];
             for tap in 0..25 {
                 let (cb, lane) = (co / LANES, co % LANES);
                 input_weight[(cb * 25 + tap) * LANES + lane] = input.weight[co * 25 + tap];

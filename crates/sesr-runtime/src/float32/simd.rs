@@ -271,8 +271,8 @@ unsafe fn output_pixels<V: F32x16, const P: usize>(
                 }
                 for o in 0..4 {
                     let wv = V::load(w.add((cb * 4 + o) * LANES));
-                    for p in 0..P {
-                        acc[p][o] = x[p].mul_add(wv, acc[p][o]);
+                    for (sums, xp) in acc.iter_mut().zip(&x) {
+                        sums[o] = xp.mul_add(wv, sums[o]);
                     }
                 }
             }
@@ -426,7 +426,7 @@ pub(crate) fn conv_input_row(
         return;
     }
     check_rows(&rows, 2, 1, range);
-    assert!(c % LANES == 0 && weight.len() >= 25 * c && bias.len() >= c);
+    assert!(c.is_multiple_of(LANES) && weight.len() >= 25 * c && bias.len() >= c);
     assert!(out.len() >= range.1 * c);
     let ptrs = rows.map(<[f32]>::as_ptr);
     // SAFETY: `simd` proves the CPU features; the asserts above bound every read (input
@@ -470,7 +470,9 @@ pub(crate) fn conv_block_row(
         return;
     }
     check_rows(&rows, 1, c, range);
-    assert!(c % LANES == 0 && weight.len() >= 9 * c * c && bias.len() >= c && slope.len() >= c);
+    assert!(
+        c.is_multiple_of(LANES) && weight.len() >= 9 * c * c && bias.len() >= c && slope.len() >= c
+    );
     assert!(out.len() >= range.1 * c);
     let ptrs = rows.map(<[f32]>::as_ptr);
     let bs = (bias.as_ptr(), slope.as_ptr());
@@ -503,7 +505,9 @@ pub(crate) fn conv_output_row(
         return;
     }
     check_rows(&rows, 2, c, range);
-    assert!(c % LANES == 0 && weight.len() >= groups * 25 * c * 4 && bias.len() >= groups * 4);
+    assert!(
+        c.is_multiple_of(LANES) && weight.len() >= groups * 25 * c * 4 && bias.len() >= groups * 4
+    );
     assert!(out.len() >= (range.1 - range.0) * groups * 4);
     let ptrs = rows.map(<[f32]>::as_ptr);
     let (w, b, o) = (weight.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
