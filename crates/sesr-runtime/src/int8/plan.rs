@@ -11,6 +11,42 @@ use super::x86;
 /// Offset between int8 values and the `u8` the kernels store.
 pub(crate) const U8_OFFSET: i32 = 128;
 
+/// A fixed-point multiplier `(significand, shift)` with the constants of its single-rounding
+/// form. For a shift `-r <= 0`, TFLite's `MultiplyByQuantizedMultiplier(x)` (a rounding
+/// doubling high product, then a rounding right shift by `r`) equals
+/// `(x m + round - [x m < -2^30] fix) >> total_shift` in 64 bits, with `round = 2^30 +
+/// 2^(30 + r)`, `fix = 2^31`, `total_shift = 31 + r` for `r >= 1` (`round = 2^30`, `fix = 0`,
+/// `total_shift = 31` for `r = 0`): both roundings are floors of the same exact quotient once
+/// the nudges are added. SIMD kernels use it; a positive shift keeps the two-step form.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FixedPoint {
+    pub significand: i32,
+    pub left_shift: i32,
+    pub right_shift: i32,
+    pub round: i64,
+    pub fix: i64,
+    pub total_shift: i64,
+}
+
+impl FixedPoint {
+    pub fn new((significand, shift): (i32, i32)) -> Self {
+        let r = (-shift).max(0);
+        Self {
+            significand,
+            left_shift: shift.max(0),
+            right_shift: r,
+            round: (1i64 << 30) + if r >= 1 { 1i64 << (30 + r) } else { 0 },
+            fix: if r >= 1 { 1i64 << 31 } else { 0 },
+            total_shift: 31 + r as i64,
+        }
+    }
+
+    /// Whether the single-rounding form applies (no left shift).
+    pub fn single_rounding(&self) -> bool {
+        self.left_shift == 0
+    }
+}
+
 /// One conv, ready for the row kernels.
 #[derive(Clone, Debug)]
 pub(crate) struct ConvPlan {
@@ -22,10 +58,8 @@ pub(crate) struct ConvPlan {
     /// `bias - (128 + input zero point) * sum(w)`: the conv of the `u8` inputs plus this is
     /// TFLite's accumulator `sum w (q - zero_point) + bias`, exactly.
     pub bias: Vec<i32>,
-    /// Per output channel: Q31 significand, left shift, right shift.
-    pub significand: Vec<i32>,
-    pub left_shift: Vec<i32>,
-    pub right_shift: Vec<i32>,
+    /// Per output channel: the requantization multiplier.
+    pub multiplier: Vec<FixedPoint>,
     pub output_zero_point: i32,
     /// Smallest output (the zero point under a fused ReLU, else -128).
     pub activation_min: i32,
@@ -53,9 +87,7 @@ impl ConvPlan {
             kernel: conv.kernel,
             weight: conv.weight.clone(),
             bias,
-            significand: multipliers.iter().map(|m| m.0).collect(),
-            left_shift: multipliers.iter().map(|m| m.1.max(0)).collect(),
-            right_shift: multipliers.iter().map(|m| (-m.1).max(0)).collect(),
+            multiplier: multipliers.into_iter().map(FixedPoint::new).collect(),
             output_zero_point: conv.output.zero_point,
             activation_min: conv.activation_min(),
             pad: (conv.input.zero_point + U8_OFFSET) as u8,
@@ -76,8 +108,8 @@ impl ConvPlan {
 
     /// Requantizes an accumulator of output channel `o` to the `u8` output.
     pub fn requantize(&self, o: usize, acc: i32) -> u8 {
-        let shift = self.left_shift[o] - self.right_shift[o];
-        let v = multiply_by_quantized_multiplier(acc, self.significand[o], shift)
+        let m = &self.multiplier[o];
+        let v = multiply_by_quantized_multiplier(acc, m.significand, m.left_shift - m.right_shift)
             + self.output_zero_point;
         (v.clamp(self.activation_min, 127) + U8_OFFSET) as u8
     }
@@ -90,10 +122,10 @@ pub(crate) struct AddPlan {
     pub a_offset: i32,
     pub b_offset: i32,
     pub output_zero_point: i32,
-    /// `(significand, shift)` of each input's and of the output's multiplier.
-    pub a_multiplier: (i32, i32),
-    pub b_multiplier: (i32, i32),
-    pub output_multiplier: (i32, i32),
+    /// The multipliers of each input and of the output.
+    pub a_multiplier: FixedPoint,
+    pub b_multiplier: FixedPoint,
+    pub output_multiplier: FixedPoint,
 }
 
 /// Bits the int8 ADD kernel shifts its inputs left by before rescaling.
@@ -107,23 +139,31 @@ impl AddPlan {
             a_offset: -U8_OFFSET - a.zero_point,
             b_offset: -U8_OFFSET - b.zero_point,
             output_zero_point: output.zero_point,
-            a_multiplier: quantize_multiplier(a.scale as f64 / twice_max_input_scale),
-            b_multiplier: quantize_multiplier(b.scale as f64 / twice_max_input_scale),
-            output_multiplier: quantize_multiplier(
+            a_multiplier: FixedPoint::new(quantize_multiplier(
+                a.scale as f64 / twice_max_input_scale,
+            )),
+            b_multiplier: FixedPoint::new(quantize_multiplier(
+                b.scale as f64 / twice_max_input_scale,
+            )),
+            output_multiplier: FixedPoint::new(quantize_multiplier(
                 twice_max_input_scale / ((1i64 << ADD_LEFT_SHIFT) as f64 * output.scale as f64),
-            ),
+            )),
         }
     }
 
     /// One output element, as `u8`.
     pub fn add(&self, a: u8, b: u8) -> u8 {
-        let scaled = |v: u8, offset: i32, (m, s): (i32, i32)| {
-            multiply_by_quantized_multiplier((v as i32 + offset) << ADD_LEFT_SHIFT, m, s)
+        let multiply = |x: i32, m: &FixedPoint| {
+            multiply_by_quantized_multiplier(x, m.significand, m.left_shift - m.right_shift)
         };
-        let sum = scaled(a, self.a_offset, self.a_multiplier)
-            + scaled(b, self.b_offset, self.b_multiplier);
-        let (m, s) = self.output_multiplier;
-        let v = multiply_by_quantized_multiplier(sum, m, s) + self.output_zero_point;
+        let sum = multiply(
+            (a as i32 + self.a_offset) << ADD_LEFT_SHIFT,
+            &self.a_multiplier,
+        ) + multiply(
+            (b as i32 + self.b_offset) << ADD_LEFT_SHIFT,
+            &self.b_multiplier,
+        );
+        let v = multiply(sum, &self.output_multiplier) + self.output_zero_point;
         (v.clamp(-128, 127) + U8_OFFSET) as u8
     }
 }

@@ -19,7 +19,7 @@ use super::{scalar, KernelLevel};
 use super::x86;
 
 /// Low-resolution columns per tile: rings of a few rows of this width stay in L2.
-const TILE_WIDTH: usize = 256;
+const TILE_WIDTH: usize = 384;
 /// Bytes after each ring row that SIMD kernels may read past a row's last pixel (up to four
 /// blocks of 16 pixels and a kernel; the values read there are never used).
 const ROW_SLACK: usize = 512;
@@ -360,8 +360,8 @@ pub(crate) fn run(
 ) {
     let geometry = Geometry::new(plan);
     let s = plan.scale;
-    // A few bands per thread balance the load; each band recomputes its lag rows.
-    let bands = (4 * threads).min(height.div_ceil(16)).max(1);
+    // Two bands per thread balance the load; each band recomputes its lag rows.
+    let bands = (2 * threads).min(height.div_ceil(16)).max(1);
     let band_rows = height.div_ceil(bands);
     let band_values = band_rows * s * s * width;
     let work = |scratch: &mut Scratch, (band, out): (usize, &mut [i8])| {

@@ -26,7 +26,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::plan::{AddPlan, ConvPlan, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET};
+use super::plan::{AddPlan, ConvPlan, FixedPoint, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET};
 use super::{scalar, KernelLevel};
 
 /// A conv's weights in the SIMD kernels' order: per pass over `per_pass` output channels,
@@ -252,29 +252,57 @@ unsafe fn multiply512(x: __m512i, significand: __m512i, left: __m512i, right: __
     _mm512_mask_add_epi32(shifted, round_up, shifted, one)
 }
 
-/// Multiplier `(significand, shift)` as the three vectors of [`multiply512`].
+/// `MultiplyByQuantizedMultiplier` by `m` on 16 lanes, in the single-rounding form when it
+/// applies (see [`FixedPoint`]): two 64-bit products and one rounding per half.
 #[inline(always)]
-unsafe fn multiplier512((significand, shift): (i32, i32)) -> [__m512i; 3] {
-    [
-        _mm512_set1_epi32(significand),
-        _mm512_set1_epi32(shift.max(0)),
-        _mm512_set1_epi32((-shift).max(0)),
-    ]
+unsafe fn multiply_fixed512(x: __m512i, m: &FixedPoint) -> __m512i {
+    if !m.single_rounding() {
+        return multiply512(
+            x,
+            _mm512_set1_epi32(m.significand),
+            _mm512_set1_epi32(m.left_shift),
+            _mm512_set1_epi32(m.right_shift),
+        );
+    }
+    let significand = _mm512_set1_epi32(m.significand);
+    let round = _mm512_set1_epi64(m.round);
+    let fix = _mm512_set1_epi64(m.fix);
+    let shift = _mm_set1_epi64x(m.total_shift);
+    let negative = _mm512_set1_epi64(-(1i64 << 30));
+    let even = round512(
+        _mm512_mul_epi32(x, significand),
+        round,
+        fix,
+        shift,
+        negative,
+    );
+    let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), significand);
+    let odd = round512(odd, round, fix, shift, negative);
+    _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd))
+}
+
+/// The single rounding of 64-bit products `p` (see [`FixedPoint`]).
+#[inline(always)]
+unsafe fn round512(
+    p: __m512i,
+    round: __m512i,
+    fix: __m512i,
+    shift: __m128i,
+    negative: __m512i,
+) -> __m512i {
+    let below = _mm512_cmplt_epi64_mask(p, negative);
+    let v = _mm512_add_epi64(p, round);
+    _mm512_sra_epi64(_mm512_mask_sub_epi64(v, below, v, fix), shift)
 }
 
 /// Output channel `o` of `conv` requantized: its `u8` value, in 32-bit lanes.
 #[inline(always)]
 unsafe fn requantize512(conv: &ConvPlan, o: usize, acc: __m512i) -> __m512i {
-    let v = multiply512(
-        acc,
-        _mm512_set1_epi32(conv.significand[o]),
-        _mm512_set1_epi32(conv.left_shift[o]),
-        _mm512_set1_epi32(conv.right_shift[o]),
-    );
-    let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point));
-    let v = _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min));
-    let v = _mm512_min_epi32(v, _mm512_set1_epi32(127));
-    _mm512_add_epi32(v, _mm512_set1_epi32(U8_OFFSET))
+    let v = multiply_fixed512(acc, &conv.multiplier[o]);
+    // Zero point and the u8 offset at once, clamped on the u8 scale.
+    let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point + U8_OFFSET));
+    let v = _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min + U8_OFFSET));
+    _mm512_min_epi32(v, _mm512_set1_epi32(255))
 }
 
 /// Runs `body` for `i` in `0..n` (at most 16) with constant indices, so that arrays indexed
@@ -479,9 +507,7 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
 ) {
     let conv = &plan.convs[plan.m() + 1];
     let add = &plan.final_sum;
-    let [am, al, ar] = multiplier512(add.a_multiplier);
-    let [bm, bl, br] = multiplier512(add.b_multiplier);
-    let [om, ol, or] = multiplier512(add.output_multiplier);
+    let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset + U8_OFFSET);
     let zero_point = _mm512_set1_epi32(add.output_zero_point);
@@ -496,20 +522,15 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
                 // The input's term of the sum, shared by the S^2 channels.
                 let xv = _mm_maskz_loadu_epi8(byte_mask(pixels) as u16, x.as_ptr().add(i).cast());
                 let xv = _mm512_add_epi32(_mm512_cvtepi8_epi32(xv), b_offset);
-                let xs = multiply512(
-                    _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
-                    bm,
-                    bl,
-                    br,
-                );
+                let xs = multiply_fixed512(_mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv), &bm);
                 let mut y = [_mm_setzero_si128(); OB];
                 unrolled!(OB, |o| {
                     let v = requantize512(conv, o, acc[b][o]);
                     let v = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(
                         v, a_offset,
                     ));
-                    let sum = _mm512_add_epi32(multiply512(v, am, al, ar), xs);
-                    let v = _mm512_add_epi32(multiply512(sum, om, ol, or), zero_point);
+                    let sum = _mm512_add_epi32(multiply_fixed512(v, &am), xs);
+                    let v = _mm512_add_epi32(multiply_fixed512(sum, &om), zero_point);
                     let v = _mm512_min_epi32(
                         _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
                         _mm512_set1_epi32(127),
@@ -544,9 +565,7 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
-    let [am, al, ar] = multiplier512(add.a_multiplier);
-    let [bm, bl, br] = multiplier512(add.b_multiplier);
-    let [om, ol, or] = multiplier512(add.output_multiplier);
+    let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset);
     let zero_point = _mm512_set1_epi32(add.output_zero_point);
@@ -556,8 +575,8 @@ unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize
         let vb = _mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().add(i).cast()));
         let va = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(va, a_offset));
         let vb = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(vb, b_offset));
-        let sum = _mm512_add_epi32(multiply512(va, am, al, ar), multiply512(vb, bm, bl, br));
-        let v = _mm512_add_epi32(multiply512(sum, om, ol, or), zero_point);
+        let sum = _mm512_add_epi32(multiply_fixed512(va, &am), multiply_fixed512(vb, &bm));
+        let v = _mm512_add_epi32(multiply_fixed512(sum, &om), zero_point);
         let v = _mm512_min_epi32(
             _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
             _mm512_set1_epi32(127),
@@ -690,9 +709,9 @@ unsafe fn conv_blocks256<const OB: usize>(
                 let c = pass * OB + o;
                 let v = multiply256(
                     acc[o],
-                    _mm256_set1_epi32(conv.significand[c]),
-                    _mm256_set1_epi32(conv.left_shift[c]),
-                    _mm256_set1_epi32(conv.right_shift[c]),
+                    _mm256_set1_epi32(conv.multiplier[c].significand),
+                    _mm256_set1_epi32(conv.multiplier[c].left_shift),
+                    _mm256_set1_epi32(conv.multiplier[c].right_shift),
                 );
                 let v = _mm256_add_epi32(v, _mm256_set1_epi32(conv.output_zero_point));
                 let v = _mm256_max_epi32(v, _mm256_set1_epi32(conv.activation_min));
@@ -719,11 +738,11 @@ unsafe fn conv_blocks256<const OB: usize>(
 
 #[target_feature(enable = "avx2")]
 unsafe fn add_avx2(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
-    let params = |(m, s): (i32, i32)| {
+    let params = |m: FixedPoint| {
         (
-            _mm256_set1_epi32(m),
-            _mm256_set1_epi32(s.max(0)),
-            _mm256_set1_epi32((-s).max(0)),
+            _mm256_set1_epi32(m.significand),
+            _mm256_set1_epi32(m.left_shift),
+            _mm256_set1_epi32(m.right_shift),
         )
     };
     let (am, al, ar) = params(add.a_multiplier);
