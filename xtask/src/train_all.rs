@@ -470,14 +470,15 @@ impl Pipeline {
             md += &format!("\n## {caption}\n\n![{caption}]({file})\n");
         }
         let out = &self.opts.out;
-        std::fs::write(out.join("summary.md"), &md)?;
-        std::fs::write(
-            out.join("summary.json"),
+        write_atomic(&out.join("summary.md"), md.as_bytes())?;
+        write_atomic(
+            &out.join("summary.json"),
             serde_json::to_vec_pretty(&json!({
                 "preset": self.opts.preset,
                 "rows": rows,
                 "pictures": pictures.iter().map(|(_, file)| file).collect::<Vec<_>>(),
-            }))?,
+            }))?
+            .as_slice(),
         )?;
         println!(
             "\n{md}\nwritten: {} and summary.json",
@@ -485,6 +486,15 @@ impl Pipeline {
         );
         Ok(())
     }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: readers see
+/// the old file or the new one, never half of one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn run(args: &[String]) -> Result<()> {
