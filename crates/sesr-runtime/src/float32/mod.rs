@@ -38,6 +38,9 @@ pub(crate) struct Float32Sesr {
     input_bias: Vec<f32>,
     /// Per 3x3 conv: `[block][ky][kx][ci][16]`.
     block_weights: Vec<Vec<f32>>,
+    /// Per 3x3 conv, each kernel row in Winograd F(2,3) form (see [`winograd_rows`]):
+    /// `[block][ky][point][ci][16]`.
+    block_winograd: Vec<Vec<f32>>,
     block_biases: Vec<Vec<f32>>,
     /// Per 3x3 conv, one slope per channel (all zero for ReLU).
     slopes: Vec<Vec<f32>>,
@@ -66,6 +69,32 @@ fn depth_to_space_phases(scale: usize) -> Vec<(usize, usize)> {
             (dy, dx)
         })
         .collect()
+}
+
+/// The 3x3 weights `[block][ky][kx][ci][16]` with each kernel row `g = (g0, g1, g2)` (along
+/// x) turned into the four Winograd F(2,3) points `(g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2)`:
+/// two neighbouring outputs of a row then take 4 products per input instead of 6.
+fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
+    let mut out = vec![0.0; 12 * c * c];
+    for cb in 0..c / LANES {
+        for ky in 0..3 {
+            for ci in 0..c {
+                for lane in 0..LANES {
+                    let g = |kx: usize| weight[(((cb * 3 + ky) * 3 + kx) * c + ci) * LANES + lane];
+                    let points = [
+                        g(0),
+                        (g(0) + g(1) + g(2)) / 2.0,
+                        (g(0) - g(1) + g(2)) / 2.0,
+                        g(2),
+                    ];
+                    for (j, v) in points.into_iter().enumerate() {
+                        out[(((cb * 3 + ky) * 4 + j) * c + ci) * LANES + lane] = v;
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Float32Sesr {
@@ -99,6 +128,7 @@ impl Float32Sesr {
             }
         }
         let mut block_weights = vec![];
+        let mut block_winograd = vec![];
         let mut block_biases = vec![];
         for conv in &graph.convs[1..=m] {
             let mut w = vec![0.0; 9 * c * c];
@@ -113,6 +143,7 @@ impl Float32Sesr {
             }
             let mut b = conv.bias.clone();
             b.resize(c, 0.0);
+            block_winograd.push(winograd_rows(&w, c));
             block_weights.push(w);
             block_biases.push(b);
         }
@@ -145,6 +176,7 @@ impl Float32Sesr {
             input_weight,
             input_bias,
             block_weights,
+            block_winograd,
             block_biases,
             slopes,
             output_weight,
@@ -285,10 +317,13 @@ struct Ring {
 }
 
 impl Ring {
+    /// Room for `len` rows. Not cleared: every row is written (computed, or zeroed outside
+    /// the image) before it is read.
     fn prepare(&mut self, len: usize, row_len: usize) {
         self.len = len;
-        self.data.clear();
-        self.data.resize(len * row_len, 0.0);
+        if self.data.len() < len * row_len {
+            self.data.resize(len * row_len, 0.0);
+        }
     }
 
     fn slot(&self, y: isize, row_len: usize) -> std::ops::Range<usize> {
@@ -352,8 +387,9 @@ impl Rings {
             };
             ring.prepare(len, width * c);
         }
-        self.output.clear();
-        self.output.resize(output, 0.0);
+        if self.output.len() < output {
+            self.output.resize(output, 0.0);
+        }
     }
 
     fn input_row_mut(&mut self, y: isize, width: usize) -> &mut [f32] {
@@ -420,7 +456,10 @@ impl RowKernels {
         match *self {
             RowKernels::Scalar => scalar::conv_block_row(rows, w, b, s, c, range, out),
             #[cfg(target_arch = "x86_64")]
-            RowKernels::Simd(simd) => simd::conv_block_row(simd, rows, w, b, s, c, range, out),
+            RowKernels::Simd(simd) => {
+                let weights = (w.as_slice(), net.block_winograd[i].as_slice());
+                simd::conv_block_row(simd, rows, weights, b, s, c, range, out)
+            }
         }
     }
 

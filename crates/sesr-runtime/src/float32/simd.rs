@@ -44,6 +44,8 @@ trait F32x16: Copy {
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
     unsafe fn max(self, b: Self) -> Self;
     unsafe fn min(self, b: Self) -> Self;
+    unsafe fn add(self, b: Self) -> Self;
+    unsafe fn sub(self, b: Self) -> Self;
     unsafe fn sum(self) -> f32;
 }
 
@@ -78,6 +80,14 @@ impl F32x16 for Zmm {
     #[inline(always)]
     unsafe fn min(self, b: Self) -> Self {
         Zmm(_mm512_min_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Zmm(_mm512_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Zmm(_mm512_sub_ps(self.0, b.0))
     }
     #[inline(always)]
     unsafe fn sum(self) -> f32 {
@@ -122,6 +132,14 @@ impl F32x16 for YmmPair {
     #[inline(always)]
     unsafe fn min(self, b: Self) -> Self {
         YmmPair(_mm256_min_ps(self.0, b.0), _mm256_min_ps(self.1, b.1))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        YmmPair(_mm256_add_ps(self.0, b.0), _mm256_add_ps(self.1, b.1))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        YmmPair(_mm256_sub_ps(self.0, b.0), _mm256_sub_ps(self.1, b.1))
     }
     #[inline(always)]
     unsafe fn sum(self) -> f32 {
@@ -247,6 +265,97 @@ unsafe fn block_row<V: F32x16, const N: usize>(
     }
 }
 
+/// Pixel pairs per Winograd step, and the most channels its on-stack buffer holds.
+const WINOGRAD_PAIRS: usize = 6;
+const WINOGRAD_MAX_CHANNELS: usize = 32;
+
+/// `N` neighbouring pixel pairs `(u + 2p, u + 2p + 1)` of a 3x3 conv by Winograd F(2,3)
+/// along each kernel row: the inputs `d0..d3` (pixels `u + 2p - 1 ..= u + 2p + 2`) become
+/// `(d0 - d2, d1 + d2, d2 - d1, d1 - d3)`, each multiplied by its transformed kernel row
+/// point (4 products per input channel and row instead of 6 for direct convolution), and
+/// the pair's outputs are `m0 + m1 + m2` and `m1 - m2 - m3`, summed over the kernel rows.
+#[inline(always)]
+unsafe fn block_pairs_winograd<V: F32x16, const N: usize>(
+    rows: &[*const f32; 3],
+    weight: *const f32,
+    (bias, slope): (*const f32, *const f32),
+    c: usize,
+    u: usize,
+    out: *mut f32,
+) {
+    // The transformed inputs, `[ky][pair][point][ci]`.
+    // Uninitialised: zeroing 9 KB per step would cost as much as a tenth of the FMAs, and
+    // every value read below is written first.
+    let mut points =
+        std::mem::MaybeUninit::<[f32; 3 * WINOGRAD_PAIRS * 4 * WINOGRAD_MAX_CHANNELS]>::uninit();
+    let buffer = points.as_mut_ptr().cast::<f32>();
+    for (ky, row) in rows.iter().enumerate() {
+        for p in 0..N {
+            let d = row.add((u + 2 * p - 1) * c);
+            let to = buffer.add((ky * N + p) * 4 * c);
+            for cb in 0..c / LANES {
+                let at = cb * LANES;
+                let (d0, d1) = (V::load(d.add(at)), V::load(d.add(c + at)));
+                let (d2, d3) = (V::load(d.add(2 * c + at)), V::load(d.add(3 * c + at)));
+                d0.sub(d2).store(to.add(at));
+                d1.add(d2).store(to.add(c + at));
+                d2.sub(d1).store(to.add(2 * c + at));
+                d1.sub(d3).store(to.add(3 * c + at));
+            }
+        }
+    }
+    let zero = V::zero();
+    for cb in 0..c / LANES {
+        let w = weight.add(cb * 12 * c * LANES);
+        let mut acc = [[zero; 4]; N];
+        for ky in 0..3 {
+            // The points innermost: their loops unroll, so the 4 N sums stay in registers.
+            let wk = w.add(ky * 4 * c * LANES);
+            let from = buffer.add(ky * N * 4 * c);
+            for ci in 0..c {
+                let mut wv = [zero; 4];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = V::load(wk.add((j * c + ci) * LANES));
+                }
+                for (p, a) in acc.iter_mut().enumerate() {
+                    for (j, (aj, wj)) in a.iter_mut().zip(&wv).enumerate() {
+                        *aj = V::splat(*from.add((p * 4 + j) * c + ci)).mul_add(*wj, *aj);
+                    }
+                }
+            }
+        }
+        let (b, s) = (
+            V::load(bias.add(cb * LANES)),
+            V::load(slope.add(cb * LANES)),
+        );
+        for (p, m) in acc.iter().enumerate() {
+            let y0 = m[0].add(m[1]).add(m[2]).add(b);
+            let y1 = m[1].sub(m[2]).sub(m[3]).add(b);
+            let o = out.add((u + 2 * p) * c + cb * LANES);
+            s.mul_add(y0.min(zero), y0.max(zero)).store(o);
+            s.mul_add(y1.min(zero), y1.max(zero)).store(o.add(c));
+        }
+    }
+}
+
+/// A 3x3 conv row by Winograd pairs, the last pixels (fewer than a step) directly.
+#[inline(always)]
+unsafe fn block_row_winograd<V: F32x16, const N: usize>(
+    rows: &[*const f32; 3],
+    (weight, winograd): (*const f32, *const f32),
+    (bias, slope): (*const f32, *const f32),
+    c: usize,
+    (u0, u1): (usize, usize),
+    out: *mut f32,
+) {
+    let mut u = u0;
+    while u + 2 * N <= u1 {
+        block_pairs_winograd::<V, N>(rows, winograd, (bias, slope), c, u, out);
+        u += 2 * N;
+    }
+    block_row::<V, 1>(rows, weight, (bias, slope), c, (u, u1), out);
+}
+
 /// `P` neighbouring pixels of the output conv, one group of 4 output channels: dot products
 /// over 16-channel input vectors, summed across lanes at the end (few outputs, many inputs).
 #[inline(always)]
@@ -324,6 +433,26 @@ unsafe fn output_row<V: F32x16, const P: usize>(
 }
 
 // ---- instantiations -------------------------------------------------------------------------
+// The channel count is passed as a literal for the common 16 and 32: with it constant, the
+// inlined bodies address every broadcast by a constant offset from one pointer, instead of
+// a chain of pointer increments that would serialise the FMAs.
+
+/// Calls `$body` with `$c` replaced by a literal when it is 16 or 32.
+macro_rules! with_constant_channels {
+    ($c:ident, $body:expr) => {
+        match $c {
+            16 => {
+                let $c = 16;
+                $body
+            }
+            32 => {
+                let $c = 32;
+                $body
+            }
+            _ => $body,
+        }
+    };
+}
 // Pixel blocks: AVX-512 has 32 vector registers (12 sums + weight + broadcast), AVX2 has 16
 // (6 sums of two halves + weight halves + broadcast).
 
@@ -336,7 +465,7 @@ unsafe fn input_row_avx512(
     r: (usize, usize),
     o: *mut f32,
 ) {
-    input_row::<Zmm, 12>(rows, w, b, c, r, o)
+    with_constant_channels!(c, input_row::<Zmm, 12>(rows, w, b, c, r, o))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -348,19 +477,27 @@ unsafe fn input_row_avx2(
     r: (usize, usize),
     o: *mut f32,
 ) {
-    input_row::<YmmPair, 6>(rows, w, b, c, r, o)
+    with_constant_channels!(c, input_row::<YmmPair, 6>(rows, w, b, c, r, o))
 }
 
 #[target_feature(enable = "avx512f")]
 unsafe fn block_row_avx512(
     rows: &[*const f32; 3],
-    w: *const f32,
+    (w, winograd): (*const f32, *const f32),
     bs: (*const f32, *const f32),
     c: usize,
     r: (usize, usize),
     o: *mut f32,
 ) {
-    block_row::<Zmm, 12>(rows, w, bs, c, r, o)
+    if c <= WINOGRAD_MAX_CHANNELS {
+        // 6 pairs: 24 sums + weight + broadcast of the 32 registers.
+        with_constant_channels!(
+            c,
+            block_row_winograd::<Zmm, WINOGRAD_PAIRS>(rows, (w, winograd), bs, c, r, o)
+        )
+    } else {
+        block_row::<Zmm, 12>(rows, w, bs, c, r, o)
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -372,7 +509,7 @@ unsafe fn block_row_avx2(
     r: (usize, usize),
     o: *mut f32,
 ) {
-    block_row::<YmmPair, 6>(rows, w, bs, c, r, o)
+    with_constant_channels!(c, block_row::<YmmPair, 6>(rows, w, bs, c, r, o))
 }
 
 #[target_feature(enable = "avx512f")]
@@ -384,7 +521,8 @@ unsafe fn output_row_avx512(
     r: (usize, usize),
     o: *mut f32,
 ) {
-    output_row::<Zmm, 4>(rows, w, b, cg, r, o)
+    let (c, groups) = cg;
+    with_constant_channels!(c, output_row::<Zmm, 4>(rows, w, b, (c, groups), r, o))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -396,7 +534,8 @@ unsafe fn output_row_avx2(
     r: (usize, usize),
     o: *mut f32,
 ) {
-    output_row::<YmmPair, 1>(rows, w, b, cg, r, o)
+    let (c, groups) = cg;
+    with_constant_channels!(c, output_row::<YmmPair, 1>(rows, w, b, (c, groups), r, o))
 }
 
 // ---- safe entry points ----------------------------------------------------------------------
@@ -454,12 +593,13 @@ pub(crate) fn conv_input_row(
     }
 }
 
-/// SIMD version of [`super::scalar::conv_block_row`] (same arguments and results).
+/// SIMD version of [`super::scalar::conv_block_row`] (same arguments and results, up to
+/// rounding); `weights` are the direct and the Winograd-row forms of the same kernel.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_block_row(
     simd: Simd,
     rows: [&[f32]; 3],
-    weight: &[f32],
+    (weight, winograd): (&[f32], &[f32]),
     bias: &[f32],
     slope: &[f32],
     c: usize,
@@ -470,21 +610,21 @@ pub(crate) fn conv_block_row(
         return;
     }
     check_rows(&rows, 1, c, range);
-    assert!(
-        c.is_multiple_of(LANES) && weight.len() >= 9 * c * c && bias.len() >= c && slope.len() >= c
-    );
-    assert!(out.len() >= range.1 * c);
+    assert!(c.is_multiple_of(LANES) && weight.len() >= 9 * c * c && winograd.len() >= 12 * c * c);
+    assert!(bias.len() >= c && slope.len() >= c && out.len() >= range.1 * c);
     let ptrs = rows.map(<[f32]>::as_ptr);
     let bs = (bias.as_ptr(), slope.as_ptr());
+    let o = out.as_mut_ptr();
     // SAFETY: `simd` proves the CPU features; the asserts above bound every read (pixels
-    // u0-1..u1+1 of c channels, c/16 blocks of 9 c weight vectors, c biases and slopes) and
-    // write (pixels ..u1 of c channels).
+    // u0-1..u1+1 of c channels, c/16 blocks of 9 c direct or 12 c Winograd weight vectors,
+    // c biases and slopes) and write (pixels ..u1 of c channels). Winograd steps read pixels
+    // u-1..=u+2N only while u+2N <= u1, and buffer 3 N 4 c <= its size (c <= 32) floats.
     unsafe {
         match simd.0 {
             Level::Avx512 => {
-                block_row_avx512(&ptrs, weight.as_ptr(), bs, c, range, out.as_mut_ptr())
+                block_row_avx512(&ptrs, (weight.as_ptr(), winograd.as_ptr()), bs, c, range, o)
             }
-            Level::Avx2 => block_row_avx2(&ptrs, weight.as_ptr(), bs, c, range, out.as_mut_ptr()),
+            Level::Avx2 => block_row_avx2(&ptrs, weight.as_ptr(), bs, c, range, o),
         }
     }
 }
