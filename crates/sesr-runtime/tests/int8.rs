@@ -85,28 +85,41 @@ fn scalar_path_equals_the_simulation_at_any_size() -> Result<()> {
 
 #[test]
 fn simd_levels_equal_the_scalar_path() -> Result<()> {
-    let image = crop(&valid_y("rocket.jpg")?, 0, 0, 70, 530);
-    let (h, w) = (image.height, image.width);
-    // SESR-M5 x2 and x4, a narrow model (8 features: AVX2 kernels under AVX-512) and a wide
-    // one (32 features, as SESR-XL).
-    for (scale, m, f) in [(2, 5, 16), (4, 5, 16), (2, 2, 8), (2, 1, 32), (4, 1, 32)] {
+    let rocket = valid_y("rocket.jpg")?;
+    // Several tiles and bands, and odd sizes that leave partial pixel blocks everywhere.
+    let images = [crop(&rocket, 0, 0, 70, 530), crop(&rocket, 40, 100, 37, 53)];
+    // SESR-M5 x2 and x4, a narrow model (8 features), a wide one (32 features, as SESR-XL)
+    // and one whose channel count no SIMD kernel takes (6: the scalar kernels run).
+    for (scale, m, f) in [
+        (2, 5, 16),
+        (4, 5, 16),
+        (2, 2, 8),
+        (2, 1, 32),
+        (4, 1, 32),
+        (2, 1, 6),
+    ] {
         let (graph, ranges) = network(scale, m, f, 5)?;
         let q = quantized(&graph, &ranges, 32, 48)?;
-        let x = q.quantize_input(&image.data);
         let scalar = load(&q.write()?)?.with_kernel_level(KernelLevel::Scalar)?;
-        let want = scalar.run_int8(&x, w, h, 2)?;
-        for level in [KernelLevel::Avx2, KernelLevel::Avx512Vnni] {
-            if !level.is_supported() {
-                println!("note: this CPU lacks {level:?}; its kernels are not tested");
-                continue;
+        for image in &images {
+            let (h, w) = (image.height, image.width);
+            let x = q.quantize_input(&image.data);
+            let want = scalar.run_int8(&x, w, h, 2)?;
+            for level in [KernelLevel::Avx2, KernelLevel::Avx512Vnni] {
+                if !level.is_supported() {
+                    println!("note: this CPU lacks {level:?}; its kernels are not tested");
+                    continue;
+                }
+                let net = load(&q.write()?)?.with_kernel_level(level)?;
+                for threads in [1, 2] {
+                    let got = net.run_int8(&x, w, h, threads)?;
+                    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+                    assert_eq!(
+                        differ, 0,
+                        "{level:?} x{scale} M{m} f{f} {h}x{w}: {differ} differ"
+                    );
+                }
             }
-            let net = load(&q.write()?)?.with_kernel_level(level)?;
-            let got = net.run_int8(&x, w, h, 2)?;
-            let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
-            assert_eq!(
-                differ, 0,
-                "{level:?} x{scale} M{m} f{f}: {differ} values differ"
-            );
         }
     }
     Ok(())
