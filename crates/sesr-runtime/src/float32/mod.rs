@@ -11,7 +11,11 @@
 //! the whole-image zero padding of the tch model. Bands run in parallel on a rayon pool.
 //!
 //! Channels are padded to a multiple of 16 ([`LANES`]) with zero weights, so one vector
-//! holds 16 channels of a pixel in every kernel.
+//! holds 16 channels of a pixel in every kernel. The row kernels (`scalar`, the reference,
+//! and `simd`, AVX-512F and AVX2 + FMA) broadcast one input channel against a vector of 16
+//! output channels' weights, several pixels at a time; with AVX-512 the 3x3 convs use
+//! Winograd F(2,3) along each kernel row (4 products for two outputs instead of 6), and the
+//! output conv (4 or 16 outputs) is computed as dot products over 16-channel vectors.
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
