@@ -14,7 +14,7 @@
 //! holds 16 channels of a pixel in every kernel. The row kernels (`scalar`, the reference,
 //! and `simd`, AVX-512F and AVX2 + FMA) broadcast one input channel against a vector of 16
 //! output channels' weights, several pixels at a time; with AVX-512 the 3x3 convs use
-//! Winograd F(2,3) along each kernel row (4 products for two outputs instead of 6), and the
+//! Winograd F(4,3) along each kernel row (6 products for four outputs instead of 12), and the
 //! output conv (4 or 16 outputs) is computed as dot products over 16-channel vectors.
 
 mod scalar;
@@ -42,7 +42,7 @@ pub(crate) struct Float32Sesr {
     input_bias: Vec<f32>,
     /// Per 3x3 conv: `[block][ky][kx][ci][16]`.
     block_weights: Vec<Vec<f32>>,
-    /// Per 3x3 conv, each kernel row in Winograd F(2,3) form (see [`winograd_rows`]):
+    /// Per 3x3 conv, each kernel row in Winograd F(4,3) form (see [`winograd_rows`]):
     /// `[block][ky][point][ci][16]`.
     block_winograd: Vec<Vec<f32>>,
     block_biases: Vec<Vec<f32>>,
@@ -75,24 +75,31 @@ fn depth_to_space_phases(scale: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Winograd points per kernel row of F(4,3): four outputs of a row from six products.
+pub(crate) const WINOGRAD_POINTS: usize = 6;
+
 /// The 3x3 weights `[block][ky][kx][ci][16]` with each kernel row `g = (g0, g1, g2)` (along
-/// x) turned into the four Winograd F(2,3) points `(g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2)`:
-/// two neighbouring outputs of a row then take 4 products per input instead of 6.
+/// x) turned into the six Winograd F(4,3) points `G g` (Lavin and Gray's `G`): four
+/// neighbouring outputs of a row then take 6 products per input instead of 12.
 fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
-    let mut out = vec![0.0; 12 * c * c];
+    let mut out = vec![0.0; 3 * WINOGRAD_POINTS * c * c];
     for cb in 0..c / LANES {
         for ky in 0..3 {
             for ci in 0..c {
                 for lane in 0..LANES {
                     let g = |kx: usize| weight[(((cb * 3 + ky) * 3 + kx) * c + ci) * LANES + lane];
+                    let (g0, g1, g2) = (g(0), g(1), g(2));
                     let points = [
-                        g(0),
-                        (g(0) + g(1) + g(2)) / 2.0,
-                        (g(0) - g(1) + g(2)) / 2.0,
-                        g(2),
+                        g0 / 4.0,
+                        -(g0 + g1 + g2) / 6.0,
+                        -(g0 - g1 + g2) / 6.0,
+                        g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
+                        g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
+                        g2,
                     ];
                     for (j, v) in points.into_iter().enumerate() {
-                        out[(((cb * 3 + ky) * 4 + j) * c + ci) * LANES + lane] = v;
+                        let row = (cb * 3 + ky) * WINOGRAD_POINTS + j;
+                        out[(row * c + ci) * LANES + lane] = v;
                     }
                 }
             }

@@ -311,17 +311,18 @@ unsafe fn block_row<V: F32x16, const N: usize>(
     }
 }
 
-/// Pixel pairs per Winograd step, and the most channels its on-stack buffer holds.
-const WINOGRAD_PAIRS: usize = 6;
+/// Groups of four pixels per Winograd step, and the most channels its on-stack buffer holds.
+const WINOGRAD_QUADS: usize = 4;
 const WINOGRAD_MAX_CHANNELS: usize = 32;
+const POINTS: usize = super::WINOGRAD_POINTS;
 
-/// `N` neighbouring pixel pairs `(u + 2p, u + 2p + 1)` of a 3x3 conv by Winograd F(2,3)
-/// along each kernel row: the inputs `d0..d3` (pixels `u + 2p - 1 ..= u + 2p + 2`) become
-/// `(d0 - d2, d1 + d2, d2 - d1, d1 - d3)`, each multiplied by its transformed kernel row
-/// point (4 products per input channel and row instead of 6 for direct convolution), and
-/// the pair's outputs are `m0 + m1 + m2` and `m1 - m2 - m3`, summed over the kernel rows.
+/// `N` groups of four neighbouring pixels `u + 4q ..= u + 4q + 3` of a 3x3 conv by Winograd
+/// F(4,3) along each kernel row (Lavin and Gray's matrices): the six inputs `d0..d5` (pixels
+/// `u + 4q - 1 ..= u + 4q + 4`) become `B^T d`, each multiplied by its transformed kernel row
+/// point (6 products per input channel and row instead of 12 for direct convolution), and
+/// the four outputs are `A^T m`, summed over the kernel rows.
 #[inline(always)]
-unsafe fn block_pairs_winograd<V: F32x16, const N: usize>(
+unsafe fn block_quads_winograd<V: F32x16, const N: usize>(
     rows: &[*const f32; 3],
     weight: *const f32,
     (bias, slope): (*const f32, *const f32),
@@ -329,43 +330,58 @@ unsafe fn block_pairs_winograd<V: F32x16, const N: usize>(
     u: usize,
     out: *mut f32,
 ) {
-    // The transformed inputs, `[ky][pair][point][ci]`.
-    // Uninitialised: zeroing 9 KB per step would cost as much as a tenth of the FMAs, and
-    // every value read below is written first.
-    let mut points =
-        std::mem::MaybeUninit::<[f32; 3 * WINOGRAD_PAIRS * 4 * WINOGRAD_MAX_CHANNELS]>::uninit();
+    // The transformed inputs, `[ky][quad][point][ci]`. Uninitialised: zeroing it at every
+    // step would cost a tenth of the FMAs, and every value read below is written first.
+    let mut points = std::mem::MaybeUninit::<
+        [f32; 3 * WINOGRAD_QUADS * POINTS * WINOGRAD_MAX_CHANNELS],
+    >::uninit();
     let buffer = points.as_mut_ptr().cast::<f32>();
+    let zero = V::zero();
+    let (two, four, five) = (V::splat(2.0), V::splat(4.0), V::splat(5.0));
     for (ky, row) in rows.iter().enumerate() {
-        for p in 0..N {
-            let d = row.add((u + 2 * p - 1) * c);
-            let to = buffer.add((ky * N + p) * 4 * c);
+        for q in 0..N {
+            let d = row.add((u + 4 * q - 1) * c);
+            let to = buffer.add((ky * N + q) * POINTS * c);
             for cb in 0..c / LANES {
                 let at = cb * LANES;
-                let (d0, d1) = (V::load(d.add(at)), V::load(d.add(c + at)));
-                let (d2, d3) = (V::load(d.add(2 * c + at)), V::load(d.add(3 * c + at)));
-                d0.sub(d2).store(to.add(at));
-                d1.add(d2).store(to.add(c + at));
-                d2.sub(d1).store(to.add(2 * c + at));
-                d1.sub(d3).store(to.add(3 * c + at));
+                let x: [V; 6] = [
+                    V::load(d.add(at)),
+                    V::load(d.add(c + at)),
+                    V::load(d.add(2 * c + at)),
+                    V::load(d.add(3 * c + at)),
+                    V::load(d.add(4 * c + at)),
+                    V::load(d.add(5 * c + at)),
+                ];
+                // B^T d.
+                let [d0, d1, d2, d3, d4, d5] = x;
+                let (d4_m_d2, twice_d3_m_d1) = (d4.sub(d2), two.mul_add(d3.sub(d1), zero));
+                let v0 = four.mul_add(d0, d4).sub(five.mul_add(d2, zero));
+                let v1 = d3.add(d4).sub(four.mul_add(d1.add(d2), zero));
+                let v2 = four.mul_add(d1.sub(d2), d4.sub(d3));
+                let v3 = d4_m_d2.add(twice_d3_m_d1);
+                let v4 = d4_m_d2.sub(twice_d3_m_d1);
+                let v5 = four.mul_add(d1, d5).sub(five.mul_add(d3, zero));
+                for (j, v) in [v0, v1, v2, v3, v4, v5].into_iter().enumerate() {
+                    v.store(to.add(j * c + at));
+                }
             }
         }
     }
-    let zero = V::zero();
     for cb in 0..c / LANES {
-        let w = weight.add(cb * 12 * c * LANES);
-        let mut acc = [[zero; 4]; N];
+        let w = weight.add(cb * 3 * POINTS * c * LANES);
+        let mut acc = [[zero; POINTS]; N];
         for ky in 0..3 {
-            // The points innermost: their loops unroll, so the 4 N sums stay in registers.
-            let wk = w.add(ky * 4 * c * LANES);
-            let from = buffer.add(ky * N * 4 * c);
+            // The points innermost: their loops unroll, so the 6 N sums stay in registers.
+            let wk = w.add(ky * POINTS * c * LANES);
+            let from = buffer.add(ky * N * POINTS * c);
             for ci in 0..c {
-                let mut wv = [zero; 4];
+                let mut wv = [zero; POINTS];
                 for (j, v) in wv.iter_mut().enumerate() {
                     *v = V::load(wk.add((j * c + ci) * LANES));
                 }
-                for (p, a) in acc.iter_mut().enumerate() {
+                for (q, a) in acc.iter_mut().enumerate() {
                     for (j, (aj, wj)) in a.iter_mut().zip(&wv).enumerate() {
-                        *aj = V::splat(*from.add((p * 4 + j) * c + ci)).mul_add(*wj, *aj);
+                        *aj = V::splat(*from.add((q * POINTS + j) * c + ci)).mul_add(*wj, *aj);
                     }
                 }
             }
@@ -374,17 +390,27 @@ unsafe fn block_pairs_winograd<V: F32x16, const N: usize>(
             V::load(bias.add(cb * LANES)),
             V::load(slope.add(cb * LANES)),
         );
-        for (p, m) in acc.iter().enumerate() {
-            let y0 = m[0].add(m[1]).add(m[2]).add(b);
-            let y1 = m[1].sub(m[2]).sub(m[3]).add(b);
-            let o = out.add((u + 2 * p) * c + cb * LANES);
-            s.mul_add(y0.min(zero), y0.max(zero)).store(o);
-            s.mul_add(y1.min(zero), y1.max(zero)).store(o.add(c));
+        let eight = V::splat(8.0);
+        for (q, m) in acc.iter().enumerate() {
+            // A^T m.
+            let (p12, m12) = (m[1].add(m[2]), m[1].sub(m[2]));
+            let (p34, m34) = (m[3].add(m[4]), m[3].sub(m[4]));
+            let y = [
+                m[0].add(p12).add(p34),
+                two.mul_add(m34, m12),
+                four.mul_add(p34, p12),
+                eight.mul_add(m34, m12).add(m[5]),
+            ];
+            let o = out.add((u + 4 * q) * c + cb * LANES);
+            for (k, yk) in y.into_iter().enumerate() {
+                let yk = yk.add(b);
+                s.mul_add(yk.min(zero), yk.max(zero)).store(o.add(k * c));
+            }
         }
     }
 }
 
-/// A 3x3 conv row by Winograd pairs, the last pixels (fewer than a step) directly.
+/// A 3x3 conv row by Winograd quads, the last pixels (fewer than a step) directly.
 #[inline(always)]
 unsafe fn block_row_winograd<V: F32x16, const N: usize>(
     rows: &[*const f32; 3],
@@ -395,9 +421,9 @@ unsafe fn block_row_winograd<V: F32x16, const N: usize>(
     out: *mut f32,
 ) {
     let mut u = u0;
-    while u + 2 * N <= u1 {
-        block_pairs_winograd::<V, N>(rows, winograd, (bias, slope), c, u, out);
-        u += 2 * N;
+    while u + 4 * N <= u1 {
+        block_quads_winograd::<V, N>(rows, winograd, (bias, slope), c, u, out);
+        u += 4 * N;
     }
     block_row::<V, 1>(rows, weight, (bias, slope), c, (u, u1), out);
 }
@@ -547,10 +573,10 @@ unsafe fn block_row_avx512(
     o: *mut f32,
 ) {
     if c <= WINOGRAD_MAX_CHANNELS {
-        // 6 pairs: 24 sums + weight + broadcast of the 32 registers.
+        // 4 quads: 24 sums + 6 weights + broadcast of the 32 registers.
         with_constant_channels!(
             c,
-            block_row_winograd::<Zmm, WINOGRAD_PAIRS>(rows, (w, winograd), bs, c, r, o)
+            block_row_winograd::<Zmm, WINOGRAD_QUADS>(rows, (w, winograd), bs, c, r, o)
         )
     } else {
         block_row::<Zmm, 12>(rows, w, bs, c, r, o)
@@ -667,15 +693,19 @@ pub(crate) fn conv_block_row(
         return;
     }
     check_rows(&rows, 1, c, range);
-    assert!(c.is_multiple_of(LANES) && weight.len() >= 9 * c * c && winograd.len() >= 12 * c * c);
+    assert!(
+        c.is_multiple_of(LANES)
+            && weight.len() >= 9 * c * c
+            && winograd.len() >= 3 * POINTS * c * c
+    );
     assert!(bias.len() >= c && slope.len() >= c && out.len() >= range.1 * c);
     let ptrs = rows.map(<[f32]>::as_ptr);
     let bs = (bias.as_ptr(), slope.as_ptr());
     let o = out.as_mut_ptr();
     // SAFETY: `simd` proves the CPU features; the asserts above bound every read (pixels
-    // u0-1..u1+1 of c channels, c/16 blocks of 9 c direct or 12 c Winograd weight vectors,
+    // u0-1..u1+1 of c channels, c/16 blocks of 9 c direct or 18 c Winograd weight vectors,
     // c biases and slopes) and write (pixels ..u1 of c channels). Winograd steps read pixels
-    // u-1..=u+2N only while u+2N <= u1, and buffer 3 N 4 c <= its size (c <= 32) floats.
+    // u-1..=u+4N only while u+4N <= u1, and buffer 3 N 6 c <= its size (c <= 32) floats.
     unsafe {
         match simd.0 {
             Level::Avx512 => {
