@@ -267,32 +267,29 @@ unsafe fn multiply_fixed512(x: __m512i, m: &FixedPoint) -> __m512i {
     let significand = _mm512_set1_epi32(m.significand);
     let round = _mm512_set1_epi64(m.round);
     let fix = _mm512_set1_epi64(m.fix);
-    let shift = _mm_set1_epi64x(m.total_shift);
     let negative = _mm512_set1_epi64(-(1i64 << 30));
-    let even = round512(
-        _mm512_mul_epi32(x, significand),
-        round,
-        fix,
-        shift,
-        negative,
+    // Even lanes: the quotient lands in the low half. Odd lanes: shifting by 32 less puts it
+    // in the high half directly (for r = 0, a left shift by one).
+    let even = _mm512_sra_epi64(
+        nudged512(_mm512_mul_epi32(x, significand), round, fix, negative),
+        _mm_set1_epi64x(m.total_shift),
     );
     let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), significand);
-    let odd = round512(odd, round, fix, shift, negative);
-    _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd))
+    let odd = nudged512(odd, round, fix, negative);
+    let odd = if m.right_shift >= 1 {
+        _mm512_sra_epi64(odd, _mm_set1_epi64x(m.right_shift as i64 - 1))
+    } else {
+        _mm512_slli_epi64::<1>(odd)
+    };
+    _mm512_mask_blend_epi32(0xAAAA, even, odd)
 }
 
-/// The single rounding of 64-bit products `p` (see [`FixedPoint`]).
+/// 64-bit products `p` with the rounding nudges of [`FixedPoint`] added, ready to shift.
 #[inline(always)]
-unsafe fn round512(
-    p: __m512i,
-    round: __m512i,
-    fix: __m512i,
-    shift: __m128i,
-    negative: __m512i,
-) -> __m512i {
+unsafe fn nudged512(p: __m512i, round: __m512i, fix: __m512i, negative: __m512i) -> __m512i {
     let below = _mm512_cmplt_epi64_mask(p, negative);
     let v = _mm512_add_epi64(p, round);
-    _mm512_sra_epi64(_mm512_mask_sub_epi64(v, below, v, fix), shift)
+    _mm512_mask_sub_epi64(v, below, v, fix)
 }
 
 /// Output channel `o` of `conv` requantized: its `u8` value, in 32-bit lanes.
