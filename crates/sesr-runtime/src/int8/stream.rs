@@ -6,7 +6,9 @@
 //! layer needs it, so a 16-channel feature map never exists beyond a few rows of a few hundred
 //! pixels. Layer `l` of a tile covers the tile's columns and rows widened by its *lag*, the
 //! number of pixels the layers after it read beyond their own output; outside the image, rows
-//! and columns hold the tensor's zero point (TFLite's SAME padding).
+//! and columns hold the tensor's zero point (TFLite's SAME padding). Rows store `q + 128` in
+//! groups of four channels (see `scalar::offset`), the layout the SIMD kernels read as 16
+//! pixels per register.
 
 use std::ops::Range;
 
