@@ -91,6 +91,9 @@ pub const MAX_OUTPUT_PIXELS: usize = 1 << 30;
 /// small, narrow enough that a tile's rows stay in a 2 MB L2 cache.
 pub const DEFAULT_TILE_WIDTH: usize = 512;
 
+/// The most worker threads [`Upscaler::with_threads`] starts.
+pub const MAX_THREADS: usize = 1024;
+
 /// The most LR rows of a band when its height is chosen automatically.
 const MAX_AUTO_BAND: usize = 256;
 
@@ -233,10 +236,11 @@ impl Upscaler {
 
     /// Runs on `threads` worker threads (default: the available cores).
     pub fn with_threads(mut self, threads: usize) -> Result<Upscaler> {
-        if threads == 0 {
-            return Err(RuntimeError::Option(
-                "threads must be at least 1 (e.g. the number of cores)".into(),
-            ));
+        if threads == 0 || threads > MAX_THREADS {
+            return Err(RuntimeError::Option(format!(
+                "threads must be between 1 and {MAX_THREADS} (e.g. the number of cores), got \
+                 {threads}"
+            )));
         }
         self.pool = build_pool(threads)?;
         self.threads = threads;
@@ -360,7 +364,8 @@ impl Upscaler {
             ))
         })?;
         data.resize(pixels, 0.0);
-        let tile = (self.tile_width, self.band_height(h));
+        // No tile larger than the image: the tile loops add sides to positions.
+        let tile = (self.tile_width.min(w), self.band_height(h).min(h));
         self.pool
             .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
         Ok(PlaneF32::from_vec(ws, hs, data).expect("the output holds ws * hs pixels"))
