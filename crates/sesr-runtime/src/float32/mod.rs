@@ -10,7 +10,7 @@
 //! neighbouring tiles. Pixels outside the image are zeros at every layer, which is exactly
 //! the whole-image zero padding of the tch model. Bands run in parallel on a rayon pool.
 //!
-//! Channels are padded to a multiple of 16 ([`LANES`]) with zero weights, so one vector
+//! Channels are padded to a multiple of 16 (`LANES`) with zero weights, so one vector
 //! holds 16 channels of a pixel in every kernel. The row kernels (`scalar`, the reference,
 //! and `simd`, AVX-512F and AVX2 + FMA) broadcast one input channel against a vector of 16
 //! output channels' weights, several pixels at a time; with AVX-512 the 3x3 convs use
