@@ -60,6 +60,8 @@ pub(crate) struct ConvPlan {
     pub bias: Vec<i32>,
     /// Per output channel: the requantization multiplier.
     pub multiplier: Vec<FixedPoint>,
+    /// Whether every channel's multiplier has the single-rounding form.
+    pub single_rounding: bool,
     pub output_zero_point: i32,
     /// Smallest output (the zero point under a fused ReLU, else -128).
     pub activation_min: i32,
@@ -87,6 +89,9 @@ impl ConvPlan {
             kernel: conv.kernel,
             weight: conv.weight.clone(),
             bias,
+            single_rounding: multipliers
+                .iter()
+                .all(|&m| FixedPoint::new(m).single_rounding()),
             multiplier: multipliers.into_iter().map(FixedPoint::new).collect(),
             output_zero_point: conv.output.zero_point,
             activation_min: conv.activation_min(),
@@ -126,6 +131,15 @@ pub(crate) struct AddPlan {
     pub a_multiplier: FixedPoint,
     pub b_multiplier: FixedPoint,
     pub output_multiplier: FixedPoint,
+}
+
+impl AddPlan {
+    /// Whether all three multipliers have the single-rounding form.
+    pub fn single_rounding(&self) -> bool {
+        self.a_multiplier.single_rounding()
+            && self.b_multiplier.single_rounding()
+            && self.output_multiplier.single_rounding()
+    }
 }
 
 /// Bits the int8 ADD kernel shifts its inputs left by before rescaling.

@@ -252,11 +252,12 @@ unsafe fn multiply512(x: __m512i, significand: __m512i, left: __m512i, right: __
     _mm512_mask_add_epi32(shifted, round_up, shifted, one)
 }
 
-/// `MultiplyByQuantizedMultiplier` by `m` on 16 lanes, in the single-rounding form when it
-/// applies (see [`FixedPoint`]): two 64-bit products and one rounding per half.
+/// `MultiplyByQuantizedMultiplier` by `m` on 16 lanes: with `SINGLE` (the caller checked
+/// [`FixedPoint::single_rounding`]) two 64-bit products and one rounding per half, else the
+/// two-step form. No branch: the epilogues run it per channel and block.
 #[inline(always)]
-unsafe fn multiply_fixed512(x: __m512i, m: &FixedPoint) -> __m512i {
-    if !m.single_rounding() {
+unsafe fn multiply_fixed512<const SINGLE: bool>(x: __m512i, m: &FixedPoint) -> __m512i {
+    if !SINGLE {
         return multiply512(
             x,
             _mm512_set1_epi32(m.significand),
@@ -267,20 +268,14 @@ unsafe fn multiply_fixed512(x: __m512i, m: &FixedPoint) -> __m512i {
     let significand = _mm512_set1_epi32(m.significand);
     let round = _mm512_set1_epi64(m.round);
     let fix = _mm512_set1_epi64(m.fix);
+    let shift = _mm_loadl_epi64((&m.total_shift as *const i64).cast());
     let negative = _mm512_set1_epi64(-(1i64 << 30));
-    // Even lanes: the quotient lands in the low half. Odd lanes: shifting by 32 less puts it
-    // in the high half directly (for r = 0, a left shift by one).
-    let even = _mm512_sra_epi64(
-        nudged512(_mm512_mul_epi32(x, significand), round, fix, negative),
-        _mm_set1_epi64x(m.total_shift),
-    );
+    let even = nudged512(_mm512_mul_epi32(x, significand), round, fix, negative);
     let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), significand);
     let odd = nudged512(odd, round, fix, negative);
-    let odd = if m.right_shift >= 1 {
-        _mm512_sra_epi64(odd, _mm_set1_epi64x(m.right_shift as i64 - 1))
-    } else {
-        _mm512_slli_epi64::<1>(odd)
-    };
+    // The quotients land in the low halves; the odd ones move up.
+    let even = _mm512_sra_epi64(even, shift);
+    let odd = _mm512_slli_epi64::<32>(_mm512_sra_epi64(odd, shift));
     _mm512_mask_blend_epi32(0xAAAA, even, odd)
 }
 
@@ -292,10 +287,11 @@ unsafe fn nudged512(p: __m512i, round: __m512i, fix: __m512i, negative: __m512i)
     _mm512_mask_sub_epi64(v, below, v, fix)
 }
 
-/// Output channel `o` of `conv` requantized: its `u8` value, in 32-bit lanes.
+/// Output channel `o` (below `out_channels`, unchecked) of `conv` requantized: its `u8`
+/// value, in 32-bit lanes.
 #[inline(always)]
-unsafe fn requantize512(conv: &ConvPlan, o: usize, acc: __m512i) -> __m512i {
-    let v = multiply_fixed512(acc, &conv.multiplier[o]);
+unsafe fn requantize512<const SINGLE: bool>(conv: &ConvPlan, o: usize, acc: __m512i) -> __m512i {
+    let v = multiply_fixed512::<SINGLE>(acc, conv.multiplier.get_unchecked(o));
     // Zero point and the u8 offset at once, clamped on the u8 scale.
     let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point + U8_OFFSET));
     let v = _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min + U8_OFFSET));
@@ -421,17 +417,21 @@ unsafe fn conv_avx512(
     width: usize,
 ) {
     // Twelve to sixteen accumulators cover the latency of `vpdpbusd` on two ports.
-    match conv.simd.wide_per_pass {
-        16 => conv_blocks512::<16, 1>(conv, rows, out, cols, width),
-        12 => conv_blocks512::<12, 1>(conv, rows, out, cols, width),
-        8 => conv_blocks512::<8, 2>(conv, rows, out, cols, width),
-        4 => conv_blocks512::<4, 3>(conv, rows, out, cols, width),
+    match (conv.simd.wide_per_pass, conv.single_rounding) {
+        (16, true) => conv_blocks512::<16, 1, true>(conv, rows, out, cols, width),
+        (12, true) => conv_blocks512::<12, 1, true>(conv, rows, out, cols, width),
+        (8, true) => conv_blocks512::<8, 2, true>(conv, rows, out, cols, width),
+        (4, true) => conv_blocks512::<4, 3, true>(conv, rows, out, cols, width),
+        (16, false) => conv_blocks512::<16, 1, false>(conv, rows, out, cols, width),
+        (12, false) => conv_blocks512::<12, 1, false>(conv, rows, out, cols, width),
+        (8, false) => conv_blocks512::<8, 2, false>(conv, rows, out, cols, width),
+        (4, false) => conv_blocks512::<4, 3, false>(conv, rows, out, cols, width),
         _ => scalar::conv_row(conv, rows, out, cols, width),
     }
 }
 
 #[inline(always)]
-unsafe fn conv_blocks512<const OB: usize, const PB: usize>(
+unsafe fn conv_blocks512<const OB: usize, const PB: usize, const SINGLE: bool>(
     conv: &ConvPlan,
     rows: &[&[u8]],
     out: &mut [u8],
@@ -449,7 +449,7 @@ unsafe fn conv_blocks512<const OB: usize, const PB: usize>(
                 if pixels > 0 {
                     let mut bytes = [_mm_setzero_si128(); OB];
                     unrolled!(OB, |o| {
-                        let v = requantize512(conv, pass * OB + o, acc[b][o]);
+                        let v = requantize512::<SINGLE>(conv, pass * OB + o, acc[b][o]);
                         bytes[o] = _mm512_cvtepi32_epi8(v);
                     });
                     unrolled!(OB / 4, |q| {
@@ -482,9 +482,21 @@ unsafe fn output_avx512(
     out_width: usize,
     x0: usize,
 ) {
-    match plan.scale {
-        2 => output_blocks512::<4, 3, 2>(plan, rows, cols, width, x, out, out_width, x0),
-        _ => output_blocks512::<16, 1, 4>(plan, rows, cols, width, x, out, out_width, x0),
+    let conv = &plan.convs[plan.m() + 1];
+    let single = conv.single_rounding && plan.final_sum.single_rounding();
+    match (plan.scale, single) {
+        (2, true) => {
+            output_blocks512::<4, 3, 2, true>(plan, rows, cols, width, x, out, out_width, x0)
+        }
+        (2, false) => {
+            output_blocks512::<4, 3, 2, false>(plan, rows, cols, width, x, out, out_width, x0)
+        }
+        (_, true) => {
+            output_blocks512::<16, 1, 4, true>(plan, rows, cols, width, x, out, out_width, x0)
+        }
+        (_, false) => {
+            output_blocks512::<16, 1, 4, false>(plan, rows, cols, width, x, out, out_width, x0)
+        }
     }
 }
 
@@ -492,7 +504,7 @@ unsafe fn output_avx512(
 /// laid out as `S` high-resolution rows.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
+unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize, const SINGLE: bool>(
     plan: &NetworkPlan,
     rows: &[&[u8]],
     cols: Range<usize>,
@@ -519,15 +531,18 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
                 // The input's term of the sum, shared by the S^2 channels.
                 let xv = _mm_maskz_loadu_epi8(byte_mask(pixels) as u16, x.as_ptr().add(i).cast());
                 let xv = _mm512_add_epi32(_mm512_cvtepi8_epi32(xv), b_offset);
-                let xs = multiply_fixed512(_mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv), &bm);
+                let xs = multiply_fixed512::<SINGLE>(
+                    _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
+                    &bm,
+                );
                 let mut y = [_mm_setzero_si128(); OB];
                 unrolled!(OB, |o| {
-                    let v = requantize512(conv, o, acc[b][o]);
+                    let v = requantize512::<SINGLE>(conv, o, acc[b][o]);
                     let v = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(
                         v, a_offset,
                     ));
-                    let sum = _mm512_add_epi32(multiply_fixed512(v, &am), xs);
-                    let v = _mm512_add_epi32(multiply_fixed512(sum, &om), zero_point);
+                    let sum = _mm512_add_epi32(multiply_fixed512::<SINGLE>(v, &am), xs);
+                    let v = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
                     let v = _mm512_min_epi32(
                         _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
                         _mm512_set1_epi32(127),
@@ -562,6 +577,20 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize>(
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
+    if add.single_rounding() {
+        add_blocks512::<true>(add, a, b, out)
+    } else {
+        add_blocks512::<false>(add, a, b, out)
+    }
+}
+
+#[inline(always)]
+unsafe fn add_blocks512<const SINGLE: bool>(
+    add: &AddPlan,
+    a: &[u8],
+    b: &[u8],
+    out: &mut [u8],
+) -> usize {
     let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset);
@@ -572,8 +601,11 @@ unsafe fn add_avx512(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize
         let vb = _mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().add(i).cast()));
         let va = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(va, a_offset));
         let vb = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(vb, b_offset));
-        let sum = _mm512_add_epi32(multiply_fixed512(va, &am), multiply_fixed512(vb, &bm));
-        let v = _mm512_add_epi32(multiply_fixed512(sum, &om), zero_point);
+        let sum = _mm512_add_epi32(
+            multiply_fixed512::<SINGLE>(va, &am),
+            multiply_fixed512::<SINGLE>(vb, &bm),
+        );
+        let v = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
         let v = _mm512_min_epi32(
             _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
             _mm512_set1_epi32(127),
