@@ -161,3 +161,33 @@ fn tampered_packed_weights_are_refused() -> Result<()> {
     Int8Network::from_model(&model)?;
     Ok(())
 }
+
+/// A model of another structure (here one RELU, as a converter could write for any network)
+/// is refused with the operator at fault named.
+#[test]
+fn other_graphs_are_refused() -> Result<()> {
+    use sesr_tflite::schema::{BuiltinOp, OperatorOptions, Quantization, TensorType};
+    use sesr_tflite::write::{ModelBuilder, SubgraphBuilder};
+
+    let mut model = ModelBuilder::new("not SESR");
+    let mut sg = SubgraphBuilder::new("main");
+    let q = || Some(Quantization::per_tensor(1.0 / 255.0, -128));
+    let x = sg.activation("x", &[1, 8, 8, 1], TensorType::INT8, q())?;
+    let y = sg.activation("y", &[1, 8, 8, 1], TensorType::INT8, q())?;
+    sg.operator(
+        &mut model,
+        BuiltinOp::RELU,
+        1,
+        OperatorOptions::None,
+        &[x],
+        &[y],
+    )?;
+    sg.set_io(&[x], &[y])?;
+    let bytes = model.finish(&sg)?;
+    let err = Int8Network::from_model(&Model::parse(&bytes)?)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("operator 0 is RELU"), "{err}");
+    assert!(err.contains("not an int8 SESR model"), "{err}");
+    Ok(())
+}
