@@ -30,7 +30,7 @@ pub enum KernelLevel {
     Scalar,
     /// AVX2 (16-bit products, `vpmaddwd`).
     Avx2,
-    /// AVX-512 with VNNI (`vpdpbusd`: four int8 products per 32-bit lane).
+    /// AVX-512 (F, BW, VL) with VNNI (`vpdpbusd`: four int8 products per 32-bit lane).
     Avx512Vnni,
 }
 
@@ -46,6 +46,7 @@ impl KernelLevel {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
                     && std::arch::is_x86_feature_detected!("avx512vnni")
             }
             #[cfg(not(target_arch = "x86_64"))]
