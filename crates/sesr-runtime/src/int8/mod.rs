@@ -205,7 +205,11 @@ impl Int8Sesr {
                 threads,
             )
         };
-        if threads == 1 {
+        // Inside a rayon pool of the right size (e.g. the `Upscaler`'s), run on it; otherwise
+        // on a pool of `threads` threads.
+        let in_pool =
+            rayon::current_thread_index().is_some() && rayon::current_num_threads() == threads;
+        if threads == 1 || in_pool {
             run(&mut output);
         } else {
             let pool = rayon::ThreadPoolBuilder::new()
