@@ -51,9 +51,10 @@ pub(crate) struct Float32Sesr {
     /// `[group][ky][kx][block][4][16]`.
     output_weight: Vec<f32>,
     output_bias: Vec<f32>,
-    /// For output channel `o`, its `(row, column)` offset inside the `scale x scale` block
-    /// that TensorFlow's depth_to_space (applied `log2 scale` times) moves it to.
-    phases: Vec<(usize, usize)>,
+    /// For offset `(dy, dx)` inside a pixel's `scale x scale` output block, at
+    /// `dy * scale + dx`: the output channel TensorFlow's depth_to_space (applied `log2 scale`
+    /// times) moves there.
+    channel_at: Vec<usize>,
 }
 
 /// Where TF `depth_to_space(2)`, applied until one channel is left, moves channel `o` of
@@ -192,7 +193,13 @@ impl Float32Sesr {
             slopes,
             output_weight,
             output_bias: output.bias.clone(),
-            phases: depth_to_space_phases(scale),
+            channel_at: {
+                let mut at = vec![0; scale * scale];
+                for (o, (dy, dx)) in depth_to_space_phases(scale).into_iter().enumerate() {
+                    at[dy * scale + dx] = o;
+                }
+                at
+            },
         })
     }
 
@@ -308,12 +315,21 @@ impl Float32Sesr {
             let (last, out_row) = rings.output_split(m);
             let residual = last.rows::<5>(row_y, width * c);
             rows.output(self, residual, (r, r + cw), out_row);
-            let lr = y.row(row_y as usize);
+            // + x, depth-to-space and clip, one output row at a time.
+            let lr = &y.row(row_y as usize)[cx0..cx1];
             let (ws, stride) = (y.width * s, self.groups * 4);
             let band_row = (row_y - by0) as usize * s;
-            for (x, sums) in (cx0..cx1).zip(out_row.chunks_exact(stride)) {
-                for (&(dy, dx), v) in self.phases.iter().zip(sums) {
-                    out[(band_row + dy) * ws + x * s + dx] = (v + lr[x]).clamp(0.0, 1.0);
+            for (dy, channels) in self.channel_at.chunks_exact(s).enumerate() {
+                let start = (band_row + dy) * ws + cx0 * s;
+                let dst = &mut out[start..start + cw * s];
+                for ((block, sums), x) in dst
+                    .chunks_exact_mut(s)
+                    .zip(out_row.chunks_exact(stride))
+                    .zip(lr)
+                {
+                    for (d, &o) in block.iter_mut().zip(channels) {
+                        *d = (sums[o] + x).clamp(0.0, 1.0);
+                    }
                 }
             }
         }
