@@ -447,20 +447,17 @@ unsafe fn conv_blocks512<const OB: usize, const PB: usize, const SINGLE: bool>(
             unrolled!(PB, |b| {
                 let pixels = valid.saturating_sub(16 * b).min(16);
                 if pixels > 0 {
-                    let mut bytes = [_mm_setzero_si128(); OB];
-                    unrolled!(OB, |o| {
-                        let v = requantize512::<SINGLE>(conv, pass * OB + o, acc[b][o]);
-                        bytes[o] = _mm512_cvtepi32_epi8(v);
-                    });
+                    // Four channels at a time, so that few results wait in registers.
                     unrolled!(OB / 4, |q| {
+                        let mut bytes = [_mm_setzero_si128(); 4];
+                        unrolled!(4, |t| {
+                            let o = 4 * q + t;
+                            let v = requantize512::<SINGLE>(conv, pass * OB + o, acc[b][o]);
+                            bytes[t] = _mm512_cvtepi32_epi8(v);
+                        });
                         let group = (pass * OB) / 4 + q;
-                        let v = interleave4([
-                            bytes[4 * q],
-                            bytes[4 * q + 1],
-                            bytes[4 * q + 2],
-                            bytes[4 * q + 3],
-                        ]);
                         let dst = out.as_mut_ptr().add(group * 4 * width + 4 * (x + 16 * b));
+                        let v = interleave4(bytes);
                         _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), v);
                     });
                 }
