@@ -268,14 +268,15 @@ unsafe fn multiply_fixed512<const SINGLE: bool>(x: __m512i, m: &FixedPoint) -> _
     let significand = _mm512_set1_epi32(m.significand);
     let round = _mm512_set1_epi64(m.round);
     let fix = _mm512_set1_epi64(m.fix);
-    let shift = _mm_loadl_epi64((&m.total_shift as *const i64).cast());
+    // A per-lane shift count: one micro-op, where a count in a register takes two.
+    let shift = _mm512_set1_epi64(m.total_shift);
     let negative = _mm512_set1_epi64(-(1i64 << 30));
     let even = nudged512(_mm512_mul_epi32(x, significand), round, fix, negative);
     let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), significand);
     let odd = nudged512(odd, round, fix, negative);
     // The quotients land in the low halves; the odd ones move up.
-    let even = _mm512_sra_epi64(even, shift);
-    let odd = _mm512_slli_epi64::<32>(_mm512_sra_epi64(odd, shift));
+    let even = _mm512_srav_epi64(even, shift);
+    let odd = _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, shift));
     _mm512_mask_blend_epi32(0xAAAA, even, odd)
 }
 
@@ -296,6 +297,33 @@ unsafe fn requantize512<const SINGLE: bool>(conv: &ConvPlan, o: usize, acc: __m5
     let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point + U8_OFFSET));
     let v = _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min + U8_OFFSET));
     _mm512_min_epi32(v, _mm512_set1_epi32(255))
+}
+
+/// Output channel `o` (below `out_channels`, unchecked) of `conv` requantized to its `u8`
+/// value in 32-bit lanes, clamped below only: [`pack4`] saturates above.
+#[inline(always)]
+unsafe fn requantize_low512<const SINGLE: bool>(
+    conv: &ConvPlan,
+    o: usize,
+    acc: __m512i,
+) -> __m512i {
+    let v = multiply_fixed512::<SINGLE>(acc, conv.multiplier.get_unchecked(o));
+    let v = _mm512_add_epi32(v, _mm512_set1_epi32(conv.output_zero_point + U8_OFFSET));
+    _mm512_max_epi32(v, _mm512_set1_epi32(conv.activation_min + U8_OFFSET))
+}
+
+/// Four channels of 16 pixels (values `>= 0` in 32-bit lanes) as 16 pixels of four bytes,
+/// saturated to 255: two signed packs to 16 bits, one unsigned pack to bytes (each 128-bit
+/// lane then holds four pixels channel by channel), and a 4x4 byte transpose per lane.
+#[inline(always)]
+unsafe fn pack4(c: [__m512i; 4]) -> __m512i {
+    let words01 = _mm512_packs_epi32(c[0], c[1]);
+    let words23 = _mm512_packs_epi32(c[2], c[3]);
+    let bytes = _mm512_packus_epi16(words01, words23);
+    let transpose = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+    ));
+    _mm512_shuffle_epi8(bytes, transpose)
 }
 
 /// Runs `body` for `i` in `0..n` (at most 16) with constant indices, so that arrays indexed
@@ -449,16 +477,14 @@ unsafe fn conv_blocks512<const OB: usize, const PB: usize, const SINGLE: bool>(
                 if pixels > 0 {
                     // Four channels at a time, so that few results wait in registers.
                     unrolled!(OB / 4, |q| {
-                        let mut bytes = [_mm_setzero_si128(); 4];
+                        let mut values = [_mm512_setzero_si512(); 4];
                         unrolled!(4, |t| {
                             let o = 4 * q + t;
-                            let v = requantize512::<SINGLE>(conv, pass * OB + o, acc[b][o]);
-                            bytes[t] = _mm512_cvtepi32_epi8(v);
+                            values[t] = requantize_low512::<SINGLE>(conv, pass * OB + o, acc[b][o]);
                         });
                         let group = (pass * OB) / 4 + q;
                         let dst = out.as_mut_ptr().add(group * 4 * width + 4 * (x + 16 * b));
-                        let v = interleave4(bytes);
-                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), v);
+                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), pack4(values));
                     });
                 }
             });
