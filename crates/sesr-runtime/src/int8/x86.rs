@@ -319,11 +319,25 @@ unsafe fn requantize_low512<const SINGLE: bool>(
 unsafe fn pack4(c: [__m512i; 4]) -> __m512i {
     let words01 = _mm512_packs_epi32(c[0], c[1]);
     let words23 = _mm512_packs_epi32(c[2], c[3]);
-    let bytes = _mm512_packus_epi16(words01, words23);
-    let transpose = _mm512_broadcast_i32x4(_mm_setr_epi8(
+    _mm512_shuffle_epi8(_mm512_packus_epi16(words01, words23), transpose4x4())
+}
+
+/// Four channels of 16 pixels (32-bit lanes) saturated to int8, each 128-bit lane holding
+/// four pixels channel by channel (byte `4 t + j`: channel `t`, pixel `j`).
+#[inline(always)]
+unsafe fn pack4_i8(c: [__m512i; 4]) -> __m512i {
+    let words01 = _mm512_packs_epi32(c[0], c[1]);
+    let words23 = _mm512_packs_epi32(c[2], c[3]);
+    _mm512_packs_epi16(words01, words23)
+}
+
+/// The byte shuffle turning four channels of four pixels (per 128-bit lane) into four pixels
+/// of four channels.
+#[inline(always)]
+unsafe fn transpose4x4() -> __m512i {
+    _mm512_broadcast_i32x4(_mm_setr_epi8(
         0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
-    ));
-    _mm512_shuffle_epi8(bytes, transpose)
+    ))
 }
 
 /// Runs `body` for `i` in `0..n` (at most 16) with constant indices, so that arrays indexed
@@ -410,20 +424,6 @@ unsafe fn accumulate512<const OB: usize, const PB: usize>(
         }
     }
     acc
-}
-
-/// Interleaves four channels of 16 pixels (one byte per pixel each) into 16 pixels of four
-/// bytes.
-#[inline(always)]
-unsafe fn interleave4(c: [__m128i; 4]) -> __m512i {
-    let lo01 = _mm_unpacklo_epi8(c[0], c[1]);
-    let hi01 = _mm_unpackhi_epi8(c[0], c[1]);
-    let lo23 = _mm_unpacklo_epi8(c[2], c[3]);
-    let hi23 = _mm_unpackhi_epi8(c[2], c[3]);
-    let v = _mm512_castsi128_si512(_mm_unpacklo_epi16(lo01, lo23));
-    let v = _mm512_inserti32x4::<1>(v, _mm_unpackhi_epi16(lo01, lo23));
-    let v = _mm512_inserti32x4::<2>(v, _mm_unpacklo_epi16(hi01, hi23));
-    _mm512_inserti32x4::<3>(v, _mm_unpackhi_epi16(hi01, hi23))
 }
 
 /// Mask of the first `bytes` bytes of 64.
@@ -558,40 +558,50 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize, con
                     _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
                     &bm,
                 );
-                let mut y = [_mm_setzero_si128(); OB];
+                // The int8 outputs, saturated by the packs below.
+                let mut y = [_mm512_setzero_si512(); OB];
                 unrolled!(OB, |o| {
                     let v = requantize512::<SINGLE>(conv, o, acc[b][o]);
                     let v = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(
                         v, a_offset,
                     ));
                     let sum = _mm512_add_epi32(multiply_fixed512::<SINGLE>(v, &am), xs);
-                    let v = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
-                    let v = _mm512_min_epi32(
-                        _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
-                        _mm512_set1_epi32(127),
-                    );
-                    y[o] = _mm512_cvtepi32_epi8(v);
+                    y[o] = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
                 });
                 // High-resolution row `dy` takes channels `channel_at[dy * S + dx]`, `dx` in
                 // `0..S`, pixel by pixel.
                 let at = &plan.channel_at;
-                unrolled!(S, |dy| {
-                    let dst = out.as_mut_ptr().add(dy * out_width + S * (x0 + i));
-                    if S == 2 {
-                        let (c0, c1) = (y[at[dy * S]], y[at[dy * S + 1]]);
-                        let v =
-                            _mm256_set_m128i(_mm_unpackhi_epi8(c0, c1), _mm_unpacklo_epi8(c0, c1));
-                        _mm256_mask_storeu_epi8(dst.cast(), byte_mask(2 * pixels) as u32, v);
-                    } else {
+                if S == 2 {
+                    // x2: channel dy * 2 + dx. Packed, each 128-bit lane holds four pixels
+                    // channel by channel; one shuffle makes its two row halves, one permute
+                    // gathers each row.
+                    let c = [y[at[0]], y[at[1]], y[at[2]], y[at[3]]];
+                    let bytes = pack4_i8(c);
+                    let split = _mm512_broadcast_i32x4(_mm_setr_epi8(
+                        0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15,
+                    ));
+                    let rows = _mm512_permutexvar_epi64(
+                        _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7),
+                        _mm512_shuffle_epi8(bytes, split),
+                    );
+                    let mask = byte_mask(2 * pixels) as u32;
+                    let dst = out.as_mut_ptr().add(2 * (x0 + i));
+                    _mm256_mask_storeu_epi8(dst.cast(), mask, _mm512_castsi512_si256(rows));
+                    let dst = dst.add(out_width);
+                    _mm256_mask_storeu_epi8(dst.cast(), mask, _mm512_extracti64x4_epi64::<1>(rows));
+                } else {
+                    unrolled!(S, |dy| {
                         let c = [
                             y[at[dy * S]],
                             y[at[dy * S + 1]],
                             y[at[dy * S + 2]],
                             y[at[dy * S + 3]],
                         ];
-                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), interleave4(c));
-                    }
-                });
+                        let v = _mm512_shuffle_epi8(pack4_i8(c), transpose4x4());
+                        let dst = out.as_mut_ptr().add(dy * out_width + S * (x0 + i));
+                        _mm512_mask_storeu_epi8(dst.cast(), byte_mask(4 * pixels), v);
+                    });
+                }
             }
         });
         bx += 16 * PB;
@@ -617,24 +627,30 @@ unsafe fn add_blocks512<const SINGLE: bool>(
     let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset);
-    let zero_point = _mm512_set1_epi32(add.output_zero_point);
-    let n = out.len() / 16 * 16;
-    for i in (0..n).step_by(16) {
-        let va = _mm512_cvtepu8_epi32(_mm_loadu_si128(a.as_ptr().add(i).cast()));
-        let vb = _mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().add(i).cast()));
-        let va = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(va, a_offset));
-        let vb = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(vb, b_offset));
-        let sum = _mm512_add_epi32(
-            multiply_fixed512::<SINGLE>(va, &am),
-            multiply_fixed512::<SINGLE>(vb, &bm),
-        );
-        let v = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
-        let v = _mm512_min_epi32(
-            _mm512_max_epi32(v, _mm512_set1_epi32(-128)),
-            _mm512_set1_epi32(127),
-        );
-        let v = _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32(U8_OFFSET)));
-        _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), v);
+    // The zero point and the u8 offset at once; the packs saturate to [0, 255], which is
+    // the int8 clamp.
+    let zero_point = _mm512_set1_epi32(add.output_zero_point + U8_OFFSET);
+    // After the packs, dword `4 L + t` holds elements `16 t + 4 L..` (lane `L`, vector `t`).
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let n = out.len() / 64 * 64;
+    for i in (0..n).step_by(64) {
+        let mut v = [_mm512_setzero_si512(); 4];
+        unrolled!(4, |t| {
+            let va = _mm512_cvtepu8_epi32(_mm_loadu_si128(a.as_ptr().add(i + 16 * t).cast()));
+            let vb = _mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().add(i + 16 * t).cast()));
+            let va = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(va, a_offset));
+            let vb = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(vb, b_offset));
+            let sum = _mm512_add_epi32(
+                multiply_fixed512::<SINGLE>(va, &am),
+                multiply_fixed512::<SINGLE>(vb, &bm),
+            );
+            v[t] = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
+        });
+        let words01 = _mm512_packs_epi32(v[0], v[1]);
+        let words23 = _mm512_packs_epi32(v[2], v[3]);
+        let bytes = _mm512_packus_epi16(words01, words23);
+        let bytes = _mm512_permutexvar_epi32(order, bytes);
+        _mm512_storeu_si512(out.as_mut_ptr().add(i).cast(), bytes);
     }
     n
 }
