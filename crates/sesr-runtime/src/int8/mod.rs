@@ -150,7 +150,16 @@ impl Int8Sesr {
         let out = self.run_int8(&input, y.width, y.height, threads)?;
         let s = self.scale();
         let params = self.model.1.output;
-        let data = out.iter().map(|&q| params.dequantize(q)).collect();
+        let mut data = Vec::new();
+        data.try_reserve_exact(out.len()).map_err(|_| {
+            RuntimeError::Input(format!(
+                "cannot allocate the {}-value float output of a {}x{} image",
+                out.len(),
+                y.width,
+                y.height
+            ))
+        })?;
+        data.extend(out.iter().map(|&q| params.dequantize(q)));
         PlaneF32::from_vec(s * y.width, s * y.height, data)
             .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
     }
