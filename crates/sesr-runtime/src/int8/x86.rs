@@ -15,7 +15,9 @@
 //! The requantization is TFLite's `MultiplyByQuantizedMultiplier` lane by lane, with 64-bit
 //! products: `(x * m + 2^30) >> 31` equals gemmlowp's rounding doubling high product for
 //! every `x` (its ties-away-from-zero nudge and truncating division combine into one floor),
-//! then the rounding right shift.
+//! and without a left shift the rounding right shift folds into the same floor
+//! ([`FixedPoint`]): one nudge, one 64-bit shift. Saturating packs give the int8 clamps.
+//! The tests hold every level to the scalar kernels' integers, bit for bit.
 //!
 //! Safety rests on two checks made by the safe entry points: the CPU has the instruction set
 //! (checked per call, `is_x86_feature_detected!` is a cached load), and every slice covers
