@@ -150,13 +150,20 @@ fn tflite_files_load_the_int8_path() {
         .to_string()
         .contains("empty"));
 
-    // A float32 TFLite file is not what the int8 path reads (its packed convs are not
-    // unpacked here; the float path loads the checkpoint it was exported from).
+    // A float32 TFLite file is refused by name (its packed convs are not unpacked here; the
+    // float path loads the checkpoint it was exported from).
     let float = tmp.path().join("model_float32.tflite");
     std::fs::write(&float, write_float32(&graph).unwrap()).unwrap();
     let e = load_error(&float);
     assert!(e.contains("model_float32.tflite"), "{e}");
-    assert!(e.contains("FLOAT32, expected INT8"), "{e}");
+    assert!(e.contains("is a float32 TFLite model"), "{e}");
+    // Not a TFLite file at all, and no file.
+    let junk = tmp.path().join("junk.tflite");
+    std::fs::write(&junk, b"TFL3 but not really").unwrap();
+    let e = load_error(&junk);
+    assert!(e.starts_with(&format!("{}: ", junk.display())), "{e}");
+    let e = load_error(&tmp.path().join("missing.tflite"));
+    assert!(e.contains("missing.tflite"), "{e}");
 }
 
 #[test]
