@@ -291,7 +291,11 @@ impl Upscaler {
                     Kernel::Avx512 => int8::KernelLevel::Avx512Vnni,
                 };
                 if !level.is_supported() {
-                    return Err(unavailable);
+                    let needs = match kernel {
+                        Kernel::Avx512 => "an x86-64 CPU with AVX-512 VNNI (int8 model)",
+                        _ => kernel.needs(),
+                    };
+                    return Err(RuntimeError::KernelUnavailable { kernel, needs });
                 }
                 Network::Int8(net.with_kernel_level(level)?)
             }
