@@ -186,3 +186,26 @@ fn bad_inputs_and_options_are_clear_errors() {
     let e = Upscaler::from_graph(&bad).unwrap_err().to_string();
     assert!(e.contains("scale must be 2 or 4"), "{e}");
 }
+
+#[test]
+fn thin_images_and_tiny_tiles_match_the_definition() {
+    let rocket = photo_y("rocket.jpg");
+    for (seed, scale) in [(40, 2), (41, 4)] {
+        let graph = random_graph(3, 16, scale, true, seed);
+        for (w, h) in [(1, 23), (23, 1), (2, 3), (17, 2)] {
+            let lr = rocket.crop(300, 200, w, h);
+            let want = reference_upscale(&graph, &lr);
+            for kernel in std::iter::once(Kernel::Scalar).chain(simd_kernels()) {
+                for (tw, th) in [(512, None), (1, Some(1)), (3, Some(2))] {
+                    let got = upscaler(&graph, kernel)
+                        .with_tile(tw, th)
+                        .unwrap()
+                        .upscale_y(&lr)
+                        .unwrap();
+                    let err = max_abs_diff(&got, &want);
+                    assert!(err <= 1e-5, "{kernel} x{scale} {w}x{h} tile {tw}: {err}");
+                }
+            }
+        }
+    }
+}
