@@ -134,11 +134,53 @@ pub(crate) struct AddPlan {
 }
 
 impl AddPlan {
-    /// Whether all three multipliers have the single-rounding form.
+    /// Whether all three multipliers have the single-rounding form and both inputs'
+    /// rescalings the 32-bit form of [`InputTerm`].
     pub fn single_rounding(&self) -> bool {
         self.a_multiplier.single_rounding()
             && self.b_multiplier.single_rounding()
             && self.output_multiplier.single_rounding()
+            && self.a_term().is_some()
+            && self.b_term().is_some()
+    }
+
+    /// The 32-bit form of the first input's rescaling, when it exists.
+    pub fn a_term(&self) -> Option<InputTerm> {
+        InputTerm::new(&self.a_multiplier)
+    }
+
+    /// The 32-bit form of the second input's rescaling, when it exists.
+    pub fn b_term(&self) -> Option<InputTerm> {
+        InputTerm::new(&self.b_multiplier)
+    }
+}
+
+/// An ADD input's rescaling `MultiplyByQuantizedMultiplier(x << 20, m)` for `|x| <= 255` in
+/// 32-bit arithmetic. In the single-rounding form the `2^20` cancels against the divisor:
+/// the result is `floor((x m + c) / 2^(11 + r))` with `c = 2^10 + 2^(10 + r) - [x < 0] 2^11`
+/// (`c = 2^10` for `r = 0`), and with `m = 2^11 high + low` that is
+/// `(x high + ((x low + c) >> 11)) >> r`, every product within 29 bits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InputTerm {
+    pub high: i32,
+    pub low: i32,
+    /// `c` for `x >= 0`, and what `x < 0` takes off it.
+    pub round: i32,
+    pub negative_fix: i32,
+    pub shift: i32,
+}
+
+impl InputTerm {
+    fn new(m: &FixedPoint) -> Option<Self> {
+        let r = m.right_shift;
+        // Without a left shift, and with `c` well inside 32 bits.
+        (m.single_rounding() && r <= 19).then(|| Self {
+            high: m.significand >> 11,
+            low: m.significand & 0x7ff,
+            round: (1 << 10) + if r >= 1 { 1 << (10 + r) } else { 0 },
+            negative_fix: if r >= 1 { 1 << 11 } else { 0 },
+            shift: r,
+        })
     }
 }
 

@@ -28,7 +28,9 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::plan::{AddPlan, ConvPlan, FixedPoint, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET};
+use super::plan::{
+    AddPlan, ConvPlan, FixedPoint, InputTerm, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET,
+};
 use super::{scalar, KernelLevel};
 
 /// A conv's weights in the SIMD kernels' order: per pass over `per_pass` output channels,
@@ -280,6 +282,21 @@ unsafe fn multiply_fixed512<const SINGLE: bool>(x: __m512i, m: &FixedPoint) -> _
     let even = _mm512_srav_epi64(even, shift);
     let odd = _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, shift));
     _mm512_mask_blend_epi32(0xAAAA, even, odd)
+}
+
+/// An ADD input's rescaling of `x` (`|x| <= 255`) in 32-bit arithmetic ([`InputTerm`]): the
+/// high product by `vpmulld`, the low one by `vpmaddwd` (`x` and `low` fit 16 bits).
+#[inline(always)]
+unsafe fn input_term512(x: __m512i, t: &InputTerm) -> __m512i {
+    let low = _mm512_madd_epi16(x, _mm512_set1_epi32(t.low));
+    let low = _mm512_add_epi32(low, _mm512_set1_epi32(t.round));
+    let negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
+    let low = _mm512_mask_sub_epi32(low, negative, low, _mm512_set1_epi32(t.negative_fix));
+    let v = _mm512_add_epi32(
+        _mm512_mullo_epi32(x, _mm512_set1_epi32(t.high)),
+        _mm512_srai_epi32::<11>(low),
+    );
+    _mm512_srav_epi32(v, _mm512_set1_epi32(t.shift))
 }
 
 /// 64-bit products `p` with the rounding nudges of [`FixedPoint`] added, ready to shift.
@@ -542,6 +559,7 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize, con
     let conv = &plan.convs[plan.m() + 1];
     let add = &plan.final_sum;
     let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
+    let (a_term, b_term) = (add.a_term(), add.b_term());
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset + U8_OFFSET);
     let zero_point = _mm512_set1_epi32(add.output_zero_point);
@@ -556,18 +574,26 @@ unsafe fn output_blocks512<const OB: usize, const PB: usize, const S: usize, con
                 // The input's term of the sum, shared by the S^2 channels.
                 let xv = _mm_maskz_loadu_epi8(byte_mask(pixels) as u16, x.as_ptr().add(i).cast());
                 let xv = _mm512_add_epi32(_mm512_cvtepi8_epi32(xv), b_offset);
-                let xs = multiply_fixed512::<SINGLE>(
-                    _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
-                    &bm,
-                );
+                let xs = match &b_term {
+                    Some(t) if SINGLE => input_term512(xv, t),
+                    _ => multiply_fixed512::<SINGLE>(
+                        _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(xv),
+                        &bm,
+                    ),
+                };
                 // The int8 outputs, saturated by the packs below.
                 let mut y = [_mm512_setzero_si512(); OB];
                 unrolled!(OB, |o| {
                     let v = requantize512::<SINGLE>(conv, o, acc[b][o]);
-                    let v = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(
-                        v, a_offset,
-                    ));
-                    let sum = _mm512_add_epi32(multiply_fixed512::<SINGLE>(v, &am), xs);
+                    let v = _mm512_add_epi32(v, a_offset);
+                    let v = match &a_term {
+                        Some(t) if SINGLE => input_term512(v, t),
+                        _ => multiply_fixed512::<SINGLE>(
+                            _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(v),
+                            &am,
+                        ),
+                    };
+                    let sum = _mm512_add_epi32(v, xs);
                     y[o] = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
                 });
                 // High-resolution row `dy` takes channels `channel_at[dy * S + dx]`, `dx` in
@@ -627,6 +653,7 @@ unsafe fn add_blocks512<const SINGLE: bool>(
     out: &mut [u8],
 ) -> usize {
     let (am, bm, om) = (add.a_multiplier, add.b_multiplier, add.output_multiplier);
+    let (a_term, b_term) = (add.a_term(), add.b_term());
     let a_offset = _mm512_set1_epi32(add.a_offset);
     let b_offset = _mm512_set1_epi32(add.b_offset);
     // The zero point and the u8 offset at once; the packs saturate to [0, 255], which is
@@ -640,12 +667,25 @@ unsafe fn add_blocks512<const SINGLE: bool>(
         unrolled!(4, |t| {
             let va = _mm512_cvtepu8_epi32(_mm_loadu_si128(a.as_ptr().add(i + 16 * t).cast()));
             let vb = _mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().add(i + 16 * t).cast()));
-            let va = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(va, a_offset));
-            let vb = _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(_mm512_add_epi32(vb, b_offset));
-            let sum = _mm512_add_epi32(
-                multiply_fixed512::<SINGLE>(va, &am),
-                multiply_fixed512::<SINGLE>(vb, &bm),
+            let (va, vb) = (
+                _mm512_add_epi32(va, a_offset),
+                _mm512_add_epi32(vb, b_offset),
             );
+            let sum = match (&a_term, &b_term) {
+                (Some(ta), Some(tb)) if SINGLE => {
+                    _mm512_add_epi32(input_term512(va, ta), input_term512(vb, tb))
+                }
+                _ => _mm512_add_epi32(
+                    multiply_fixed512::<SINGLE>(
+                        _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(va),
+                        &am,
+                    ),
+                    multiply_fixed512::<SINGLE>(
+                        _mm512_slli_epi32::<{ ADD_LEFT_SHIFT as u32 }>(vb),
+                        &bm,
+                    ),
+                ),
+            };
             v[t] = _mm512_add_epi32(multiply_fixed512::<SINGLE>(sum, &om), zero_point);
         });
         let words01 = _mm512_packs_epi32(v[0], v[1]);
@@ -837,4 +877,38 @@ unsafe fn add_avx2(add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
         _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), bytes);
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesr_tflite::quant::QuantParams;
+
+    /// The SIMD ADD kernels against the scalar one on every pair of int8 inputs, for input and
+    /// output scales from equal to far apart (multipliers near 1 and far below it).
+    #[test]
+    fn add_kernels_match_the_scalar_add_on_every_input_pair() {
+        let a: Vec<u8> = (0..=255u8).flat_map(|v| std::iter::repeat_n(v, 256)).collect();
+        let b: Vec<u8> = (0..256).flat_map(|_| 0..=255u8).collect();
+        let params = |scale: f32, zero_point: i32| QuantParams { scale, zero_point };
+        let cases = [
+            (params(0.02, -128), params(0.02, -128), params(0.04, -128)),
+            (params(0.013, 5), params(0.21, -90), params(0.05, 17)),
+            (params(0.5, 0), params(0.001, -3), params(0.0003, 100)),
+            (params(1.0 / 255.0, -128), params(0.003, 12), params(1.0 / 255.0, -128)),
+        ];
+        for (pa, pb, po) in cases {
+            let add = AddPlan::new(pa, pb, po);
+            let mut want = vec![0u8; a.len()];
+            scalar::add_row(&add, &a, &b, &mut want);
+            for level in [KernelLevel::Avx2, KernelLevel::Avx512Vnni] {
+                if !level.is_supported() {
+                    continue;
+                }
+                let mut got = vec![0u8; a.len()];
+                add_row(level, &add, &a, &b, &mut got);
+                assert!(got == want, "{level:?} {pa:?} {pb:?} {po:?}");
+            }
+        }
+    }
 }
