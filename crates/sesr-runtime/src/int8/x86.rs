@@ -888,14 +888,20 @@ mod tests {
     /// output scales from equal to far apart (multipliers near 1 and far below it).
     #[test]
     fn add_kernels_match_the_scalar_add_on_every_input_pair() {
-        let a: Vec<u8> = (0..=255u8).flat_map(|v| std::iter::repeat_n(v, 256)).collect();
+        let a: Vec<u8> = (0..=255u8)
+            .flat_map(|v| std::iter::repeat_n(v, 256))
+            .collect();
         let b: Vec<u8> = (0..256).flat_map(|_| 0..=255u8).collect();
         let params = |scale: f32, zero_point: i32| QuantParams { scale, zero_point };
         let cases = [
             (params(0.02, -128), params(0.02, -128), params(0.04, -128)),
             (params(0.013, 5), params(0.21, -90), params(0.05, 17)),
             (params(0.5, 0), params(0.001, -3), params(0.0003, 100)),
-            (params(1.0 / 255.0, -128), params(0.003, 12), params(1.0 / 255.0, -128)),
+            (
+                params(1.0 / 255.0, -128),
+                params(0.003, 12),
+                params(1.0 / 255.0, -128),
+            ),
         ];
         for (pa, pb, po) in cases {
             let add = AddPlan::new(pa, pb, po);
