@@ -1,6 +1,7 @@
 //! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
 //! thin: parsing flags, calling the library crates, printing results.
 
+mod collapse;
 mod compare;
 mod eval;
 mod export;
@@ -33,6 +34,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
     Eval(eval::EvalArgs),
+    /// Write a training checkpoint as a collapsed one (what sesr-runtime and libraries load).
+    Collapse(collapse::CollapseArgs),
     /// Write a checkpoint as a TFLite model (float32, or int8 from quantization-aware training).
     Export(export::ExportArgs),
     /// Print a .tflite file's operators, tensors, quantization parameters and MACs.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Upscale(args) => upscale::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Collapse(args) => collapse::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Compare(args) => compare::run(&args),

@@ -206,3 +206,52 @@ fn native_engine_flags_and_models_it_refuses() {
     assert!(!ok && !stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn collapse_writes_the_checkpoint_sesr_runtime_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = SesrConfig::new(2, 16, 16, 2).unwrap();
+    // A training checkpoint, with every parameter off its initial value.
+    let training = {
+        let model = Sesr::new(config, TrainingMode::Collapsed, Device::Cpu).unwrap();
+        tch::no_grad(|| {
+            for (_, mut t) in model.named_tensors() {
+                let _ = t.g_add_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.05));
+            }
+        });
+        let path = tmp.path().join("training.safetensors");
+        model.save(&path).unwrap();
+        path
+    };
+    let err = Upscaler::load(&training).unwrap_err().to_string();
+    assert!(err.contains("sesr-cli collapse"), "{err}");
+
+    let collapsed = tmp.path().join("collapsed.safetensors");
+    let (ok, stdout, stderr) = sesr_cli(&[
+        OsStr::new("collapse"),
+        "--checkpoint".as_ref(),
+        training.as_os_str(),
+        "--output".as_ref(),
+        collapsed.as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("collapsed SESR m=2 f=16 x2"), "{stdout}");
+    // The runtime runs it, and it is the training model's collapse.
+    let y = load_image(asset("valid/coins.png"))
+        .unwrap()
+        .to_y()
+        .crop(0, 0, 50, 37);
+    let native = Upscaler::load(&collapsed).unwrap().upscale_y(&y).unwrap();
+    let reference = CollapsedSesr::from_checkpoint(&training, Device::Cpu).unwrap();
+    let torch = upscale_y(&reference, &y, 64).unwrap();
+    assert!(max_abs_diff(&native, &torch) <= 1e-4);
+
+    let (ok, _, stderr) = sesr_cli(&[
+        OsStr::new("collapse"),
+        "--checkpoint".as_ref(),
+        training.as_os_str(),
+        "--output".as_ref(),
+        tmp.path().join("collapsed.bin").as_os_str(),
+    ]);
+    assert!(!ok && stderr.contains(".safetensors"), "{stderr}");
+}

@@ -77,9 +77,8 @@ fn read_sidecar(path: &Path) -> Result<Sidecar> {
         "training" => Err(model_error(
             path,
             "is a training checkpoint (expanded linear blocks); this runtime runs collapsed \
-             models only. `sesr-cli upscale` collapses it on the fly; to keep a collapsed copy, \
-             save `sesr_core::CollapsedSesr::from_checkpoint(path, Device::Cpu)?` with its \
-             `save` method",
+             models only: write a collapsed copy with `sesr-cli collapse --checkpoint ... \
+             --output ...` (`sesr-cli upscale` also collapses it on the fly)",
         )),
         other => Err(model_error(
             &sidecar,

@@ -1,0 +1,49 @@
+//! `sesr-cli collapse`: a training checkpoint as a collapsed inference checkpoint (one conv per
+//! block and the PReLU slopes), the form sesr-runtime and library users load.
+
+use crate::upscale::load_model;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use tch::Device;
+
+#[derive(Args, Debug)]
+pub struct CollapseArgs {
+    /// A training checkpoint (.safetensors with its JSON sidecar).
+    #[arg(long, value_name = "MODEL.safetensors")]
+    checkpoint: PathBuf,
+    /// The collapsed checkpoint to write (.safetensors; its .json sidecar goes beside it).
+    #[arg(long, value_name = "OUT.safetensors")]
+    output: PathBuf,
+}
+
+pub fn run(args: &CollapseArgs) -> Result<()> {
+    if !args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+    {
+        bail!(
+            "--output {}: a checkpoint is written as .safetensors (its .json sidecar beside it)",
+            args.output.display()
+        );
+    }
+    let model = load_model(&args.checkpoint, Device::Cpu)?;
+    model
+        .save(&args.output)
+        .with_context(|| format!("cannot write --output {}", args.output.display()))?;
+    let c = model.config();
+    println!(
+        "{}: collapsed SESR m={} f={} x{} ({} weights)",
+        args.output.display(),
+        c.m,
+        c.int_features,
+        c.scale,
+        model
+            .convs()
+            .iter()
+            .map(|conv| conv.weight.numel())
+            .sum::<usize>()
+    );
+    Ok(())
+}
