@@ -14,8 +14,9 @@
 //! without its fake quantization.
 //!
 //! The int8 path ([`int8`](mod@int8)) runs the integer network of an int8 `.tflite` with
-//! TFLite's requantization, on AVX-512 VNNI, AVX2 or portable kernels. A float32 `.tflite`
-//! is refused: load the checkpoint it was exported from.
+//! TFLite's requantization, on AVX-512 VNNI, AVX2 or portable kernels: QAT exports (ReLU
+//! fused into the block convs) and post-training exports of PReLU models (int8 PRELU after
+//! each block conv) alike. A float32 `.tflite` is refused: load the checkpoint it was exported from.
 //!
 //! Training checkpoints (expanded linear blocks) must be collapsed first (sesr-core's
 //! `CollapsedSesr::from_checkpoint(..)?.save(..)`); `sesr-cli upscale` does it on the fly.

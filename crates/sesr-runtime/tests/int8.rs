@@ -125,6 +125,93 @@ fn simd_levels_equal_the_scalar_path() -> Result<()> {
     Ok(())
 }
 
+/// A seeded PReLU graph (post-training int8 of an FP32 model) and its calibrated ranges.
+fn prelu_network(
+    scale: usize,
+    m: usize,
+    f: usize,
+    seed: u64,
+) -> Result<(SesrGraph, ActivationRanges)> {
+    let calib = crop(&valid_y("chelsea.png")?, 100, 150, 32, 48);
+    let graph = random_prelu_graph(scale, calib.height, calib.width, m, f, seed);
+    let ranges = calibrate(&graph, &calib);
+    Ok((graph, ranges))
+}
+
+/// PReLU files (int8 PRELU after each block conv): the scalar path is the simulation bit for
+/// bit at any size from either layout, and every SIMD level is the scalar path.
+#[test]
+fn prelu_models_run_exactly() -> Result<()> {
+    for scale in [2, 4] {
+        let (graph, ranges) = prelu_network(scale, 3, 8, 31 + scale as u64)?;
+        let network = load(&quantized(&graph, &ranges, 16, 24)?.write()?)?;
+        assert_eq!(network.network().prelu.len(), 3);
+        // Slopes of both signs, so the negative branch runs with either sign of alpha.
+        assert!(network.network().prelu[0].alpha.iter().any(|&a| a < 0));
+        assert!(network.network().prelu[0].alpha.iter().any(|&a| a > 0));
+        let file = quantized(&graph, &ranges, 16, 24)?;
+        for layout in [Layout::Fast, Layout::Plain] {
+            let net = load(&file.write_with(layout)?)?.with_kernel_level(KernelLevel::Scalar)?;
+            for image in images()? {
+                let (h, w) = (image.height, image.width);
+                let q = quantized(&graph, &ranges, h, w)?;
+                let x = q.quantize_input(&image.data);
+                let want = q.simulate(&x)?;
+                for threads in [1, 3] {
+                    let got = net.run_int8(&x, w, h, threads)?;
+                    assert!(
+                        got == want,
+                        "PReLU x{scale} {layout:?} {h}x{w}, {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+
+    let rocket = valid_y("rocket.jpg")?;
+    let images = [crop(&rocket, 0, 0, 70, 530), crop(&rocket, 40, 100, 37, 53)];
+    for (scale, m, f, layout) in [
+        (2, 5, 16, Layout::Fast),
+        (4, 5, 16, Layout::Fast),
+        (2, 5, 16, Layout::Plain),
+        (2, 2, 8, Layout::Fast),
+        (2, 1, 6, Layout::Plain),
+    ] {
+        let (graph, ranges) = prelu_network(scale, m, f, 7)?;
+        let q = quantized(&graph, &ranges, 32, 48)?;
+        let bytes = q.write_with(layout)?;
+        let scalar = load(&bytes)?.with_kernel_level(KernelLevel::Scalar)?;
+        for image in &images {
+            let (h, w) = (image.height, image.width);
+            let x = q.quantize_input(&image.data);
+            let want = scalar.run_int8(&x, w, h, 2)?;
+            if image.width == 53 {
+                let sized = quantized(&graph, &ranges, h, w)?;
+                assert!(
+                    want == sized.simulate(&x)?,
+                    "x{scale} M{m} f{f}: not the simulation"
+                );
+            }
+            for level in [KernelLevel::Avx2, KernelLevel::Avx512Vnni] {
+                if !level.is_supported() {
+                    println!("note: this CPU lacks {level:?}; its kernels are not tested");
+                    continue;
+                }
+                let net = load(&bytes)?.with_kernel_level(level)?;
+                for threads in [1, 2] {
+                    let got = net.run_int8(&x, w, h, threads)?;
+                    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+                    assert_eq!(
+                        differ, 0,
+                        "PReLU {level:?} x{scale} M{m} f{f} {layout:?} {h}x{w}: {differ} differ"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Share of values equal, and within one step.
 fn agreement(got: &[i8], want: &[i8]) -> (f64, f64) {
     assert_eq!(got.len(), want.len());
@@ -169,6 +256,33 @@ fn litert_computes_the_same_output() -> Result<()> {
         );
         assert!(exact >= 0.9, "x{scale} {h}x{w}: only {exact} exact");
     }
+    Ok(())
+}
+
+/// A PReLU file in LiteRT: the reference kernels give our integers exactly, the default
+/// resolver (XNNPACK, which leaves int8 PRELU to TFLite's builtin kernels) within one step.
+#[test]
+fn litert_computes_the_same_prelu_output() -> Result<()> {
+    let image = crop(&valid_y("chelsea.png")?, 90, 120, 48, 64);
+    let (h, w) = (image.height, image.width);
+    let (graph, ranges) = prelu_network(2, 5, 16, 23)?;
+    let q = quantized(&graph, &ranges, h, w)?;
+    let bytes = q.write()?;
+    let x = q.quantize_input(&image.data);
+    let ours = load(&bytes)?.run_int8(&x, w, h, 2)?;
+    let (reference, _) = run_litert(&bytes, &x, "ref", 0)?;
+    assert!(
+        ours == reference,
+        "PReLU: differs from the reference kernels"
+    );
+    let (litert, _) = run_litert(&bytes, &x, "auto", 0)?;
+    let (exact, within_one) = agreement(&ours, &litert);
+    println!(
+        "PReLU x2 {h}x{w}: {:.3}% exact, {:.3}% within one step of LiteRT",
+        100.0 * exact,
+        100.0 * within_one
+    );
+    assert!(within_one >= 0.999, "PReLU: {within_one} within one step");
     Ok(())
 }
 

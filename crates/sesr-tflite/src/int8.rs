@@ -18,7 +18,7 @@ use crate::error::{Result, TfliteError};
 use crate::graph::{emit, names, to_bytes, Constant, Conv, Dims, Layout, Numerics, Role};
 use crate::quant::{
     multiply_by_quantized_multiplier, quantize_bias, quantize_multiplier,
-    quantize_weights_per_channel, AddParams, QuantParams, QMAX, QMIN,
+    quantize_weights_per_channel, AddParams, PreluParams, QuantParams, QMAX, QMIN,
 };
 use crate::schema::Quantization;
 use crate::sesr::{spread_conv, SesrGraph};
@@ -200,24 +200,12 @@ impl QPrelu {
     /// TFLite's reference int8 PRELU: identity multiplier for `x >= 0`, `x * alpha`
     /// multiplier below.
     fn run(&self, input: &[i8]) -> Vec<i8> {
-        let (m1, s1) = quantize_multiplier(self.input.scale as f64 / self.output.scale as f64);
-        let (m2, s2) = quantize_multiplier(
-            self.input.scale as f64 * self.alpha_params.scale as f64 / self.output.scale as f64,
-        );
+        let params = PreluParams::new(self.input, self.alpha_params, self.output);
         let channels = self.alpha.len();
         input
             .iter()
             .enumerate()
-            .map(|(i, &q)| {
-                let v = q as i32 - self.input.zero_point;
-                let out = if v >= 0 {
-                    multiply_by_quantized_multiplier(v, m1, s1)
-                } else {
-                    let a = self.alpha[i % channels] as i32 - self.alpha_params.zero_point;
-                    multiply_by_quantized_multiplier(v * a, m2, s2)
-                };
-                (out + self.output.zero_point).clamp(QMIN, QMAX) as i8
-            })
+            .map(|(i, &q)| params.apply(q, self.alpha[i % channels]))
             .collect()
     }
 }

@@ -62,5 +62,5 @@ pub use error::{Result, TfliteError};
 pub use graph::Layout;
 pub use int8::{simulate_int8, write_int8, ActivationRanges, QuantizedSesr, Range};
 pub use read::{inspect, Model};
-pub use recover::{Int8Conv, Int8Network};
+pub use recover::{Int8Conv, Int8Network, Int8Prelu};
 pub use sesr::{write_float32, write_float32_with, ConvWeights, SesrGraph};

@@ -257,6 +257,53 @@ impl AddParams {
     }
 }
 
+/// The fixed-point parameters of TFLite's int8 PRELU (`prelu.cc`, reference kernel): a
+/// non-negative input is rescaled by `input_scale / output_scale`, a negative one is multiplied
+/// by its channel's slope and rescaled by `input_scale * alpha_scale / output_scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreluParams {
+    input_offset: i32,
+    alpha_offset: i32,
+    output_offset: i32,
+    identity_multiplier: (i32, i32),
+    alpha_multiplier: (i32, i32),
+}
+
+impl PreluParams {
+    /// As `PreluPrepare` computes them (in double).
+    pub fn new(input: QuantParams, alpha: QuantParams, output: QuantParams) -> Self {
+        Self {
+            input_offset: -input.zero_point,
+            alpha_offset: -alpha.zero_point,
+            output_offset: output.zero_point,
+            identity_multiplier: quantize_multiplier(input.scale as f64 / output.scale as f64),
+            alpha_multiplier: quantize_multiplier(
+                input.scale as f64 * alpha.scale as f64 / output.scale as f64,
+            ),
+        }
+    }
+
+    /// One output element: input `x` with the stored slope `alpha` of its channel.
+    pub fn apply(&self, x: i8, alpha: i8) -> i8 {
+        let v = self.input_offset + x as i32;
+        let out = if v >= 0 {
+            multiply_by_quantized_multiplier(
+                v,
+                self.identity_multiplier.0,
+                self.identity_multiplier.1,
+            )
+        } else {
+            let a = self.alpha_offset + alpha as i32;
+            multiply_by_quantized_multiplier(
+                v * a,
+                self.alpha_multiplier.0,
+                self.alpha_multiplier.1,
+            )
+        };
+        (out + self.output_offset).clamp(QMIN, QMAX) as i8
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,14 +7,17 @@
 //! layouts are recognised: [`Layout::Plain`] operator for operator, and [`Layout::Fast`], whose
 //! phase-packed outer convolutions are unpacked to the plain 5x5 ones and checked by packing
 //! them again (see [`crate::graph`]: every original weight appears once per block position, so
-//! the packed file must be reproduced bit for bit). Anything else (a float model, PReLU, an
-//! operator or a shape this graph does not have, a model made by TensorFlow's converter with
-//! another structure) is an [`TfliteError::InvalidGraph`] that names the operator at fault.
+//! the packed file must be reproduced bit for bit). The blocks are either convs with a fused
+//! ReLU (QAT exports) or convs followed by an int8 PRELU operator (post-training calibration
+//! of a PReLU model), whose slopes and parameters are kept in [`Int8Prelu`]. Anything else (a
+//! float model, an operator or a shape this graph does not have, a model made by TensorFlow's
+//! converter with another structure) is an [`TfliteError::InvalidGraph`] that names the
+//! operator at fault.
 
 use crate::error::{Result, TfliteError};
 use crate::graph::{input_conv_channel, output_conv_channel, Conv, Layout};
 use crate::quant::{
-    multiply_by_quantized_multiplier, quantize_multiplier, QuantParams, QMAX, QMIN,
+    multiply_by_quantized_multiplier, quantize_multiplier, PreluParams, QuantParams, QMAX, QMIN,
 };
 use crate::read::{Model, Operator, SubGraph, Tensor};
 use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, TensorType};
@@ -64,10 +67,40 @@ impl Int8Conv {
     }
 }
 
+/// One int8 PRELU after a block conv, as TFLite's reference kernel computes it
+/// ([`PreluParams`]): per-channel slopes stored as one per-tensor int8 vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Int8Prelu {
+    /// The stored slopes, one per channel.
+    pub alpha: Vec<i8>,
+    /// Parameters of the slopes.
+    pub alpha_params: QuantParams,
+    /// Parameters of the input (the block conv's output).
+    pub input: QuantParams,
+    /// Parameters of the output (the block's).
+    pub output: QuantParams,
+}
+
+impl Int8Prelu {
+    /// TFLite's fixed-point parameters of this PRELU.
+    pub fn params(&self) -> PreluParams {
+        PreluParams::new(self.input, self.alpha_params, self.output)
+    }
+
+    /// The 256 outputs of channel `channel`, indexed by `x + 128`: the PRELU is elementwise
+    /// on int8, so a table computes it exactly.
+    pub fn table(&self, channel: usize) -> [i8; 256] {
+        let params = self.params();
+        let alpha = self.alpha[channel];
+        std::array::from_fn(|u| params.apply((u as i32 + QMIN) as i8, alpha))
+    }
+}
+
 /// The integer SESR network of an int8 file, independent of the image size:
 ///
-/// `t = ADD(x, shift_constant)`, `f0 = convs[0](t)`, `h = convs[m](...convs[1](f0))` (ReLU),
-/// `r = ADD(h, f0)`, `o = convs[m + 1](r)`, `y = depth_to_space(ADD(o, x))`.
+/// `t = ADD(x, shift_constant)`, `f0 = convs[0](t)`, `h = B_m(...B_1(f0))` where block
+/// `B_i` is `convs[i]` with a fused ReLU or `prelu[i - 1](convs[i](.))`, `r = ADD(h, f0)`,
+/// `o = convs[m + 1](r)`, `y = depth_to_space(ADD(o, x))`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Network {
     /// Upscaling factor (2 or 4).
@@ -88,6 +121,8 @@ pub struct Int8Network {
     pub shifted: QuantParams,
     /// The input conv, the `m` block convs (ReLU), the output conv (`scale^2` channels).
     pub convs: Vec<Int8Conv>,
+    /// The blocks' PReLUs (`m` of them), or none when the blocks fuse a ReLU.
+    pub prelu: Vec<Int8Prelu>,
     /// Parameters of the long residual sum `h + f0`.
     pub residual: QuantParams,
     /// Parameters of the final sum, which are the output's.
@@ -103,6 +138,15 @@ impl Int8Network {
     /// Feature channels.
     pub fn features(&self) -> usize {
         self.convs[0].out_channels
+    }
+
+    /// Parameters of block `i`'s output (`f0`'s for `i = 0`, the input conv's): what the next
+    /// layer reads.
+    pub fn layer_output(&self, i: usize) -> QuantParams {
+        match i.checked_sub(1).and_then(|b| self.prelu.get(b)) {
+            Some(p) => p.output,
+            None => self.convs[i].output,
+        }
     }
 
     /// Reads the network from a model written by [`crate::write_int8`] (either layout).
@@ -439,17 +483,6 @@ impl<'m> Matcher<'m> {
                 graph.outputs.len()
             )));
         }
-        if graph
-            .operators
-            .iter()
-            .any(|op| self.model.op(op) == Some(BuiltinOp::PRELU))
-        {
-            return Err(unsupported(
-                "PReLU blocks (int8 PRELU) are not supported; export a ReLU model (QAT with \
-                 quantized activations uses ReLU)"
-                    .into(),
-            ));
-        }
         let input = graph.inputs[0];
         let (h, w) = match self.tensor(input)?.shape.as_slice() {
             [1, h, w, 1] if *h > 0 && *w > 0 => (*h as usize, *w as usize),
@@ -543,8 +576,10 @@ impl<'m> Matcher<'m> {
         }
         let f = input_conv.out_channels;
 
-        // The 3x3 blocks: CONV_2D with a fused ReLU until the residual ADD.
+        // The 3x3 blocks: CONV_2D with a fused ReLU, or CONV_2D then PRELU, until the
+        // residual ADD.
         let mut convs = vec![input_conv];
+        let mut prelu = Vec::new();
         let (mut h_t, mut h_params) = (f0_t, f0);
         while let Some(op) = graph.operators.get(self.next) {
             if self.model.op(op) != Some(BuiltinOp::CONV_2D) {
@@ -553,11 +588,31 @@ impl<'m> Matcher<'m> {
             let what = format!("block {}", convs.len() - 1);
             let (conv, act, out_t, out) = self.conv(h_t, f, f, [h, w], &what)?;
             let conv = int8_conv(conv, h_params, out, act, &what)?;
-            if !conv.relu {
-                return Err(unsupported(format!("{what} has no fused ReLU")));
+            let next = graph
+                .operators
+                .get(self.next)
+                .and_then(|op| self.model.op(op));
+            if next == Some(BuiltinOp::PRELU) {
+                if conv.relu {
+                    return Err(unsupported(format!(
+                        "{what} has a fused ReLU before its PReLU"
+                    )));
+                }
+                let (p, p_t) = self.prelu(out_t, out, [h, w, f], &format!("{what}'s PReLU"))?;
+                (h_t, h_params) = (p_t, p.output);
+                prelu.push(p);
+            } else {
+                if !conv.relu {
+                    return Err(unsupported(format!("{what} has no fused ReLU or PReLU")));
+                }
+                (h_t, h_params) = (out_t, out);
             }
             convs.push(conv);
-            (h_t, h_params) = (out_t, out);
+        }
+        if !prelu.is_empty() && prelu.len() != convs.len() - 1 {
+            return Err(unsupported(
+                "some blocks end in a PReLU and others in a ReLU".into(),
+            ));
         }
         let (residual_t, residual) = self.add(h_t, f0_t, [h, w, f], "the residual sum")?;
 
@@ -655,9 +710,53 @@ impl<'m> Matcher<'m> {
             shift_constant_params,
             shifted,
             convs,
+            prelu,
             residual,
             output,
         })
+    }
+
+    /// The next PRELU, of `input` (with `params`): slopes `[1, 1, channels]` int8, per tensor.
+    fn prelu(
+        &mut self,
+        input: i32,
+        params: QuantParams,
+        shape: [usize; 3],
+        what: &str,
+    ) -> Result<(Int8Prelu, i32)> {
+        let op = self.expect(BuiltinOp::PRELU, 2, what)?;
+        self.check_input(op, 0, input, what)?;
+        if op.options != OperatorOptions::None {
+            return Err(unsupported(format!(
+                "operator {} ({what}) has options {}, expected none",
+                self.next - 1,
+                op.options
+            )));
+        }
+        let slopes = op.inputs[1];
+        let alpha = self
+            .constant(
+                slopes,
+                &[1, 1, shape[2]],
+                TensorType::INT8,
+                &format!("{what} slopes"),
+            )?
+            .iter()
+            .map(|&b| b as i8)
+            .collect();
+        let alpha_params =
+            self.per_tensor(self.tensor(slopes)?, slopes, &format!("{what} slopes"))?;
+        let out = op.outputs[0];
+        let output = self.activation(out, shape, what)?;
+        Ok((
+            Int8Prelu {
+                alpha,
+                alpha_params,
+                input: params,
+                output,
+            },
+            out,
+        ))
     }
 
     /// The 1x1 conv that copies each packed input pixel to its 4 output channels: it must

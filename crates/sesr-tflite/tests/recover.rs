@@ -39,8 +39,8 @@ fn size_independent(mut n: Int8Network) -> Int8Network {
 
 #[test]
 fn packed_and_plain_files_give_the_same_network() -> Result<()> {
-    for scale in [2, 4] {
-        let q = quantized(scale, 24, 32, false)?;
+    for (scale, prelu) in [(2, false), (4, false), (2, true), (4, true)] {
+        let q = quantized(scale, 24, 32, prelu)?;
         let plain = recover(&q, Layout::Plain)?;
         let packed = recover(&q, Layout::Fast)?;
         assert_eq!(plain.layout, Layout::Plain);
@@ -50,7 +50,7 @@ fn packed_and_plain_files_give_the_same_network() -> Result<()> {
 
         // Other export sizes (odd ones cannot be packed) hold the same integers.
         for (h, w) in [(10, 14), (9, 13)] {
-            let other = recover(&quantized(scale, h, w, false)?, Layout::Fast)?;
+            let other = recover(&quantized(scale, h, w, prelu)?, Layout::Fast)?;
             assert_eq!((other.height, other.width), (h, w));
             assert_eq!(
                 other.layout,
@@ -116,16 +116,44 @@ fn recovered_integers_are_the_quantized_weights() -> Result<()> {
     Ok(())
 }
 
+/// A PReLU file (post-training calibration): block convs without activation, each followed
+/// by a PRELU whose slopes are the quantized slopes and whose parameters chain the layers.
 #[test]
-fn float_and_prelu_models_are_refused() -> Result<()> {
+fn prelu_models_recover_their_slopes() -> Result<()> {
+    let graph = random_graph(2, 24, 32, 3, 8, true, 41);
+    for layout in [Layout::Plain, Layout::Fast] {
+        let q = quantized(2, 24, 32, true)?;
+        let n = recover(&q, layout)?;
+        assert_eq!(n.prelu.len(), n.m());
+        for (i, p) in n.prelu.iter().enumerate() {
+            let (alpha, scales) = quantize_weights_per_channel(&graph.prelu[i], 1);
+            assert_eq!(p.alpha, alpha, "PReLU {i}");
+            assert_eq!(
+                p.alpha_params,
+                QuantParams {
+                    scale: scales[0],
+                    zero_point: 0
+                }
+            );
+            assert!(!n.convs[i + 1].relu, "block {i}");
+            assert_eq!(p.input, n.convs[i + 1].output);
+            if i + 1 < n.m() {
+                assert_eq!(n.convs[i + 2].input, p.output);
+            }
+            assert_eq!(n.layer_output(i + 1), p.output);
+        }
+        assert_eq!(n.convs[1].input, n.layer_output(0));
+        assert_ne!(n.prelu[0].input, n.prelu[0].output);
+    }
+    Ok(())
+}
+
+#[test]
+fn float_models_are_refused() -> Result<()> {
     let graph = random_graph(2, 8, 8, 2, 4, false, 3);
     let float = Model::parse(&write_float32(&graph)?)?;
     let err = Int8Network::from_model(&float).unwrap_err().to_string();
     assert!(err.contains("FLOAT32, expected INT8"), "{err}");
-
-    let prelu = quantized(2, 8, 8, true)?;
-    let err = recover(&prelu, Layout::Plain).unwrap_err().to_string();
-    assert!(err.contains("PReLU"), "{err}");
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! The recovered integer network turned into what the row kernels need: activations live as
 //! `u8 = q + 128` (so that VNNI's unsigned-by-signed products apply), every conv bias absorbs
-//! the input offset, and every fixed-point multiplier is split into its shifts.
+//! the input offset, every fixed-point multiplier is split into its shifts, and a PReLU
+//! becomes one 256-entry table per channel.
 
 use sesr_tflite::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantParams};
-use sesr_tflite::{Int8Conv, Int8Network};
+use sesr_tflite::{Int8Conv, Int8Network, Int8Prelu};
 
 #[cfg(target_arch = "x86_64")]
 use super::x86;
@@ -67,13 +68,44 @@ pub(crate) struct ConvPlan {
     pub activation_min: i32,
     /// The input's zero point as `u8`: SAME padding reads it.
     pub pad: u8,
+    /// The PReLU applied to this conv's output (PReLU blocks), after requantization.
+    pub prelu: Option<PreluPlan>,
     /// Weights rearranged for the SIMD kernels.
     #[cfg(target_arch = "x86_64")]
     pub simd: x86::ConvWeights,
 }
 
+/// An int8 PRELU on `u8` values: elementwise on 256 possible inputs, so a table per channel
+/// holds TFLite's arithmetic (`sesr_tflite::Int8Prelu::table`) exactly.
+#[derive(Clone, Debug)]
+pub(crate) struct PreluPlan {
+    /// Per channel: the output `u8` of each input `u8`.
+    pub tables: Vec<[u8; 256]>,
+    pub output_zero_point: i32,
+}
+
+impl PreluPlan {
+    fn new(prelu: &Int8Prelu) -> Self {
+        Self {
+            tables: (0..prelu.alpha.len())
+                .map(|c| prelu.table(c).map(|v| (v as i32 + U8_OFFSET) as u8))
+                .collect(),
+            output_zero_point: prelu.output.zero_point,
+        }
+    }
+}
+
 impl ConvPlan {
-    fn new(conv: &Int8Conv) -> Self {
+    /// The zero point of what the layer finally writes (after its PReLU, if any) as `u8`.
+    pub fn layer_pad(&self) -> u8 {
+        let zero_point = self
+            .prelu
+            .as_ref()
+            .map_or(self.output_zero_point, |p| p.output_zero_point);
+        (zero_point + U8_OFFSET) as u8
+    }
+
+    fn new(conv: &Int8Conv, prelu: Option<&Int8Prelu>) -> Self {
         let per_channel = conv.kernel * conv.kernel * conv.in_channels;
         let input_offset = U8_OFFSET + conv.input.zero_point;
         let bias = conv
@@ -96,6 +128,7 @@ impl ConvPlan {
             output_zero_point: conv.output.zero_point,
             activation_min: conv.activation_min(),
             pad: (conv.input.zero_point + U8_OFFSET) as u8,
+            prelu: prelu.map(PreluPlan::new),
             #[cfg(target_arch = "x86_64")]
             simd: x86::ConvWeights::default(),
         };
@@ -258,7 +291,7 @@ impl NetworkPlan {
             *entry = shift.add(u as u8, constant);
         }
         let m = network.m();
-        let last_block = network.convs[m].output;
+        let last_block = network.layer_output(m);
         let f0 = network.convs[0].output;
         let output_conv = &network.convs[m + 1];
         let scale = network.scale;
@@ -287,7 +320,15 @@ impl NetworkPlan {
             input: network.input,
             output: network.output,
             shift_table,
-            convs: network.convs.iter().map(ConvPlan::new).collect(),
+            convs: network
+                .convs
+                .iter()
+                .enumerate()
+                .map(|(i, conv)| {
+                    let prelu = i.checked_sub(1).and_then(|b| network.prelu.get(b));
+                    ConvPlan::new(conv, prelu)
+                })
+                .collect(),
             residual: AddPlan::new(last_block, f0, network.residual),
             final_sum: AddPlan::new(output_conv.output, network.input, network.output),
             depth_to_space,

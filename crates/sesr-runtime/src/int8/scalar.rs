@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::plan::{AddPlan, ConvPlan, NetworkPlan, U8_OFFSET};
+use super::plan::{AddPlan, ConvPlan, NetworkPlan, PreluPlan, U8_OFFSET};
 
 /// Byte offset of channel `c` of pixel `x` in a row of `width` pixels with `channels`
 /// channels. Channels go in groups of four, each group a run of `width` pixels of four bytes:
@@ -45,6 +45,30 @@ pub(crate) fn conv_row(
                 }
             }
             out[offset(oc, width, o, x)] = conv.requantize(o, acc);
+        }
+    }
+}
+
+/// A PReLU in place over the pixel columns `cols` of a row of `width` pixels: one table
+/// lookup per value. With groups of four channels each pixel's four bytes take the group's
+/// four tables in turn.
+pub(crate) fn prelu_row(prelu: &PreluPlan, row: &mut [u8], cols: Range<usize>, width: usize) {
+    let channels = prelu.tables.len();
+    if channels.is_multiple_of(4) {
+        for (g, tables) in prelu.tables.chunks_exact(4).enumerate() {
+            let run = &mut row[g * 4 * width + 4 * cols.start..g * 4 * width + 4 * cols.end];
+            for pixel in run.chunks_exact_mut(4) {
+                for (v, table) in pixel.iter_mut().zip(tables) {
+                    *v = table[*v as usize];
+                }
+            }
+        }
+    } else {
+        for x in cols {
+            for (c, table) in prelu.tables.iter().enumerate() {
+                let v = &mut row[offset(channels, width, c, x)];
+                *v = table[*v as usize];
+            }
         }
     }
 }

@@ -76,7 +76,7 @@ impl Geometry {
         let mut pad = vec![0; m + 3];
         pad[0] = convs[0].pad;
         for l in 1..=m + 1 {
-            pad[l] = (convs[l - 1].output_zero_point + U8_OFFSET) as u8;
+            pad[l] = convs[l - 1].layer_pad();
         }
         pad[residual] = convs[m + 1].pad;
         Self {
@@ -222,14 +222,20 @@ impl Tile<'_> {
             for (ky, row) in rows.iter_mut().enumerate().take(conv.kernel) {
                 *row = source.row(y as isize + ky as isize - pad as isize, self.height);
             }
+            let out = after[0].row_mut(y);
             conv_row(
                 self.level,
                 conv,
                 &rows[..conv.kernel],
-                after[0].row_mut(y),
-                bcols,
+                out,
+                bcols.clone(),
                 geometry.width(),
             );
+            // PReLU blocks: the table lookup follows the conv on the row while it is in L1
+            // (the same at every kernel level; the convs stay SIMD).
+            if let Some(prelu) = &conv.prelu {
+                scalar::prelu_row(prelu, out, bcols, geometry.width());
+            }
         } else {
             self.ensure(rings, m + 1, y);
             self.ensure(rings, 1, y);

@@ -72,6 +72,24 @@ pub fn random_graph(
     }
 }
 
+/// [`random_graph`] with a PReLU after each block (seeded slopes of both signs), as a
+/// post-training int8 export of an FP32 checkpoint has.
+pub fn random_prelu_graph(
+    scale: usize,
+    height: usize,
+    width: usize,
+    m: usize,
+    f: usize,
+    seed: u64,
+) -> SesrGraph {
+    let mut graph = random_graph(scale, height, width, m, f, seed);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    graph.prelu = (0..m)
+        .map(|_| (0..f).map(|_| 0.1 + 0.3 * rng.uniform()).collect())
+        .collect();
+    graph
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -131,9 +149,22 @@ pub fn calibrate(graph: &SesrGraph, x: &PlaneF32) -> ActivationRanges {
     let f0 = conv(&t, h, w, &graph.convs[0]);
     let mut feats = f0.clone();
     let mut blocks = Vec::new();
+    let mut block_convs = Vec::new();
+    let f = graph.convs[0].out_channels;
     for i in 0..m {
         feats = conv(&feats, h, w, &graph.convs[i + 1]);
-        feats.iter_mut().for_each(|v| *v = v.max(0.0));
+        match graph.prelu.get(i) {
+            // PReLU: the conv's own range is calibrated too (the PRELU's input).
+            Some(slopes) => {
+                block_convs.push(range_of(&feats));
+                for (j, v) in feats.iter_mut().enumerate() {
+                    if *v < 0.0 {
+                        *v *= slopes[j % f];
+                    }
+                }
+            }
+            None => feats.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
         blocks.push(range_of(&feats));
     }
     let r: Vec<f32> = feats.iter().zip(&f0).map(|(a, b)| a + b).collect();
@@ -148,7 +179,7 @@ pub fn calibrate(graph: &SesrGraph, x: &PlaneF32) -> ActivationRanges {
         input: Range::new(0.0, 1.0),
         shifted_input: Range::new(-0.5, 0.5),
         input_conv: range_of(&f0),
-        block_convs: Vec::new(),
+        block_convs,
         blocks,
         residual_sum: range_of(&r),
         output_conv: range_of(&o),
