@@ -1,5 +1,7 @@
 //! The int8 runtime next to LiteRT (XNNPACK, 2 threads) on the same `.tflite`, in the same run:
-//! SESR-M5 x2 1080p -> 4K (the figure), 720p -> 1440p, and x4 540p -> 4K, 2 threads.
+//! SESR-M5 x2 1080p -> 4K (the figure), 720p -> 1440p, and x4 540p -> 4K, 2 threads;
+//! and the x2 1080p PReLU model (post-training int8 of an FP32 model: an int8 PRELU after each
+//! block, which LiteRT's XNNPACK does not take).
 //!
 //! The model has seeded random weights with activation ranges calibrated on a real photo, and
 //! is written by `sesr_tflite` in its default (phase-packed) layout: what `sesr-cli export`
@@ -49,9 +51,13 @@ fn photo(height: usize, width: usize) -> sesr_data::plane::PlaneF32 {
     })
 }
 
-fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize) {
+fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize, prelu: bool) {
     let calib = crop(&photo(64, 96), 0, 0, 64, 96);
-    let graph = random_graph(scale, calib.height, calib.width, 5, 16, 2024);
+    let graph = if prelu {
+        random_prelu_graph(scale, calib.height, calib.width, 5, 16, 2024)
+    } else {
+        random_graph(scale, calib.height, calib.width, 5, 16, 2024)
+    };
     let ranges = calibrate(&graph, &calib);
     let graph = SesrGraph {
         height,
@@ -107,9 +113,10 @@ fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize
 }
 
 fn int8_upscale(c: &mut Criterion) {
-    case(c, "m5_x2_1080p", 2, 1080, 1920);
-    case(c, "m5_x2_720p", 2, 720, 1280);
-    case(c, "m5_x4_540p", 4, 540, 960);
+    case(c, "m5_x2_1080p", 2, 1080, 1920, false);
+    case(c, "m5_x2_720p", 2, 720, 1280, false);
+    case(c, "m5_x4_540p", 4, 540, 960, false);
+    case(c, "m5_x2_1080p_prelu", 2, 1080, 1920, true);
 }
 
 criterion_group!(benches, int8_upscale);

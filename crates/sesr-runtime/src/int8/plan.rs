@@ -76,22 +76,50 @@ pub(crate) struct ConvPlan {
 }
 
 /// An int8 PRELU on `u8` values: elementwise on 256 possible inputs, so a table per channel
-/// holds TFLite's arithmetic (`sesr_tflite::Int8Prelu::table`) exactly.
+/// holds TFLite's arithmetic (`sesr_tflite::Int8Prelu::table`) exactly. The SIMD kernel
+/// computes it instead (as `PreluParams` does), from the offsets and multipliers.
 #[derive(Clone, Debug)]
 pub(crate) struct PreluPlan {
     /// Per channel: the output `u8` of each input `u8`.
     pub tables: Vec<[u8; 256]>,
     pub output_zero_point: i32,
+    /// Added to an input `u8`: `-128 - input zero point`.
+    pub input_offset: i32,
+    /// Per channel: the slope minus its zero point.
+    pub alpha: Vec<i32>,
+    /// `input_scale / output_scale` (inputs `>= 0`).
+    pub identity: FixedPoint,
+    /// `input_scale * alpha_scale / output_scale` (inputs `< 0`).
+    pub alpha_multiplier: FixedPoint,
 }
 
 impl PreluPlan {
-    fn new(prelu: &Int8Prelu) -> Self {
+    pub fn new(prelu: &Int8Prelu) -> Self {
+        let (input, output, alpha) = (prelu.input, prelu.output, prelu.alpha_params);
         Self {
             tables: (0..prelu.alpha.len())
                 .map(|c| prelu.table(c).map(|v| (v as i32 + U8_OFFSET) as u8))
                 .collect(),
-            output_zero_point: prelu.output.zero_point,
+            output_zero_point: output.zero_point,
+            input_offset: -U8_OFFSET - input.zero_point,
+            alpha: prelu
+                .alpha
+                .iter()
+                .map(|&a| a as i32 - alpha.zero_point)
+                .collect(),
+            // As `PreluParams::new` (TFLite's `PreluPrepare`) derives them.
+            identity: FixedPoint::new(quantize_multiplier(
+                input.scale as f64 / output.scale as f64,
+            )),
+            alpha_multiplier: FixedPoint::new(quantize_multiplier(
+                input.scale as f64 * alpha.scale as f64 / output.scale as f64,
+            )),
         }
+    }
+
+    /// Whether both multipliers have the single-rounding form.
+    pub fn single_rounding(&self) -> bool {
+        self.identity.single_rounding() && self.alpha_multiplier.single_rounding()
     }
 }
 

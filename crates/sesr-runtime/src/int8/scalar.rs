@@ -56,12 +56,10 @@ pub(crate) fn prelu_row(prelu: &PreluPlan, row: &mut [u8], cols: Range<usize>, w
     let channels = prelu.tables.len();
     if channels.is_multiple_of(4) {
         for (g, tables) in prelu.tables.chunks_exact(4).enumerate() {
-            let run = &mut row[g * 4 * width + 4 * cols.start..g * 4 * width + 4 * cols.end];
-            for pixel in run.chunks_exact_mut(4) {
-                for (v, table) in pixel.iter_mut().zip(tables) {
-                    *v = table[*v as usize];
-                }
-            }
+            prelu_run(
+                tables,
+                &mut row[g * 4 * width + 4 * cols.start..g * 4 * width + 4 * cols.end],
+            );
         }
     } else {
         for x in cols {
@@ -69,6 +67,15 @@ pub(crate) fn prelu_row(prelu: &PreluPlan, row: &mut [u8], cols: Range<usize>, w
                 let v = &mut row[offset(channels, width, c, x)];
                 *v = table[*v as usize];
             }
+        }
+    }
+}
+
+/// A PReLU in place over a run of pixels of one group of four channels (`tables`).
+pub(crate) fn prelu_run(tables: &[[u8; 256]], run: &mut [u8]) {
+    for pixel in run.chunks_exact_mut(4) {
+        for (v, table) in pixel.iter_mut().zip(tables) {
+            *v = table[*v as usize];
         }
     }
 }

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::plan::{AddPlan, ConvPlan, NetworkPlan, U8_OFFSET};
+use super::plan::{AddPlan, ConvPlan, NetworkPlan, PreluPlan, U8_OFFSET};
 use super::{scalar, KernelLevel};
 
 #[cfg(target_arch = "x86_64")]
@@ -231,10 +231,9 @@ impl Tile<'_> {
                 bcols.clone(),
                 geometry.width(),
             );
-            // PReLU blocks: the table lookup follows the conv on the row while it is in L1
-            // (the same at every kernel level; the convs stay SIMD).
+            // PReLU blocks: the PReLU follows the conv on the row while it is in L1.
             if let Some(prelu) = &conv.prelu {
-                scalar::prelu_row(prelu, out, bcols, geometry.width());
+                prelu_row(self.level, prelu, out, bcols, geometry.width());
             }
         } else {
             self.ensure(rings, m + 1, y);
@@ -345,6 +344,21 @@ fn output_row(
     let conv = &plan.convs[plan.m() + 1];
     conv_row(level, conv, rows, conv_out, cols.clone(), width);
     scalar::finish_row(plan, conv_out, cols, width, x, out, out_width, x0);
+}
+
+fn prelu_row(
+    level: KernelLevel,
+    prelu: &PreluPlan,
+    row: &mut [u8],
+    cols: Range<usize>,
+    width: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == KernelLevel::Avx512Vnni && x86::prelu_row(prelu, row, cols.clone(), width) {
+        return;
+    }
+    let _ = level;
+    scalar::prelu_row(prelu, row, cols, width);
 }
 
 fn add_row(level: KernelLevel, add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) {

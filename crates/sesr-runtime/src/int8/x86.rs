@@ -29,7 +29,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::plan::{
-    AddPlan, ConvPlan, FixedPoint, InputTerm, NetworkPlan, ADD_LEFT_SHIFT, U8_OFFSET,
+    AddPlan, ConvPlan, FixedPoint, InputTerm, NetworkPlan, PreluPlan, ADD_LEFT_SHIFT, U8_OFFSET,
 };
 use super::{scalar, KernelLevel};
 
@@ -198,6 +198,28 @@ pub(crate) fn add_row(level: KernelLevel, add: &AddPlan, a: &[u8], b: &[u8], out
         0
     };
     scalar::add_row(add, &a[done..], &b[done..], &mut out[done..]);
+}
+
+/// [`scalar::prelu_row`] with AVX-512 (channels in groups of four); `false` if the CPU or
+/// the shape does not allow.
+pub(crate) fn prelu_row(
+    prelu: &PreluPlan,
+    row: &mut [u8],
+    cols: Range<usize>,
+    width: usize,
+) -> bool {
+    let channels = prelu.alpha.len();
+    if !channels.is_multiple_of(4) || !has_avx512_vnni() {
+        return false;
+    }
+    for g in 0..channels / 4 {
+        let run = &mut row[g * 4 * width + 4 * cols.start..g * 4 * width + 4 * cols.end];
+        let alpha = &prelu.alpha[4 * g..4 * g + 4];
+        // SAFETY: AVX-512F/BW checked above; the kernel touches `[0, len / 64 * 64)` of `run`.
+        let done = unsafe { prelu_avx512(prelu, alpha, run) };
+        scalar::prelu_run(&prelu.tables[4 * g..4 * g + 4], &mut run[done..]);
+    }
+    true
 }
 
 /// The output conv, final ADD and depth-to-space of one row with AVX-512 (see
@@ -697,6 +719,55 @@ unsafe fn add_blocks512<const SINGLE: bool>(
     n
 }
 
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn prelu_avx512(prelu: &PreluPlan, alpha: &[i32], run: &mut [u8]) -> usize {
+    if prelu.single_rounding() {
+        prelu_blocks512::<true>(prelu, alpha, run)
+    } else {
+        prelu_blocks512::<false>(prelu, alpha, run)
+    }
+}
+
+/// TFLite's int8 PRELU (`sesr_tflite::quant::PreluParams::apply`) on blocks of 16 pixels of
+/// one group of four channels: byte `4 x + c` is channel `c`, so lane `j` of each 16-byte
+/// quarter takes slope `alpha[j % 4]`.
+#[inline(always)]
+unsafe fn prelu_blocks512<const SINGLE: bool>(
+    prelu: &PreluPlan,
+    alpha: &[i32],
+    run: &mut [u8],
+) -> usize {
+    let a = _mm512_setr_epi32(
+        alpha[0], alpha[1], alpha[2], alpha[3], alpha[0], alpha[1], alpha[2], alpha[3], alpha[0],
+        alpha[1], alpha[2], alpha[3], alpha[0], alpha[1], alpha[2], alpha[3],
+    );
+    let input_offset = _mm512_set1_epi32(prelu.input_offset);
+    // The zero point and the u8 offset at once; the packs saturate to [0, 255], which is
+    // the int8 clamp.
+    let zero_point = _mm512_set1_epi32(prelu.output_zero_point + U8_OFFSET);
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let n = run.len() / 64 * 64;
+    for i in (0..n).step_by(64) {
+        let mut v = [_mm512_setzero_si512(); 4];
+        unrolled!(4, |t| {
+            let x = _mm512_cvtepu8_epi32(_mm_loadu_si128(run.as_ptr().add(i + 16 * t).cast()));
+            let x = _mm512_add_epi32(x, input_offset);
+            let negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
+            let positive = multiply_fixed512::<SINGLE>(x, &prelu.identity);
+            let scaled =
+                multiply_fixed512::<SINGLE>(_mm512_mullo_epi32(x, a), &prelu.alpha_multiplier);
+            let out = _mm512_mask_blend_epi32(negative, positive, scaled);
+            v[t] = _mm512_add_epi32(out, zero_point);
+        });
+        let words01 = _mm512_packs_epi32(v[0], v[1]);
+        let words23 = _mm512_packs_epi32(v[2], v[3]);
+        let bytes = _mm512_packus_epi16(words01, words23);
+        let bytes = _mm512_permutexvar_epi32(order, bytes);
+        _mm512_storeu_si512(run.as_mut_ptr().add(i).cast(), bytes);
+    }
+    n
+}
+
 // ---------------------------------------------------------------------------------------
 // AVX2
 
@@ -915,6 +986,45 @@ mod tests {
                 add_row(level, &add, &a, &b, &mut got);
                 assert!(got == want, "{level:?} {pa:?} {pb:?} {po:?}");
             }
+        }
+    }
+
+    /// The AVX-512 PReLU against the scalar tables on every input of every channel, for
+    /// output scales below and above the input's (single-rounding and two-step multipliers)
+    /// and slopes of both signs, zero point 0 or not.
+    #[test]
+    fn prelu_kernel_matches_the_tables_on_every_input() {
+        if !KernelLevel::Avx512Vnni.is_supported() {
+            return;
+        }
+        let params = |scale: f32, zero_point: i32| QuantParams { scale, zero_point };
+        let (channels, width) = (8, 256 + 21);
+        let cases = [
+            (params(0.02, 10), params(0.015, -100), params(0.004, 0)),
+            (params(0.013, -3), params(0.05, -128), params(0.002, 3)),
+            (params(0.3, 0), params(0.001, 90), params(1.0 / 127.0, -5)),
+        ];
+        for (input, output, alpha_params) in cases {
+            let prelu = PreluPlan::new(&sesr_tflite::Int8Prelu {
+                alpha: vec![-127, 127, 0, 1, -1, 64, -90, 33],
+                alpha_params,
+                input,
+                output,
+            });
+            // Pixels 3.. of each channel run through all 256 values.
+            let mut row = vec![0u8; channels * width];
+            for x in 0..width {
+                for c in 0..channels {
+                    row[scalar::offset(channels, width, c, x)] = ((x + 50 * c) % 256) as u8;
+                }
+            }
+            let cols = 3..width;
+            let mut want = row.clone();
+            scalar::prelu_row(&prelu, &mut want, cols.clone(), width);
+            let mut got = row.clone();
+            assert!(prelu_row(&prelu, &mut got, cols, width));
+            assert!(got == want, "{input:?} {output:?} {alpha_params:?}");
+            assert!(got[..12] == row[..12], "columns outside the range are kept");
         }
     }
 }
