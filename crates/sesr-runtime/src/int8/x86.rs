@@ -9,6 +9,7 @@
 //!   (see `plan`), so the sums are TFLite's accumulators exactly. The single-channel input
 //!   conv takes four horizontal taps per lane instead of four channels. The last stage (output
 //!   conv, final ADD with the input, depth-to-space) runs in registers up to the int8 output.
+//!   A PReLU after a block conv is TFLite's PRELU arithmetic on the stored row (16 lanes).
 //! * AVX2: 16-bit products summed in pairs (`vpmaddwd`), which cannot saturate, unlike
 //!   `vpmaddubsw`; lanes are 8 pixels.
 //!
