@@ -529,3 +529,59 @@ fn eval_rejects_bad_input_with_clear_messages() {
     let (ok, _, stderr) = sesr_cli(&["eval", "--checkpoint", ckpt.as_str()]);
     assert!(!ok && stderr.contains("--data"), "{stderr}");
 }
+
+/// A post-training int8 export of an FP32 (PReLU) checkpoint, whose blocks end in int8 PRELU
+/// operators, is scored by `eval` (sesr-runtime runs it) close to the checkpoint itself.
+#[test]
+fn eval_scores_a_prelu_int8_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = write_checkpoint(tmp.path(), 2, false, 5);
+    let int8 = tmp.path().join("prelu_int8.tflite");
+    let valid = asset("valid");
+    let (ok, _, stderr) = sesr_cli(&[
+        OsStr::new("export"),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--format".as_ref(),
+        "int8".as_ref(),
+        "--calibration".as_ref(),
+        valid.as_os_str(),
+        "--tflite-height".as_ref(),
+        "64".as_ref(),
+        "--tflite-width".as_ref(),
+        "64".as_ref(),
+        "--output".as_ref(),
+        int8.as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    let model = sesr_tflite::Model::read(&int8).unwrap();
+    assert!(
+        model.subgraphs[0]
+            .operators
+            .iter()
+            .any(|op| model.op(op) == Some(sesr_tflite::schema::BuiltinOp::PRELU)),
+        "the export has no PRELU"
+    );
+    let psnr = |model: &Path, name: &str| -> f64 {
+        let json = tmp.path().join(format!("{name}.json"));
+        let (ok, stdout, stderr) = sesr_cli(&[
+            OsStr::new("eval"),
+            "--checkpoint".as_ref(),
+            model.as_os_str(),
+            "--data".as_ref(),
+            valid.as_os_str(),
+            "--json".as_ref(),
+            json.as_os_str(),
+        ]);
+        assert!(ok, "{stderr}");
+        println!("{stdout}");
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        report["datasets"][0]["sesr"]["psnr"].as_f64().unwrap()
+    };
+    let (int8_psnr, fp32_psnr) = (psnr(&int8, "int8"), psnr(&checkpoint, "fp32"));
+    println!("PReLU int8 {int8_psnr:.3} dB, FP32 {fp32_psnr:.3} dB");
+    assert!(
+        (int8_psnr - fp32_psnr).abs() <= 0.5,
+        "int8 {int8_psnr:.3} dB vs FP32 {fp32_psnr:.3} dB"
+    );
+}

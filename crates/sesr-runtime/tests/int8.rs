@@ -261,6 +261,10 @@ fn litert_computes_the_same_output() -> Result<()> {
 
 /// A PReLU file in LiteRT: the reference kernels give our integers exactly, the default
 /// resolver (XNNPACK, which leaves int8 PRELU to TFLite's builtin kernels) within one step.
+/// On other models the XNNPACK agreement can be lower (99.33% on the bench's 1080p PReLU
+/// model; on a 256x384 crop LiteRT's own reference output agrees with its XNNPACK output
+/// exactly as often as ours, 99.34%): XNNPACK's convs round some values a step off, and the
+/// PReLU requantizes them again.
 #[test]
 fn litert_computes_the_same_prelu_output() -> Result<()> {
     let image = crop(&valid_y("chelsea.png")?, 90, 120, 48, 64);
