@@ -46,6 +46,17 @@ impl FixedPoint {
     pub fn single_rounding(&self) -> bool {
         self.left_shift == 0
     }
+
+    /// The left shift and the single-rounding multiplier that follows it. Exact whenever
+    /// the shifted value fits 32 bits (as the scalar's wrapping shift): with a left shift the
+    /// right shift is 0, and for `r = 0` the single-rounding form is the rounding doubling
+    /// high product for every input.
+    pub fn split(&self) -> (i32, FixedPoint) {
+        (
+            self.left_shift,
+            FixedPoint::new((self.significand, -self.right_shift)),
+        )
+    }
 }
 
 /// One conv, ready for the row kernels.
@@ -115,11 +126,6 @@ impl PreluPlan {
                 input.scale as f64 * alpha.scale as f64 / output.scale as f64,
             )),
         }
-    }
-
-    /// Whether both multipliers have the single-rounding form.
-    pub fn single_rounding(&self) -> bool {
-        self.identity.single_rounding() && self.alpha_multiplier.single_rounding()
     }
 }
 

@@ -720,24 +720,19 @@ unsafe fn add_blocks512<const SINGLE: bool>(
     n
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn prelu_avx512(prelu: &PreluPlan, alpha: &[i32], run: &mut [u8]) -> usize {
-    if prelu.single_rounding() {
-        prelu_blocks512::<true>(prelu, alpha, run)
-    } else {
-        prelu_blocks512::<false>(prelu, alpha, run)
-    }
-}
-
 /// TFLite's int8 PRELU (`sesr_tflite::quant::PreluParams::apply`) on blocks of 16 pixels of
 /// one group of four channels: byte `4 x + c` is channel `c`, so lane `j` of each 16-byte
-/// quarter takes slope `alpha[j % 4]`.
-#[inline(always)]
-unsafe fn prelu_blocks512<const SINGLE: bool>(
-    prelu: &PreluPlan,
-    alpha: &[i32],
-    run: &mut [u8],
-) -> usize {
+/// quarter takes slope `alpha[j % 4]`. The values are small (`|x a| <= 255^2`), so a
+/// multiplier's left shift goes first and the single-rounding form follows
+/// ([`FixedPoint::split`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn prelu_avx512(prelu: &PreluPlan, alpha: &[i32], run: &mut [u8]) -> usize {
+    let (identity_left, identity) = prelu.identity.split();
+    let (alpha_left, alpha_multiplier) = prelu.alpha_multiplier.split();
+    let (identity_left, alpha_left) = (
+        _mm512_set1_epi32(identity_left),
+        _mm512_set1_epi32(alpha_left),
+    );
     let a = _mm512_setr_epi32(
         alpha[0], alpha[1], alpha[2], alpha[3], alpha[0], alpha[1], alpha[2], alpha[3], alpha[0],
         alpha[1], alpha[2], alpha[3], alpha[0], alpha[1], alpha[2], alpha[3],
@@ -754,9 +749,12 @@ unsafe fn prelu_blocks512<const SINGLE: bool>(
             let x = _mm512_cvtepu8_epi32(_mm_loadu_si128(run.as_ptr().add(i + 16 * t).cast()));
             let x = _mm512_add_epi32(x, input_offset);
             let negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
-            let positive = multiply_fixed512::<SINGLE>(x, &prelu.identity);
-            let scaled =
-                multiply_fixed512::<SINGLE>(_mm512_mullo_epi32(x, a), &prelu.alpha_multiplier);
+            let positive =
+                multiply_fixed512::<true>(_mm512_sllv_epi32(x, identity_left), &identity);
+            let scaled = multiply_fixed512::<true>(
+                _mm512_sllv_epi32(_mm512_mullo_epi32(x, a), alpha_left),
+                &alpha_multiplier,
+            );
             let out = _mm512_mask_blend_epi32(negative, positive, scaled);
             v[t] = _mm512_add_epi32(out, zero_point);
         });
