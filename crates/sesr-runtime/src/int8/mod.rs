@@ -7,8 +7,8 @@
 //! rows are in cache, bands of rows run in parallel, and the row kernels use AVX-512 VNNI or
 //! AVX2 when the CPU has them. The blocks fuse a ReLU (QAT exports) or are followed by an int8
 //! PRELU (post-training exports of PReLU models), applied to each conv row while it is in
-//! cache: by AVX-512 on 16 lanes, else by per-channel 256-entry tables (exact: it is
-//! elementwise on int8). Every kernel computes the same integers as TFLite's reference
+//! cache: by per-channel 256-entry tables (exact: it is elementwise on int8), looked up 64
+//! bytes at a time with AVX-512 VBMI, or by TFLite's arithmetic on AVX-512 without VBMI. Every kernel computes the same integers as TFLite's reference
 //! kernels (`sesr_tflite::simulate_int8`), so the output is what LiteRT computes, up to the one
 //! step by which XNNPACK's rounding sometimes differs.
 
