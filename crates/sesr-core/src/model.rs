@@ -420,6 +420,31 @@ impl Sesr {
         })
     }
 
+    /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of [`crate::cpu_step`] for
+    /// these batches: collapsed mode without QAT, f = 16, float32 CPU tensors, AVX-512F.
+    pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
+        self.mode == TrainingMode::Collapsed
+            && !self.quant.any()
+            && self.device() == Device::Cpu
+            && crate::cpu_step::applies(&self.config, lr, hr)
+    }
+
+    /// L1 loss (mean) of `forward(lr)` against `hr` (`[N, 1, sH, sW]`); the gradients of every
+    /// parameter are accumulated as `loss.backward()` would. Returns the loss.
+    ///
+    /// On the CPU the collapsed model runs its forward and backward pass on this crate's own
+    /// kernels ([`Sesr::uses_cpu_step`]); anything else goes through libtorch's autograd.
+    pub fn loss_backward(&self, lr: &Tensor, hr: &Tensor) -> Result<f64> {
+        check_input(lr)?;
+        if self.uses_cpu_step(lr, hr) {
+            let convs = self.collapsed_convs()?;
+            return crate::cpu_step::loss_backward(&self.config, &convs, &self.prelu, lr, hr);
+        }
+        let loss = self.forward(lr)?.f_l1_loss(hr, tch::Reduction::Mean)?;
+        loss.f_backward()?;
+        Ok(loss.double_value(&[]))
+    }
+
     /// The inference model: collapsed convs and PReLU slopes only, detached from training.
     /// After QAT its weights are the fake-quantized kernels (on their int8 grids) and it
     /// carries the nudged activation ranges, so it computes what the QAT model computes.

@@ -1,0 +1,346 @@
+//! AVX-512 kernels of the fused training step: stride-1 correlations over zero-padded NHWC
+//! images, their weight gradients, and the element-wise epilogues.
+//!
+//! Layouts: an image is `[rows][cols][channels]` floats. A padded image of a `k x k` layer has
+//! `k / 2` zero pixels on every side, so output pixel `(y, x)` reads padded pixels
+//! `(y + ky, x + kx)`. Kernel weights are `[ky][kx][in][16]`: one 16-float vector of output
+//! channels per tap and input channel, which is what one `zmm` FMA consumes.
+//!
+//! Every function checks the slice lengths it relies on up front (a panic there is a bug in
+//! `cpu_step`, not user input), then indexes through raw pointers inside the loops.
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::*;
+
+/// Output pixels per register block: 16 accumulators plus the weight and broadcast registers
+/// fit the 32 `zmm` registers with room to spare.
+const BLOCK: usize = 16;
+
+/// Geometry of one padded input image as the kernels read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Padded<'a> {
+    pub data: &'a [f32],
+    /// Pixels per padded row.
+    pub row: usize,
+    /// Floats per pixel.
+    pub channels: usize,
+}
+
+/// Output row `y` (`width` pixels, 16 channels each) of the `K x K` correlation of `input`
+/// with `weights` (`[K][K][input.channels][16]`), without bias.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn conv_row<const K: usize>(
+    input: Padded,
+    y: usize,
+    width: usize,
+    weights: &[f32],
+    out: &mut [f32],
+) {
+    let cin = input.channels;
+    assert!(width + K - 1 <= input.row);
+    assert!((y + K) * input.row * cin <= input.data.len());
+    assert!(weights.len() >= K * K * cin * 16);
+    assert!(out.len() >= width * 16);
+    let base = input.data.as_ptr().add(y * input.row * cin);
+    let (w, o) = (weights.as_ptr(), out.as_mut_ptr());
+    let mut x0 = 0;
+    while x0 + BLOCK <= width {
+        conv_block::<K, BLOCK>(base.add(x0 * cin), input.row, cin, w, o.add(x0 * 16));
+        x0 += BLOCK;
+    }
+    let mut rest = width - x0;
+    for step in [8, 4, 2, 1] {
+        if rest >= step {
+            let (i, out) = (base.add(x0 * cin), o.add(x0 * 16));
+            match step {
+                8 => conv_block::<K, 8>(i, input.row, cin, w, out),
+                4 => conv_block::<K, 4>(i, input.row, cin, w, out),
+                2 => conv_block::<K, 2>(i, input.row, cin, w, out),
+                _ => conv_block::<K, 1>(i, input.row, cin, w, out),
+            }
+            x0 += step;
+            rest -= step;
+        }
+    }
+}
+
+/// `R` consecutive output pixels; `input` points at the window's top-left padded pixel.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn conv_block<const K: usize, const R: usize>(
+    input: *const f32,
+    row: usize,
+    cin: usize,
+    weights: *const f32,
+    out: *mut f32,
+) {
+    let mut acc = [_mm512_setzero_ps(); R];
+    for ky in 0..K {
+        for kx in 0..K {
+            let pixels = input.add((ky * row + kx) * cin);
+            let taps = weights.add((ky * K + kx) * cin * 16);
+            for ci in 0..cin {
+                let w = _mm512_loadu_ps(taps.add(ci * 16));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm512_set1_ps(*pixels.add(r * cin + ci));
+                    *acc = _mm512_fmadd_ps(v, w, *acc);
+                }
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.add(r * 16), *acc);
+    }
+}
+
+/// Gradient image `[height][width][16]` read with a row stride (it may sit inside a padded one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grad<'a> {
+    pub data: &'a [f32],
+    /// Index of pixel (0, 0), in pixels.
+    pub origin: usize,
+    /// Pixels per row.
+    pub row: usize,
+    /// Floats per pixel.
+    pub channels: usize,
+}
+
+impl Grad<'_> {
+    fn check(&self, height: usize, width: usize) {
+        assert!(width <= self.row);
+        let last = self.origin + (height - 1) * self.row + width;
+        assert!(height > 0 && last * self.channels <= self.data.len());
+    }
+}
+
+/// Adds to `dw` (`[K][K][16][16]`, like the forward weights) the weight gradient of a
+/// 16-channel-input layer, `sum over pixels of input[y+ky][x+kx][ci] * grad[y][x][co]`, and to
+/// `db` the bias gradient, the sum of `grad`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn weight_grad_c16<const K: usize>(
+    input: Padded,
+    grad: Grad,
+    height: usize,
+    width: usize,
+    dw: &mut [f32],
+    db: &mut [f32; 16],
+) {
+    assert_eq!(input.channels, 16);
+    assert_eq!(grad.channels, 16);
+    grad.check(height, width);
+    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
+    assert!(dw.len() >= K * K * 256);
+    let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
+    for ky in 0..K {
+        for kx in 0..K {
+            let mut acc = [_mm512_setzero_ps(); 16];
+            let mut bias = _mm512_setzero_ps();
+            let first = ky == 0 && kx == 0;
+            for y in 0..height {
+                let mut pixels = inp.add(((y + ky) * input.row + kx) * 16);
+                let mut grads = g.add((grad.origin + y * grad.row) * 16);
+                for _ in 0..width {
+                    let d = _mm512_loadu_ps(grads);
+                    for (ci, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm512_fmadd_ps(_mm512_set1_ps(*pixels.add(ci)), d, *acc);
+                    }
+                    if first {
+                        bias = _mm512_add_ps(bias, d);
+                    }
+                    pixels = pixels.add(16);
+                    grads = grads.add(16);
+                }
+            }
+            let b = db.as_mut_ptr();
+            _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
+            let out = dw.as_mut_ptr().add((ky * K + kx) * 256);
+            for (ci, acc) in acc.iter().enumerate() {
+                let o = out.add(ci * 16);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+            }
+        }
+    }
+}
+
+/// Adds to `dw` (`[K][K][1][16]`) the weight gradient of a one-channel-input layer and to `db`
+/// the bias gradient.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn weight_grad_c1<const K: usize>(
+    input: Padded,
+    grad: Grad,
+    height: usize,
+    width: usize,
+    dw: &mut [f32],
+    db: &mut [f32; 16],
+) {
+    assert_eq!(input.channels, 1);
+    assert_eq!(grad.channels, 16);
+    grad.check(height, width);
+    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row <= input.data.len());
+    assert!(dw.len() >= K * K * 16);
+    let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
+    // One accumulator per tap: K*K independent FMA chains hide the FMA latency.
+    for ky in 0..K {
+        let mut acc = [_mm512_setzero_ps(); K];
+        let mut bias = _mm512_setzero_ps();
+        for y in 0..height {
+            let pixels = inp.add((y + ky) * input.row);
+            let grads = g.add((grad.origin + y * grad.row) * 16);
+            for x in 0..width {
+                let d = _mm512_loadu_ps(grads.add(x * 16));
+                for (kx, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(*pixels.add(x + kx)), d, *acc);
+                }
+                if ky == 0 {
+                    bias = _mm512_add_ps(bias, d);
+                }
+            }
+        }
+        let b = db.as_mut_ptr();
+        _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
+        for (kx, acc) in acc.iter().enumerate() {
+            let o = dw.as_mut_ptr().add((ky * K + kx) * 16);
+            _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+        }
+    }
+}
+
+/// Adds to `dw` (`[K][K][4][16]`: tap, output channel, input channel) the weight gradient of a
+/// 16-channel-input layer with 4 output channels (the x2 output block), vectorised over the
+/// input channels.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn weight_grad_cout4<const K: usize>(
+    input: Padded,
+    grad: Grad,
+    height: usize,
+    width: usize,
+    dw: &mut [f32],
+) {
+    assert_eq!(input.channels, 16);
+    assert_eq!(grad.channels, 4);
+    grad.check(height, width);
+    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
+    assert!(dw.len() >= K * K * 64);
+    let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
+    for ky in 0..K {
+        // [kx][co]
+        let mut acc = [[_mm512_setzero_ps(); 4]; K];
+        for y in 0..height {
+            let pixels = inp.add((y + ky) * input.row * 16);
+            let grads = g.add((grad.origin + y * grad.row) * 4);
+            for x in 0..width {
+                let gx = grads.add(x * 4);
+                let d = [
+                    _mm512_set1_ps(*gx),
+                    _mm512_set1_ps(*gx.add(1)),
+                    _mm512_set1_ps(*gx.add(2)),
+                    _mm512_set1_ps(*gx.add(3)),
+                ];
+                for (kx, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm512_loadu_ps(pixels.add((x + kx) * 16));
+                    for (co, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm512_fmadd_ps(v, d[co], *acc);
+                    }
+                }
+            }
+        }
+        for (kx, acc) in acc.iter().enumerate() {
+            for (co, acc) in acc.iter().enumerate() {
+                let o = dw.as_mut_ptr().add(((ky * K + kx) * 4 + co) * 16);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+            }
+        }
+    }
+}
+
+/// Adds the per-channel sum of a gradient image to `db` (`channels` floats).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn channel_sums(grad: Grad, height: usize, width: usize, db: &mut [f32]) {
+    let c = grad.channels;
+    for y in 0..height {
+        let start = (grad.origin + y * grad.row) * c;
+        for pixel in grad.data[start..start + width * c].chunks_exact(c) {
+            for (d, v) in db.iter_mut().zip(pixel) {
+                *d += v;
+            }
+        }
+    }
+}
+
+/// Forward epilogue of a 3x3 block: `z = conv + bias` is kept for the backward pass and
+/// `prelu(z)` (plus `residual`, for the last block: the long residual) goes on to the next layer.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn block_forward_epilogue(
+    conv: &[f32],
+    bias: &[f32; 16],
+    slope: &[f32; 16],
+    z: &mut [f32],
+    residual: Option<&[f32]>,
+    next: &mut [f32],
+) {
+    let (b, s) = (
+        _mm512_loadu_ps(bias.as_ptr()),
+        _mm512_loadu_ps(slope.as_ptr()),
+    );
+    let n = z.len() / 16;
+    assert!(conv.len() >= n * 16 && next.len() >= n * 16);
+    assert!(residual.is_none_or(|r| r.len() >= n * 16));
+    for p in 0..n {
+        let zv = _mm512_add_ps(_mm512_loadu_ps(conv.as_ptr().add(p * 16)), b);
+        _mm512_storeu_ps(z.as_mut_ptr().add(p * 16), zv);
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zv, _mm512_setzero_ps());
+        let mut a = _mm512_mask_blend_ps(positive, _mm512_mul_ps(zv, s), zv);
+        if let Some(r) = residual {
+            a = _mm512_add_ps(a, _mm512_loadu_ps(r.as_ptr().add(p * 16)));
+        }
+        _mm512_storeu_ps(next.as_mut_ptr().add(p * 16), a);
+    }
+}
+
+/// Backward through a PReLU: `dz = da * (z > 0 ? 1 : slope)`, and `dslope += da * min(z, 0)`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn prelu_backward(
+    da: &[f32],
+    z: &[f32],
+    slope: &[f32; 16],
+    dz: &mut [f32],
+    dslope: &mut [f32; 16],
+) {
+    let n = z.len() / 16;
+    assert!(da.len() >= n * 16 && dz.len() >= n * 16);
+    let s = _mm512_loadu_ps(slope.as_ptr());
+    let zero = _mm512_setzero_ps();
+    let mut ds = _mm512_loadu_ps(dslope.as_ptr());
+    for p in 0..n {
+        let g = _mm512_loadu_ps(da.as_ptr().add(p * 16));
+        let zv = _mm512_loadu_ps(z.as_ptr().add(p * 16));
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zv, zero);
+        _mm512_storeu_ps(
+            dz.as_mut_ptr().add(p * 16),
+            _mm512_mask_blend_ps(positive, _mm512_mul_ps(g, s), g),
+        );
+        ds = _mm512_fmadd_ps(g, _mm512_min_ps(zv, zero), ds);
+    }
+    _mm512_storeu_ps(dslope.as_mut_ptr(), ds);
+}

@@ -1,0 +1,589 @@
+//! The collapsed training step's forward and backward pass on x86 CPUs, by hand-written
+//! AVX-512 kernels instead of libtorch's convolutions.
+//!
+//! Why: libtorch (oneDNN) runs SESR's 16-channel convolutions at about half of the CPU's FMA
+//! peak and its 4-channel output block at a quarter; a whole M5 step took ~118 ms on the 2-core
+//! machine. Here each worker thread takes whole images and runs the network's forward and
+//! backward pass image by image, so an image's activations (~1.5 MB at 64x64) stay in the
+//! core's cache, bias, PReLU, residuals, depth-to-space, clamp and the L1 loss are fused into
+//! the convolutions' epilogues, and the loss gradient never exists as a full tensor.
+//!
+//! Autograd still owns the paper's trick: the collapsed weights come from
+//! [`crate::Sesr`]'s collapse graph, these kernels return the gradients of the collapsed
+//! weights, biases and PReLU slopes, and one backward pass of
+//! `sum(W_c * dW_c) + sum(b_c * db_c) + sum(slope * dslope)` carries them through the collapse
+//! into the expanded weights. The results equal the autograd step's within float rounding
+//! (`tests/cpu_step.rs`).
+//!
+//! It applies to float32 CPU tensors, f = 16 (every preset but XL), no quantization-aware
+//! training, and CPUs with AVX-512F; everything else takes the libtorch path.
+// `unsafe` only to call the AVX-512 kernels once the CPU feature has been checked.
+#![allow(unsafe_code)]
+
+mod avx512;
+
+use crate::{CollapsedConv, Result, SesrConfig};
+use avx512::{Grad, Padded};
+use tch::{Device, Kind, Tensor};
+
+/// Channels of every hidden feature map the kernels handle: one `zmm` of floats.
+const FEATURES: usize = 16;
+
+/// Whether this CPU runs the fused step at all (AVX-512F).
+pub fn cpu_supported() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// Whether [`loss_backward`] takes these operands: float32 CPU batches `lr` `[N, 1, H, W]` and
+/// `hr` `[N, 1, sH, sW]` of a network with f = 16, on a CPU with AVX-512F.
+pub(crate) fn applies(config: &SesrConfig, lr: &Tensor, hr: &Tensor) -> bool {
+    let s = config.scale as i64;
+    let shapes = match (&lr.size()[..], &hr.size()[..]) {
+        (&[n, 1, h, w], &[hn, 1, hh, hw]) => {
+            n > 0 && h > 0 && w > 0 && hn == n && hh == h * s && hw == w * s
+        }
+        _ => false,
+    };
+    shapes
+        && config.int_features == FEATURES
+        && matches!(config.scale, 2 | 4)
+        && [lr, hr]
+            .iter()
+            .all(|t| t.device() == Device::Cpu && t.kind() == Kind::Float)
+        && cpu_supported()
+}
+
+/// Weights of one step in the kernels' layouts.
+struct StepWeights {
+    scale: usize,
+    /// Output channels of the output block (`scale^2`).
+    out_channels: usize,
+    input: Vec<f32>,
+    input_bias: [f32; 16],
+    blocks: Vec<Vec<f32>>,
+    /// The blocks' weights for the input gradient: flipped, input and output swapped.
+    blocks_backward: Vec<Vec<f32>>,
+    block_bias: Vec<[f32; 16]>,
+    slopes: Vec<[f32; 16]>,
+    /// Output channels padded to 16 with zero weights.
+    output: Vec<f32>,
+    output_backward: Vec<f32>,
+    output_bias: Vec<f32>,
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.detach().to_kind(Kind::Float).flatten(0, -1))
+        .expect("a float CPU tensor converts to Vec<f32>")
+}
+
+fn vector16(t: &Tensor) -> [f32; 16] {
+    values(t).try_into().expect("16 channels")
+}
+
+/// `[co][ci][k][k]` (libtorch) -> `[k][k][ci][16]`, output channels `co..16` zero.
+fn forward_layout(w: &[f32], co: usize, ci: usize, k: usize) -> Vec<f32> {
+    let mut out = vec![0.0; k * k * ci * 16];
+    for o in 0..co {
+        for i in 0..ci {
+            for t in 0..k * k {
+                out[(t * ci + i) * 16 + o] = w[(o * ci + i) * k * k + t];
+            }
+        }
+    }
+    out
+}
+
+/// `[co][16][k][k]` -> the input-gradient correlation's `[k][k][co][16]`: flipped taps.
+fn backward_layout(w: &[f32], co: usize, k: usize) -> Vec<f32> {
+    let mut out = vec![0.0; k * k * co * 16];
+    for o in 0..co {
+        for i in 0..16 {
+            for t in 0..k * k {
+                out[((k * k - 1 - t) * co + o) * 16 + i] = w[(o * 16 + i) * k * k + t];
+            }
+        }
+    }
+    out
+}
+
+/// Inverse of [`forward_layout`] for the first `co` output channels.
+fn torch_layout(d: &[f32], co: usize, ci: usize, k: usize) -> Vec<f32> {
+    let mut out = vec![0.0; co * ci * k * k];
+    for o in 0..co {
+        for i in 0..ci {
+            for t in 0..k * k {
+                out[(o * ci + i) * k * k + t] = d[(t * ci + i) * 16 + o];
+            }
+        }
+    }
+    out
+}
+
+impl StepWeights {
+    fn new(config: &SesrConfig, convs: &[CollapsedConv], slopes: &[Tensor]) -> Self {
+        let m = config.m;
+        let oc = config.scale * config.scale;
+        let input = forward_layout(&values(&convs[0].weight), 16, 1, 5);
+        let blocks = convs[1..=m]
+            .iter()
+            .map(|c| forward_layout(&values(&c.weight), 16, 16, 3))
+            .collect();
+        let blocks_backward = convs[1..=m]
+            .iter()
+            .map(|c| backward_layout(&values(&c.weight), 16, 3))
+            .collect();
+        let output_weight = values(&convs[m + 1].weight);
+        StepWeights {
+            scale: config.scale,
+            out_channels: oc,
+            input,
+            input_bias: vector16(&convs[0].bias),
+            blocks,
+            blocks_backward,
+            block_bias: convs[1..=m].iter().map(|c| vector16(&c.bias)).collect(),
+            slopes: slopes.iter().map(vector16).collect(),
+            output: forward_layout(&output_weight, oc, 16, 5),
+            output_backward: backward_layout(&output_weight, oc, 5),
+            output_bias: values(&convs[m + 1].bias),
+        }
+    }
+}
+
+/// One worker's sums over its images.
+struct Gradients {
+    loss: f64,
+    input_dw: Vec<f32>,
+    input_db: [f32; 16],
+    block_dw: Vec<Vec<f32>>,
+    block_db: Vec<[f32; 16]>,
+    dslope: Vec<[f32; 16]>,
+    /// `[5][5][16][16]` for x4, `[5][5][4][16]` (tap, output, input) for x2.
+    output_dw: Vec<f32>,
+    output_db: Vec<f32>,
+}
+
+impl Gradients {
+    fn zero(m: usize, oc: usize) -> Self {
+        Gradients {
+            loss: 0.0,
+            input_dw: vec![0.0; 25 * 16],
+            input_db: [0.0; 16],
+            block_dw: vec![vec![0.0; 9 * 256]; m],
+            block_db: vec![[0.0; 16]; m],
+            dslope: vec![[0.0; 16]; m],
+            output_dw: vec![0.0; 25 * 16 * oc],
+            output_db: vec![0.0; oc],
+        }
+    }
+
+    fn add(&mut self, other: &Gradients) {
+        fn add_all(a: &mut [f32], b: &[f32]) {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        self.loss += other.loss;
+        add_all(&mut self.input_dw, &other.input_dw);
+        add_all(&mut self.input_db, &other.input_db);
+        for (a, b) in self.block_dw.iter_mut().zip(&other.block_dw) {
+            add_all(a, b);
+        }
+        for (a, b) in self.block_db.iter_mut().zip(&other.block_db) {
+            add_all(a, b);
+        }
+        for (a, b) in self.dslope.iter_mut().zip(&other.dslope) {
+            add_all(a, b);
+        }
+        add_all(&mut self.output_dw, &other.output_dw);
+        add_all(&mut self.output_db, &other.output_db);
+    }
+}
+
+/// One worker's feature maps for one image, reused image after image. `pad1`/`pad2` buffers
+/// carry a zero border of 1/2 pixels for the 3x3/5x5 layer that reads them.
+struct Workspace {
+    height: usize,
+    width: usize,
+    /// `lr - 0.5`, pad2, 1 channel.
+    input: Vec<f32>,
+    /// Conv outputs before the activation: `z[0]` the input block's, `z[i]` block `i - 1`'s.
+    z: Vec<Vec<f32>>,
+    /// `act[b]`: block `b`'s input, pad1 (`z[0]`, then `prelu(z[b])`).
+    act: Vec<Vec<f32>>,
+    /// The long-residual sum, the output block's input, pad2.
+    residual: Vec<f32>,
+    /// Loss gradient at the output block's output, pad2, `scale^2` channels.
+    out_grad: Vec<f32>,
+    /// Gradient at the long-residual sum.
+    residual_grad: Vec<f32>,
+    /// Gradients at the current and the previous block's `z`, pad1.
+    dz: [Vec<f32>; 2],
+    /// Gradient at `z[0]`.
+    dz0: Vec<f32>,
+    row: Vec<f32>,
+}
+
+impl Workspace {
+    fn new(height: usize, width: usize, m: usize, oc: usize) -> Self {
+        let plain = height * width * FEATURES;
+        let pad1 = (height + 2) * (width + 2) * FEATURES;
+        let pad2 = (height + 4) * (width + 4);
+        Workspace {
+            height,
+            width,
+            input: vec![0.0; pad2],
+            z: vec![vec![0.0; plain]; m + 1],
+            act: vec![vec![0.0; pad1]; m],
+            residual: vec![0.0; pad2 * FEATURES],
+            out_grad: vec![0.0; pad2 * oc],
+            residual_grad: vec![0.0; plain],
+            dz: [vec![0.0; pad1], vec![0.0; pad1]],
+            dz0: vec![0.0; plain],
+            row: vec![0.0; width * FEATURES],
+        }
+    }
+
+    /// Row `y` of a padded buffer's interior, `channels` floats per pixel.
+    fn interior(
+        buffer: &mut [f32],
+        pad: usize,
+        width: usize,
+        channels: usize,
+        y: usize,
+    ) -> &mut [f32] {
+        let start = ((y + pad) * (width + 2 * pad) + pad) * channels;
+        &mut buffer[start..start + width * channels]
+    }
+
+    /// Forward and backward pass of one image; adds its loss and gradients to `grads`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(
+        &mut self,
+        weights: &StepWeights,
+        lr: &[f32],
+        hr: &[f32],
+        inv_numel: f32,
+        grads: &mut Gradients,
+    ) {
+        let (h, w) = (self.height, self.width);
+        let m = weights.blocks.len();
+        let oc = weights.out_channels;
+        let plain_row = |y: usize| y * w * FEATURES..(y + 1) * w * FEATURES;
+
+        // Input block: 5x5, 1 -> 16 on `lr - 0.5`.
+        for y in 0..h {
+            let row = Self::interior(&mut self.input, 2, w, 1, y);
+            for (d, s) in row.iter_mut().zip(&lr[y * w..(y + 1) * w]) {
+                *d = s - 0.5;
+            }
+        }
+        let input = Padded {
+            data: &self.input,
+            row: w + 4,
+            channels: 1,
+        };
+        for y in 0..h {
+            avx512::conv_row::<5>(input, y, w, &weights.input, &mut self.row);
+            let z0 = &mut self.z[0][plain_row(y)];
+            let next = Self::interior(&mut self.act[0], 1, w, FEATURES, y);
+            for ((z, n), (c, b)) in z0
+                .iter_mut()
+                .zip(next.iter_mut())
+                .zip(self.row.iter().zip(weights.input_bias.iter().cycle()))
+            {
+                *z = c + b;
+                *n = *z;
+            }
+        }
+
+        // The m 3x3 blocks with their PReLU; the last adds the long residual.
+        for b in 0..m {
+            let (done, rest) = self.act.split_at_mut(b + 1);
+            let block_input = Padded {
+                data: &done[b],
+                row: w + 2,
+                channels: FEATURES,
+            };
+            let (z_first, z_rest) = self.z.split_at_mut(1);
+            for y in 0..h {
+                avx512::conv_row::<3>(block_input, y, w, &weights.blocks[b], &mut self.row);
+                let z = &mut z_rest[b][plain_row(y)];
+                let (next, residual) = if b + 1 < m {
+                    (Self::interior(&mut rest[0], 1, w, FEATURES, y), None)
+                } else {
+                    (
+                        Self::interior(&mut self.residual, 2, w, FEATURES, y),
+                        Some(&z_first[0][plain_row(y)]),
+                    )
+                };
+                avx512::block_forward_epilogue(
+                    &self.row,
+                    &weights.block_bias[b],
+                    &weights.slopes[b],
+                    z,
+                    residual.map(|r| &r[..]),
+                    next,
+                );
+            }
+        }
+
+        // Output block, + input, depth-to-space, clamp, L1 loss and its gradient.
+        let residual = Padded {
+            data: &self.residual,
+            row: w + 4,
+            channels: FEATURES,
+        };
+        let s = weights.scale;
+        let hr_width = w * s;
+        let hr_offsets: Vec<usize> = (0..oc)
+            .map(|c| {
+                let (dy, dx) = depth_to_space_offset(c, s);
+                dy * hr_width + dx
+            })
+            .collect();
+        let mut loss = 0.0f64;
+        for y in 0..h {
+            avx512::conv_row::<5>(residual, y, w, &weights.output, &mut self.row);
+            let grad_row = Self::interior(&mut self.out_grad, 2, w, oc, y);
+            let mut row_loss = 0.0f32;
+            for x in 0..w {
+                let base = y * s * hr_width + x * s;
+                for c in 0..oc {
+                    let out = self.row[x * FEATURES + c] + weights.output_bias[c] + lr[y * w + x];
+                    let diff = out.clamp(0.0, 1.0) - hr[base + hr_offsets[c]];
+                    row_loss += diff.abs();
+                    let inside = (0.0..=1.0).contains(&out);
+                    let sign = if diff > 0.0 {
+                        1.0
+                    } else if diff < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    };
+                    grad_row[x * oc + c] = if inside { sign * inv_numel } else { 0.0 };
+                }
+            }
+            loss += row_loss as f64;
+        }
+        grads.loss += loss;
+
+        // Backward: output block.
+        let out_grad = Grad {
+            data: &self.out_grad,
+            origin: 2 * (w + 4) + 2,
+            row: w + 4,
+            channels: oc,
+        };
+        if oc == FEATURES {
+            let mut db = [0.0; 16];
+            avx512::weight_grad_c16::<5>(residual, out_grad, h, w, &mut grads.output_dw, &mut db);
+            for (a, b) in grads.output_db.iter_mut().zip(db) {
+                *a += b;
+            }
+        } else {
+            avx512::weight_grad_cout4::<5>(residual, out_grad, h, w, &mut grads.output_dw);
+            avx512::channel_sums(out_grad, h, w, &mut grads.output_db);
+        }
+        let out_grad = Padded {
+            data: &self.out_grad,
+            row: w + 4,
+            channels: oc,
+        };
+        for y in 0..h {
+            avx512::conv_row::<5>(out_grad, y, w, &weights.output_backward, &mut self.row);
+            self.residual_grad[plain_row(y)].copy_from_slice(&self.row);
+            avx512::prelu_backward(
+                &self.row,
+                &self.z[m][plain_row(y)],
+                &weights.slopes[m - 1],
+                Self::interior(&mut self.dz[0], 1, w, FEATURES, y),
+                &mut grads.dslope[m - 1],
+            );
+        }
+
+        // The blocks, last to first.
+        for b in (0..m).rev() {
+            let (current, previous) = {
+                let [d0, d1] = &mut self.dz;
+                if (m - 1 - b) % 2 == 0 {
+                    (&*d0, d1)
+                } else {
+                    (&*d1, d0)
+                }
+            };
+            let dz = Grad {
+                data: current,
+                origin: w + 2 + 1,
+                row: w + 2,
+                channels: FEATURES,
+            };
+            let block_input = Padded {
+                data: &self.act[b],
+                row: w + 2,
+                channels: FEATURES,
+            };
+            avx512::weight_grad_c16::<3>(
+                block_input,
+                dz,
+                h,
+                w,
+                &mut grads.block_dw[b],
+                &mut grads.block_db[b],
+            );
+            let dz_padded = Padded {
+                data: current,
+                row: w + 2,
+                channels: FEATURES,
+            };
+            for y in 0..h {
+                avx512::conv_row::<3>(dz_padded, y, w, &weights.blocks_backward[b], &mut self.row);
+                if b > 0 {
+                    avx512::prelu_backward(
+                        &self.row,
+                        &self.z[b][plain_row(y)],
+                        &weights.slopes[b - 1],
+                        Self::interior(previous, 1, w, FEATURES, y),
+                        &mut grads.dslope[b - 1],
+                    );
+                } else {
+                    let rows = plain_row(y);
+                    for ((d, a), r) in self.dz0[rows.clone()]
+                        .iter_mut()
+                        .zip(&self.row)
+                        .zip(&self.residual_grad[rows])
+                    {
+                        *d = a + r;
+                    }
+                }
+            }
+        }
+
+        // Input block: weight and bias gradients only.
+        let dz0 = Grad {
+            data: &self.dz0,
+            origin: 0,
+            row: w,
+            channels: FEATURES,
+        };
+        avx512::weight_grad_c1::<5>(input, dz0, h, w, &mut grads.input_dw, &mut grads.input_db);
+    }
+}
+
+/// Where channel `c` of a pixel lands in its `scale x scale` output patch: TensorFlow's
+/// depth-to-space by 2, applied once (x2) or twice (x4), as [`crate::ops::depth_to_space`].
+fn depth_to_space_offset(c: usize, scale: usize) -> (usize, usize) {
+    if scale == 2 {
+        (c / 2, c % 2)
+    } else {
+        // First depth-to-space: channel (i*2 + j)*4 + c2; second: c2 = i2*2 + j2.
+        let (ij, c2) = (c / 4, c % 4);
+        (2 * (ij / 2) + c2 / 2, 2 * (ij % 2) + c2 % 2)
+    }
+}
+
+/// L1 loss (mean) of the collapsed network on `lr` against `hr`, with the gradients of the
+/// collapsed weights and biases and of the slopes pushed through `convs`' autograd graph into
+/// the expanded weights. `convs` are the collapsed convs in graph order, `slopes` the PReLU
+/// slopes; [`applies`] must hold.
+pub(crate) fn loss_backward(
+    config: &SesrConfig,
+    convs: &[CollapsedConv],
+    slopes: &[Tensor],
+    lr: &Tensor,
+    hr: &Tensor,
+) -> Result<f64> {
+    let [n, _, h, w] = lr.size()[..] else {
+        unreachable!("applies() checked the shape")
+    };
+    let (n, h, w) = (n as usize, h as usize, w as usize);
+    let s = config.scale;
+    let oc = s * s;
+    let weights = StepWeights::new(config, convs, slopes);
+    let lr = values(lr);
+    let hr = values(hr);
+    let inv_numel = 1.0 / (n * h * w * oc) as f32;
+    let threads = (tch::get_num_threads().max(1) as usize).min(n);
+    let per_thread = n.div_ceil(threads);
+    let partial: Vec<Gradients> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (weights, lr, hr) = (&weights, &lr, &hr);
+                scope.spawn(move || {
+                    let mut grads = Gradients::zero(config.m, oc);
+                    let mut workspace = Workspace::new(h, w, config.m, oc);
+                    for image in t * per_thread..((t + 1) * per_thread).min(n) {
+                        let lr = &lr[image * h * w..(image + 1) * h * w];
+                        let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
+                        // SAFETY: `applies` checked that the CPU has AVX-512F.
+                        unsafe { workspace.run(weights, lr, hr, inv_numel, &mut grads) };
+                    }
+                    grads
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a training worker panicked"))
+            .collect()
+    });
+    let mut grads = Gradients::zero(config.m, oc);
+    for p in &partial {
+        grads.add(p);
+    }
+    backward_through_collapse(config, convs, slopes, &grads)?;
+    Ok(grads.loss / (n * h * w * oc) as f64)
+}
+
+/// Hands the collapsed gradients to autograd: the gradient of `sum(param * grad)` with respect
+/// to `param` is `grad`, so one backward pass of that sum reaches the expanded weights.
+fn backward_through_collapse(
+    config: &SesrConfig,
+    convs: &[CollapsedConv],
+    slopes: &[Tensor],
+    grads: &Gradients,
+) -> Result<()> {
+    let m = config.m;
+    let oc = (config.scale * config.scale) as i64;
+    let tensor = |v: &[f32], shape: &[i64]| Tensor::from_slice(v).view(shape);
+    let output_dw = if oc == 16 {
+        torch_layout(&grads.output_dw, 16, 16, 5)
+    } else {
+        // [tap][co][ci] -> [co][ci][tap]
+        let mut out = vec![0.0; 4 * 16 * 25];
+        for t in 0..25 {
+            for o in 0..4 {
+                for i in 0..16 {
+                    out[(o * 16 + i) * 25 + t] = grads.output_dw[(t * 4 + o) * 16 + i];
+                }
+            }
+        }
+        out
+    };
+    let mut layer_grads = vec![(
+        tensor(&torch_layout(&grads.input_dw, 16, 1, 5), &[16, 1, 5, 5]),
+        tensor(&grads.input_db, &[16]),
+    )];
+    for b in 0..m {
+        layer_grads.push((
+            tensor(
+                &torch_layout(&grads.block_dw[b], 16, 16, 3),
+                &[16, 16, 3, 3],
+            ),
+            tensor(&grads.block_db[b], &[16]),
+        ));
+    }
+    layer_grads.push((
+        tensor(&output_dw, &[oc, 16, 5, 5]),
+        tensor(&grads.output_db, &[oc]),
+    ));
+    let mut proxy = Tensor::zeros([], (Kind::Float, Device::Cpu));
+    for (conv, (dw, db)) in convs.iter().zip(&layer_grads) {
+        proxy = proxy + (&conv.weight * dw).sum(Kind::Float) + (&conv.bias * db).sum(Kind::Float);
+    }
+    for (slope, ds) in slopes.iter().zip(&grads.dslope) {
+        proxy = proxy + (slope * tensor(ds, &[16])).sum(Kind::Float);
+    }
+    proxy.f_backward()?;
+    Ok(())
+}
