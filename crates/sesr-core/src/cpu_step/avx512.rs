@@ -12,9 +12,9 @@
 
 use std::arch::x86_64::*;
 
-/// Output pixels per register block: 16 accumulators plus the weight and broadcast registers
-/// fit the 32 `zmm` registers with room to spare.
-const BLOCK: usize = 16;
+/// Output pixels per register block: 8 accumulators, the 8 + K - 1 broadcast input values of
+/// a kernel row and a weight vector fit the 32 `zmm` registers.
+const BLOCK: usize = 8;
 
 /// Geometry of one padded input image as the kernels read it.
 #[derive(Debug, Clone, Copy)]
@@ -27,39 +27,39 @@ pub(crate) struct Padded<'a> {
 }
 
 /// Output row `y` (`width` pixels, 16 channels each) of the `K x K` correlation of `input`
-/// with `weights` (`[K][K][input.channels][16]`), without bias.
+/// (`CIN` channels) with `weights` (`[K][K][CIN][16]`), without bias.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn conv_row<const K: usize>(
+pub(crate) unsafe fn conv_row<const K: usize, const CIN: usize>(
     input: Padded,
     y: usize,
     width: usize,
     weights: &[f32],
     out: &mut [f32],
 ) {
-    let cin = input.channels;
+    assert_eq!(input.channels, CIN);
     assert!(width + K - 1 <= input.row);
-    assert!((y + K) * input.row * cin <= input.data.len());
-    assert!(weights.len() >= K * K * cin * 16);
+    assert!((y + K) * input.row * CIN <= input.data.len());
+    assert!(weights.len() >= K * K * CIN * 16);
     assert!(out.len() >= width * 16);
-    let base = input.data.as_ptr().add(y * input.row * cin);
+    let base = input.data.as_ptr().add(y * input.row * CIN);
     let (w, o) = (weights.as_ptr(), out.as_mut_ptr());
+    let row = input.row;
     let mut x0 = 0;
     while x0 + BLOCK <= width {
-        conv_block::<K, BLOCK>(base.add(x0 * cin), input.row, cin, w, o.add(x0 * 16));
+        conv_block::<K, CIN, BLOCK>(base.add(x0 * CIN), row, w, o.add(x0 * 16));
         x0 += BLOCK;
     }
     let mut rest = width - x0;
-    for step in [8, 4, 2, 1] {
+    for step in [4, 2, 1] {
         if rest >= step {
-            let (i, out) = (base.add(x0 * cin), o.add(x0 * 16));
+            let (i, out) = (base.add(x0 * CIN), o.add(x0 * 16));
             match step {
-                8 => conv_block::<K, 8>(i, input.row, cin, w, out),
-                4 => conv_block::<K, 4>(i, input.row, cin, w, out),
-                2 => conv_block::<K, 2>(i, input.row, cin, w, out),
-                _ => conv_block::<K, 1>(i, input.row, cin, w, out),
+                4 => conv_block::<K, CIN, 4>(i, row, w, out),
+                2 => conv_block::<K, CIN, 2>(i, row, w, out),
+                _ => conv_block::<K, CIN, 1>(i, row, w, out),
             }
             x0 += step;
             rest -= step;
@@ -68,25 +68,29 @@ pub(crate) unsafe fn conv_row<const K: usize>(
 }
 
 /// `R` consecutive output pixels; `input` points at the window's top-left padded pixel.
+///
+/// Each broadcast input value feeds the `K` taps of its kernel row at once (one FMA into each
+/// output pixel it touches), so loads stay well below one per FMA.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn conv_block<const K: usize, const R: usize>(
+unsafe fn conv_block<const K: usize, const CIN: usize, const R: usize>(
     input: *const f32,
     row: usize,
-    cin: usize,
     weights: *const f32,
     out: *mut f32,
 ) {
     let mut acc = [_mm512_setzero_ps(); R];
     for ky in 0..K {
-        for kx in 0..K {
-            let pixels = input.add((ky * row + kx) * cin);
-            let taps = weights.add((ky * K + kx) * cin * 16);
-            for ci in 0..cin {
-                let w = _mm512_loadu_ps(taps.add(ci * 16));
+        let pixels = input.add(ky * row * CIN);
+        for ci in 0..CIN {
+            let mut v = [_mm512_setzero_ps(); BLOCK + 4];
+            for (column, v) in v[..R + K - 1].iter_mut().enumerate() {
+                *v = _mm512_set1_ps(*pixels.add(column * CIN + ci));
+            }
+            for kx in 0..K {
+                let w = _mm512_loadu_ps(weights.add(((ky * K + kx) * CIN + ci) * 16));
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    let v = _mm512_set1_ps(*pixels.add(r * cin + ci));
-                    *acc = _mm512_fmadd_ps(v, w, *acc);
+                    *acc = _mm512_fmadd_ps(v[r + kx], w, *acc);
                 }
             }
         }

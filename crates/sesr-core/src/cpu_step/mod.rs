@@ -284,7 +284,7 @@ impl Workspace {
             channels: 1,
         };
         for y in 0..h {
-            avx512::conv_row::<5>(input, y, w, &weights.input, &mut self.row);
+            avx512::conv_row::<5, 1>(input, y, w, &weights.input, &mut self.row);
             let z0 = &mut self.z[0][plain_row(y)];
             let next = Self::interior(&mut self.act[0], 1, w, FEATURES, y);
             for ((z, n), (c, b)) in z0
@@ -307,7 +307,7 @@ impl Workspace {
             };
             let (z_first, z_rest) = self.z.split_at_mut(1);
             for y in 0..h {
-                avx512::conv_row::<3>(block_input, y, w, &weights.blocks[b], &mut self.row);
+                avx512::conv_row::<3, 16>(block_input, y, w, &weights.blocks[b], &mut self.row);
                 let z = &mut z_rest[b][plain_row(y)];
                 let (next, residual) = if b + 1 < m {
                     (Self::interior(&mut rest[0], 1, w, FEATURES, y), None)
@@ -344,7 +344,7 @@ impl Workspace {
             .collect();
         let mut loss = 0.0f64;
         for y in 0..h {
-            avx512::conv_row::<5>(residual, y, w, &weights.output, &mut self.row);
+            avx512::conv_row::<5, 16>(residual, y, w, &weights.output, &mut self.row);
             let grad_row = Self::interior(&mut self.out_grad, 2, w, oc, y);
             let mut row_loss = 0.0f32;
             for x in 0..w {
@@ -391,7 +391,11 @@ impl Workspace {
             channels: oc,
         };
         for y in 0..h {
-            avx512::conv_row::<5>(out_grad, y, w, &weights.output_backward, &mut self.row);
+            if oc == FEATURES {
+                avx512::conv_row::<5, 16>(out_grad, y, w, &weights.output_backward, &mut self.row);
+            } else {
+                avx512::conv_row::<5, 4>(out_grad, y, w, &weights.output_backward, &mut self.row);
+            }
             self.residual_grad[plain_row(y)].copy_from_slice(&self.row);
             avx512::prelu_backward(
                 &self.row,
@@ -437,7 +441,13 @@ impl Workspace {
                 channels: FEATURES,
             };
             for y in 0..h {
-                avx512::conv_row::<3>(dz_padded, y, w, &weights.blocks_backward[b], &mut self.row);
+                avx512::conv_row::<3, 16>(
+                    dz_padded,
+                    y,
+                    w,
+                    &weights.blocks_backward[b],
+                    &mut self.row,
+                );
                 if b > 0 {
                     avx512::prelu_backward(
                         &self.row,
