@@ -16,6 +16,9 @@ use std::arch::x86_64::*;
 /// a kernel row and a weight vector fit the 32 `zmm` registers.
 const BLOCK: usize = 8;
 
+/// Bytes of L1 data cache the weight-gradient kernels plan to use (of 48 KB on this CPU).
+const L1_BYTES: usize = 40 * 1024;
+
 /// Geometry of one padded input image as the kernels read it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Padded<'a> {
@@ -100,6 +103,108 @@ unsafe fn conv_block<const K: usize, const CIN: usize, const R: usize>(
     }
 }
 
+/// Output row `y` (`width` pixels, 4 channels each, packed) of the `K x K` correlation of a
+/// 16-channel `input` with `weights` (`[K][K][4][16]`: tap, output, input channel), without
+/// bias: the x2 output block, vectorised over the input channels instead of padding its 4
+/// outputs to 16 lanes.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn conv_row_cout4<const K: usize>(
+    input: Padded,
+    y: usize,
+    width: usize,
+    weights: &[f32],
+    out: &mut [f32],
+) {
+    assert_eq!(input.channels, 16);
+    assert!(width + K - 1 <= input.row);
+    assert!((y + K) * input.row * 16 <= input.data.len());
+    assert!(weights.len() >= K * K * 64);
+    assert!(out.len() >= width * 4);
+    let base = input.data.as_ptr().add(y * input.row * 16);
+    let w = weights.as_ptr();
+    let mut x = 0;
+    while x + 4 <= width {
+        // acc[pixel][output channel], each a vector over the input channels.
+        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        for ky in 0..K {
+            for kx in 0..K {
+                let taps = w.add((ky * K + kx) * 64);
+                let weight = [0, 1, 2, 3].map(|co| _mm512_loadu_ps(taps.add(co * 16)));
+                let pixels = base.add((ky * input.row + x + kx) * 16);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm512_loadu_ps(pixels.add(r * 16));
+                    for (co, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm512_fmadd_ps(v, weight[co], *acc);
+                    }
+                }
+            }
+        }
+        let [a, b, c, d] = acc;
+        _mm512_storeu_ps(out.as_mut_ptr().add(x * 4), sum_lanes16([a, b, c, d]));
+        x += 4;
+    }
+    while x < width {
+        let mut acc = [_mm512_setzero_ps(); 4];
+        for ky in 0..K {
+            for kx in 0..K {
+                let taps = w.add((ky * K + kx) * 64);
+                let v = _mm512_loadu_ps(base.add((ky * input.row + x + kx) * 16));
+                for (co, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_fmadd_ps(v, _mm512_loadu_ps(taps.add(co * 16)), *acc);
+                }
+            }
+        }
+        for (co, acc) in acc.iter().enumerate() {
+            out[x * 4 + co] = _mm512_reduce_add_ps(*acc);
+        }
+        x += 1;
+    }
+}
+
+/// Lane `4 * i + j` of the result is the sum of the 16 lanes of `acc[i][j]`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) fn sum_lanes16(acc: [[__m512; 4]; 4]) -> __m512 {
+    // The tree below puts the sum of its input `a[l + OFFSET[k]]` in lane `4k + l`.
+    const OFFSET: [usize; 4] = [0, 8, 4, 12];
+    let mut a = [_mm512_setzero_ps(); 16];
+    for k in 0..4 {
+        for l in 0..4 {
+            a[l + OFFSET[k]] = acc[k][l];
+        }
+    }
+    // 512 -> 256 bits: t[i] holds halves of a[i] (chunks 0, 1) and a[i + 8] (chunks 2, 3).
+    let t: [__m512; 8] = std::array::from_fn(|i| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x44>(a[i], a[i + 8]),
+            _mm512_shuffle_f32x4::<0xEE>(a[i], a[i + 8]),
+        )
+    });
+    // 256 -> 128 bits: u[i] chunk k holds a quarter-sum of a[i + OFFSET[k]].
+    let u: [__m512; 4] = std::array::from_fn(|i| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x88>(t[i], t[i + 4]),
+            _mm512_shuffle_f32x4::<0xDD>(t[i], t[i + 4]),
+        )
+    });
+    // 4x4 transpose-and-add inside each 128-bit chunk: lane l of chunk k sums u[l]'s chunk k.
+    let p = _mm512_add_ps(
+        _mm512_unpacklo_ps(u[0], u[1]),
+        _mm512_unpackhi_ps(u[0], u[1]),
+    );
+    let q = _mm512_add_ps(
+        _mm512_unpacklo_ps(u[2], u[3]),
+        _mm512_unpackhi_ps(u[2], u[3]),
+    );
+    _mm512_add_ps(
+        _mm512_shuffle_ps::<0x44>(p, q),
+        _mm512_shuffle_ps::<0xEE>(p, q),
+    )
+}
+
 /// Gradient image `[height][width][16]` read with a row stride (it may sit inside a padded one).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Grad<'a> {
@@ -141,32 +246,38 @@ pub(crate) unsafe fn weight_grad_c16<const K: usize>(
     assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
     assert!(dw.len() >= K * K * 256);
     let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
-    for ky in 0..K {
-        for kx in 0..K {
-            let mut acc = [_mm512_setzero_ps(); 16];
-            let mut bias = _mm512_setzero_ps();
-            let first = ky == 0 && kx == 0;
-            for y in 0..height {
-                let mut pixels = inp.add(((y + ky) * input.row + kx) * 16);
-                let mut grads = g.add((grad.origin + y * grad.row) * 16);
-                for _ in 0..width {
-                    let d = _mm512_loadu_ps(grads);
-                    for (ci, acc) in acc.iter_mut().enumerate() {
-                        *acc = _mm512_fmadd_ps(_mm512_set1_ps(*pixels.add(ci)), d, *acc);
+    // Strips of rows whose input and gradient fit the L1 cache, so the K*K passes over a strip
+    // read it from there.
+    let strip = (L1_BYTES / (width * 64 * 2)).clamp(1, height);
+    for first_row in (0..height).step_by(strip) {
+        let rows = first_row..(first_row + strip).min(height);
+        for ky in 0..K {
+            for kx in 0..K {
+                let mut acc = [_mm512_setzero_ps(); 16];
+                let mut bias = _mm512_setzero_ps();
+                let first_tap = ky == 0 && kx == 0;
+                for y in rows.clone() {
+                    let mut pixels = inp.add(((y + ky) * input.row + kx) * 16);
+                    let mut grads = g.add((grad.origin + y * grad.row) * 16);
+                    for _ in 0..width {
+                        let d = _mm512_loadu_ps(grads);
+                        for (ci, acc) in acc.iter_mut().enumerate() {
+                            *acc = _mm512_fmadd_ps(_mm512_set1_ps(*pixels.add(ci)), d, *acc);
+                        }
+                        if first_tap {
+                            bias = _mm512_add_ps(bias, d);
+                        }
+                        pixels = pixels.add(16);
+                        grads = grads.add(16);
                     }
-                    if first {
-                        bias = _mm512_add_ps(bias, d);
-                    }
-                    pixels = pixels.add(16);
-                    grads = grads.add(16);
                 }
-            }
-            let b = db.as_mut_ptr();
-            _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
-            let out = dw.as_mut_ptr().add((ky * K + kx) * 256);
-            for (ci, acc) in acc.iter().enumerate() {
-                let o = out.add(ci * 16);
-                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+                let b = db.as_mut_ptr();
+                _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
+                let out = dw.as_mut_ptr().add((ky * K + kx) * 256);
+                for (ci, acc) in acc.iter().enumerate() {
+                    let o = out.add(ci * 16);
+                    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+                }
             }
         }
     }

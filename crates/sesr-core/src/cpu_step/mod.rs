@@ -65,7 +65,8 @@ struct StepWeights {
     blocks_backward: Vec<Vec<f32>>,
     block_bias: Vec<[f32; 16]>,
     slopes: Vec<[f32; 16]>,
-    /// Output channels padded to 16 with zero weights.
+    /// `[5][5][16][16]` for x4; for x2 `[5][5][4][16]` (tap, output, input) as
+    /// [`avx512::conv_row_cout4`] reads it.
     output: Vec<f32>,
     output_backward: Vec<f32>,
     output_bias: Vec<f32>,
@@ -100,6 +101,19 @@ fn backward_layout(w: &[f32], co: usize, k: usize) -> Vec<f32> {
         for i in 0..16 {
             for t in 0..k * k {
                 out[((k * k - 1 - t) * co + o) * 16 + i] = w[(o * 16 + i) * k * k + t];
+            }
+        }
+    }
+    out
+}
+
+/// `[co][16][k][k]` -> `[k][k][co][16]`: tap, output channel, input channels as a vector.
+fn tap_output_input_layout(w: &[f32], co: usize, k: usize) -> Vec<f32> {
+    let mut out = vec![0.0; k * k * co * 16];
+    for o in 0..co {
+        for i in 0..16 {
+            for t in 0..k * k {
+                out[(t * co + o) * 16 + i] = w[(o * 16 + i) * k * k + t];
             }
         }
     }
@@ -142,7 +156,11 @@ impl StepWeights {
             blocks_backward,
             block_bias: convs[1..=m].iter().map(|c| vector16(&c.bias)).collect(),
             slopes: slopes.iter().map(vector16).collect(),
-            output: forward_layout(&output_weight, oc, 16, 5),
+            output: if oc == FEATURES {
+                forward_layout(&output_weight, oc, 16, 5)
+            } else {
+                tap_output_input_layout(&output_weight, oc, 5)
+            },
             output_backward: backward_layout(&output_weight, oc, 5),
             output_bias: values(&convs[m + 1].bias),
         }
@@ -343,14 +361,20 @@ impl Workspace {
             })
             .collect();
         let mut loss = 0.0f64;
+        // Floats per pixel in `row`: the x2 kernel packs its 4 outputs.
+        let stride = if oc == FEATURES { FEATURES } else { oc };
         for y in 0..h {
-            avx512::conv_row::<5, 16>(residual, y, w, &weights.output, &mut self.row);
+            if oc == FEATURES {
+                avx512::conv_row::<5, 16>(residual, y, w, &weights.output, &mut self.row);
+            } else {
+                avx512::conv_row_cout4::<5>(residual, y, w, &weights.output, &mut self.row);
+            }
             let grad_row = Self::interior(&mut self.out_grad, 2, w, oc, y);
             let mut row_loss = 0.0f32;
             for x in 0..w {
                 let base = y * s * hr_width + x * s;
                 for c in 0..oc {
-                    let out = self.row[x * FEATURES + c] + weights.output_bias[c] + lr[y * w + x];
+                    let out = self.row[x * stride + c] + weights.output_bias[c] + lr[y * w + x];
                     let diff = out.clamp(0.0, 1.0) - hr[base + hr_offsets[c]];
                     row_loss += diff.abs();
                     let inside = (0.0..=1.0).contains(&out);
