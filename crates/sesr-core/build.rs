@@ -1,5 +1,6 @@
 //! Links libtorch with an rpath (the workspace's shared script) and compiles the fused
-//! channels-last PReLU (`csrc/prelu.cpp`) against the libtorch headers torch-sys found.
+//! channels-last PReLU (`csrc/prelu.cpp`) and the bridge to libtorch's thread pool
+//! (`csrc/parallel.cpp`) against the libtorch headers torch-sys found.
 
 #[path = "../link-libtorch.rs"]
 mod link_libtorch;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 fn main() {
     link_libtorch::main();
     println!("cargo:rerun-if-changed=csrc/prelu.cpp");
+    println!("cargo:rerun-if-changed=csrc/parallel.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let lib_dir = PathBuf::from(
         std::env::var("DEP_TCH_LIBTORCH_LIB")
@@ -23,6 +25,7 @@ fn main() {
     cc::Build::new()
         .cpp(true)
         .file("csrc/prelu.cpp")
+        .file("csrc/parallel.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
@@ -30,6 +33,11 @@ fn main() {
         .flag("-DGLOG_USE_GLOG_EXPORT")
         // libtorch's headers warn by the hundred under C++17; our own file is kept clean.
         .flag("-w")
+        // `at::parallel_for` is an OpenMP pragma in libtorch's headers.
+        .flag("-fopenmp")
         .opt_level(3)
-        .compile("sesr_prelu");
+        .compile("sesr_core_csrc");
+    // ... so link the OpenMP runtime libtorch ships (and loads anyway), found by the rpath.
+    println!("cargo:rustc-link-search=native={}", lib_dir.display());
+    println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
 }

@@ -259,6 +259,8 @@ pub struct Sesr {
     act_quant: Vec<ActivationQuantizer>,
     /// One per layer when weights are quantized (`quant.weight.<layer>.{min,max}`).
     weight_quant: Vec<WeightQuantizer>,
+    /// Feature-map buffers of [`crate::cpu_step`], kept from step to step.
+    cpu_workspaces: crate::cpu_step::Workspaces,
 }
 
 impl std::fmt::Debug for Sesr {
@@ -335,6 +337,7 @@ impl Sesr {
             output_block,
             act_quant,
             weight_quant,
+            cpu_workspaces: Default::default(),
         })
     }
 
@@ -438,7 +441,14 @@ impl Sesr {
         check_input(lr)?;
         if self.uses_cpu_step(lr, hr) {
             let convs = self.collapsed_convs()?;
-            return crate::cpu_step::loss_backward(&self.config, &convs, &self.prelu, lr, hr);
+            return crate::cpu_step::loss_backward(
+                &self.config,
+                &self.cpu_workspaces,
+                &convs,
+                &self.prelu,
+                lr,
+                hr,
+            );
         }
         let loss = self.forward(lr)?.f_l1_loss(hr, tch::Reduction::Mean)?;
         loss.f_backward()?;

@@ -24,6 +24,11 @@ mod avx512;
 
 use crate::{CollapsedConv, Result, SesrConfig};
 use avx512::{Grad, Padded};
+use std::any::Any;
+use std::ffi::c_void;
+use std::ops::Range;
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 /// Channels of every hidden feature map the kernels handle: one `zmm` of floats.
@@ -215,6 +220,79 @@ impl Gradients {
     }
 }
 
+/// Workspaces kept between steps (allocating and faulting in ~5 MB per thread each step
+/// showed up in profiles); one per worker thread.
+#[derive(Default)]
+pub(crate) struct Workspaces(Mutex<Vec<Workspace>>);
+
+impl Workspaces {
+    fn take(&self, height: usize, width: usize, m: usize, oc: usize) -> Workspace {
+        let mut pool = lock(&self.0);
+        pool.retain(|w| w.fits(height, width, m, oc));
+        pool.pop()
+            .unwrap_or_else(|| Workspace::new(height, width, m, oc))
+    }
+
+    fn put(&self, workspace: Workspace) {
+        lock(&self.0).push(workspace);
+    }
+}
+
+impl std::fmt::Debug for Workspaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workspaces")
+    }
+}
+
+/// A lock that a panicked worker did not spoil: the data are plain buffers.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+extern "C" {
+    fn sesr_parallel_for(n: i64, work: extern "C" fn(*mut c_void, i64, i64), context: *mut c_void);
+}
+
+/// Runs `work` over ranges that cover `0..n` on libtorch's intra-op threads
+/// (`csrc/parallel.cpp`); a panic in `work` is carried back to the caller.
+fn parallel_for<F: Fn(Range<usize>) + Sync>(n: usize, work: F) {
+    struct Context<'a, F> {
+        work: &'a F,
+        panic: Mutex<Option<Box<dyn Any + Send>>>,
+    }
+    extern "C" fn trampoline<F: Fn(Range<usize>) + Sync>(
+        context: *mut c_void,
+        begin: i64,
+        end: i64,
+    ) {
+        // SAFETY: `context` is the `Context<F>` below, alive until `sesr_parallel_for` returns.
+        let context = unsafe { &*(context as *const Context<F>) };
+        let run = || (context.work)(begin as usize..end as usize);
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(run)) {
+            lock(&context.panic).get_or_insert(panic);
+        }
+    }
+    let context = Context {
+        work: &work,
+        panic: Mutex::new(None),
+    };
+    // SAFETY: the callback matches the C signature and never unwinds into C++.
+    unsafe {
+        sesr_parallel_for(
+            n as i64,
+            trampoline::<F>,
+            &context as *const Context<F> as *mut c_void,
+        )
+    };
+    if let Some(panic) = context
+        .panic
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// One worker's feature maps for one image, reused image after image. `pad1`/`pad2` buffers
 /// carry a zero border of 1/2 pixels for the 3x3/5x5 layer that reads them.
 struct Workspace {
@@ -240,6 +318,11 @@ struct Workspace {
 }
 
 impl Workspace {
+    fn fits(&self, height: usize, width: usize, m: usize, oc: usize) -> bool {
+        (self.height, self.width, self.z.len()) == (height, width, m + 1)
+            && self.out_grad.len() == (height + 4) * (width + 4) * oc
+    }
+
     fn new(height: usize, width: usize, m: usize, oc: usize) -> Self {
         let plain = height * width * FEATURES;
         let pad1 = (height + 2) * (width + 2) * FEATURES;
@@ -522,6 +605,7 @@ fn depth_to_space_offset(c: usize, scale: usize) -> (usize, usize) {
 /// slopes; [`applies`] must hold.
 pub(crate) fn loss_backward(
     config: &SesrConfig,
+    workspaces: &Workspaces,
     convs: &[CollapsedConv],
     slopes: &[Tensor],
     lr: &Tensor,
@@ -537,30 +621,23 @@ pub(crate) fn loss_backward(
     let lr = values(lr);
     let hr = values(hr);
     let inv_numel = 1.0 / (n * h * w * oc) as f32;
-    let threads = (tch::get_num_threads().max(1) as usize).min(n);
-    let per_thread = n.div_ceil(threads);
-    let partial: Vec<Gradients> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (weights, lr, hr) = (&weights, &lr, &hr);
-                scope.spawn(move || {
-                    let mut grads = Gradients::zero(config.m, oc);
-                    let mut workspace = Workspace::new(h, w, config.m, oc);
-                    for image in t * per_thread..((t + 1) * per_thread).min(n) {
-                        let lr = &lr[image * h * w..(image + 1) * h * w];
-                        let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
-                        // SAFETY: `applies` checked that the CPU has AVX-512F.
-                        unsafe { workspace.run(weights, lr, hr, inv_numel, &mut grads) };
-                    }
-                    grads
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a training worker panicked"))
-            .collect()
+    let partial: Mutex<Vec<(usize, Gradients)>> = Mutex::new(vec![]);
+    parallel_for(n, |images| {
+        let mut workspace = workspaces.take(h, w, config.m, oc);
+        let mut grads = Gradients::zero(config.m, oc);
+        for image in images.clone() {
+            let lr = &lr[image * h * w..(image + 1) * h * w];
+            let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
+            // SAFETY: `applies` checked that the CPU has AVX-512F.
+            unsafe { workspace.run(&weights, lr, hr, inv_numel, &mut grads) };
+        }
+        workspaces.put(workspace);
+        lock(&partial).push((images.start, grads));
     });
+    // Summed in image order, so a step does not depend on which thread finished first.
+    let mut partial = partial.into_inner().unwrap_or_else(|e| e.into_inner());
+    partial.sort_by_key(|(first, _)| *first);
+    let partial: Vec<Gradients> = partial.into_iter().map(|(_, g)| g).collect();
     let mut grads = Gradients::zero(config.m, oc);
     for p in &partial {
         grads.add(p);
