@@ -37,7 +37,21 @@ fn main() {
         .flag("-fopenmp")
         .opt_level(3)
         .compile("sesr_core_csrc");
-    // ... so link the OpenMP runtime libtorch ships (and loads anyway), found by the rpath.
-    println!("cargo:rustc-link-search=native={}", lib_dir.display());
-    println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
+    // ... so link the OpenMP runtime libtorch ships and loads anyway (`libgomp.so.1` in PyPI's
+    // torch, `libgomp-<hash>.so.1` in pytorch.org's libtorch), found at run time by the rpath.
+    // Linking another copy would give our loop a thread pool of its own beside libtorch's.
+    let bundled = std::fs::read_dir(&lib_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("libgomp") && name.contains(".so"))
+        .min();
+    match bundled {
+        Some(name) => {
+            println!("cargo:rustc-link-search=native={}", lib_dir.display());
+            println!("cargo:rustc-link-lib=dylib:+verbatim={name}");
+        }
+        None => println!("cargo:rustc-link-lib=gomp"),
+    }
 }

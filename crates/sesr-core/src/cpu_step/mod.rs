@@ -423,7 +423,7 @@ impl Workspace {
                     &weights.block_bias[b],
                     &weights.slopes[b],
                     z,
-                    residual.map(|r| &r[..]),
+                    residual,
                     next,
                 );
             }
@@ -517,7 +517,7 @@ impl Workspace {
         for b in (0..m).rev() {
             let (current, previous) = {
                 let [d0, d1] = &mut self.dz;
-                if (m - 1 - b) % 2 == 0 {
+                if (m - 1 - b).is_multiple_of(2) {
                     (&*d0, d1)
                 } else {
                     (&*d1, d0)
@@ -688,13 +688,15 @@ fn backward_through_collapse(
         tensor(&output_dw, &[oc, 16, 5, 5]),
         tensor(&grads.output_db, &[oc]),
     ));
-    let mut proxy = Tensor::zeros([], (Kind::Float, Device::Cpu));
+    let mut terms = vec![];
     for (conv, (dw, db)) in convs.iter().zip(&layer_grads) {
-        proxy = proxy + (&conv.weight * dw).sum(Kind::Float) + (&conv.bias * db).sum(Kind::Float);
+        terms.push((&conv.weight * dw).sum(Kind::Float));
+        terms.push((&conv.bias * db).sum(Kind::Float));
     }
     for (slope, ds) in slopes.iter().zip(&grads.dslope) {
-        proxy = proxy + (slope * tensor(ds, &[16])).sum(Kind::Float);
+        terms.push((slope * tensor(ds, &[16])).sum(Kind::Float));
     }
+    let proxy = Tensor::stack(&terms, 0).sum(Kind::Float);
     proxy.f_backward()?;
     Ok(())
 }
