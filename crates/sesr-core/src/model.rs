@@ -259,7 +259,7 @@ pub struct Sesr {
     act_quant: Vec<ActivationQuantizer>,
     /// One per layer when weights are quantized (`quant.weight.<layer>.{min,max}`).
     weight_quant: Vec<WeightQuantizer>,
-    /// Feature-map buffers of [`crate::cpu_step`], kept from step to step.
+    /// Feature-map buffers of `cpu_step`, kept from step to step.
     cpu_workspaces: crate::cpu_step::Workspaces,
 }
 
@@ -423,7 +423,7 @@ impl Sesr {
         })
     }
 
-    /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of [`crate::cpu_step`] for
+    /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of `cpu_step` for
     /// these batches: collapsed mode without QAT, f = 16, float32 CPU tensors, AVX-512F.
     pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
         self.mode == TrainingMode::Collapsed

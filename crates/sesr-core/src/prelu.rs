@@ -1,10 +1,11 @@
-//! PReLU for the training hot path: a fused channels-last kernel with its own backward.
+//! PReLU for the libtorch path of training (QAT, expanded mode, f = 32, CPUs without
+//! AVX-512; the plain collapsed step runs on `cpu_step`): a fused channels-last
+//! kernel with its own backward.
 //!
 //! libtorch's `_prelu_kernel_backward` takes about 6 ms per SESR-M5 activation (32x16x64x64)
-//! on the 2-core CPU, a third of a whole training step; `csrc/prelu.cpp` does the same forward
-//! and backward in one memory-bound pass each (about 1 and 2 ms), as a libtorch autograd
-//! Function, so gradients flow through tch as usual. Other layouts, dtypes and devices use
-//! libtorch's PReLU.
+//! on the 2-core CPU; `csrc/prelu.cpp` does the same forward and backward in one memory-bound
+//! pass each (about 1 and 2 ms), as a libtorch autograd Function, so gradients flow through tch
+//! as usual. Other layouts, dtypes and devices use libtorch's PReLU.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, CStr};

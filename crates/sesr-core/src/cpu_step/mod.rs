@@ -70,8 +70,7 @@ struct StepWeights {
     blocks_backward: Vec<Vec<f32>>,
     block_bias: Vec<[f32; 16]>,
     slopes: Vec<[f32; 16]>,
-    /// `[5][5][16][16]` for x4; for x2 `[5][5][4][16]` (tap, output, input) as
-    /// [`avx512::conv_row_cout4`] reads it.
+    /// In [`output_layout`].
     output: Vec<f32>,
     output_backward: Vec<f32>,
     output_bias: Vec<f32>,
@@ -86,70 +85,74 @@ fn vector16(t: &Tensor) -> [f32; 16] {
     values(t).try_into().expect("16 channels")
 }
 
-/// `[co][ci][k][k]` (libtorch) -> `[k][k][ci][16]`, output channels `co..16` zero.
-fn forward_layout(w: &[f32], co: usize, ci: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; k * k * ci * 16];
-    for o in 0..co {
-        for i in 0..ci {
-            for t in 0..k * k {
-                out[(t * ci + i) * 16 + o] = w[(o * ci + i) * k * k + t];
-            }
-        }
-    }
-    out
+/// Where the kernels keep weight `(o, i, tap)` of a `[co][ci][k][k]` conv.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// `[k][k][ci][16]`: a vector of output channels per tap and input channel (`conv_row`).
+    Forward,
+    /// The input gradient's correlation: taps flipped, input and output swapped,
+    /// `[k][k][co][16]` (`conv_row` over the output gradient).
+    Backward,
+    /// `[k][k][co][16]`: a vector of input channels per tap and output channel
+    /// (`conv_row_cout4`, `weight_grad_cout4`).
+    TapOutputInput,
 }
 
-/// `[co][16][k][k]` -> the input-gradient correlation's `[k][k][co][16]`: flipped taps.
-fn backward_layout(w: &[f32], co: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; k * k * co * 16];
-    for o in 0..co {
-        for i in 0..16 {
-            for t in 0..k * k {
-                out[((k * k - 1 - t) * co + o) * 16 + i] = w[(o * 16 + i) * k * k + t];
-            }
+impl Layout {
+    fn index(self, (co, ci, k): (usize, usize, usize), o: usize, i: usize, tap: usize) -> usize {
+        match self {
+            Layout::Forward => (tap * ci + i) * 16 + o,
+            Layout::Backward => ((k * k - 1 - tap) * co + o) * 16 + i,
+            Layout::TapOutputInput => (tap * co + o) * 16 + i,
         }
     }
-    out
+
+    /// libtorch's `[co][ci][k][k]` -> this layout; lanes beyond the channels stay zero.
+    fn arrange(self, w: &[f32], shape: (usize, usize, usize)) -> Vec<f32> {
+        let (co, ci, k) = shape;
+        let lanes = match self {
+            Layout::Forward => ci,
+            Layout::Backward | Layout::TapOutputInput => co,
+        };
+        let mut out = vec![0.0; k * k * lanes * 16];
+        for (n, value) in w.iter().enumerate() {
+            let (o, i, tap) = (n / (ci * k * k), n / (k * k) % ci, n % (k * k));
+            out[self.index(shape, o, i, tap)] = *value;
+        }
+        out
+    }
+
+    /// This layout -> libtorch's `[co][ci][k][k]`.
+    fn to_torch(self, d: &[f32], shape: (usize, usize, usize)) -> Vec<f32> {
+        let (co, ci, k) = shape;
+        (0..co * ci * k * k)
+            .map(|n| d[self.index(shape, n / (ci * k * k), n / (k * k) % ci, n % (k * k))])
+            .collect()
+    }
 }
 
-/// `[co][16][k][k]` -> `[k][k][co][16]`: tap, output channel, input channels as a vector.
-fn tap_output_input_layout(w: &[f32], co: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; k * k * co * 16];
-    for o in 0..co {
-        for i in 0..16 {
-            for t in 0..k * k {
-                out[(t * co + o) * 16 + i] = w[(o * 16 + i) * k * k + t];
-            }
-        }
+/// The output block's layout: the x4 block runs like the others, the x2 block (4 outputs) on
+/// the kernels vectorised over input channels.
+fn output_layout(out_channels: usize) -> Layout {
+    if out_channels == FEATURES {
+        Layout::Forward
+    } else {
+        Layout::TapOutputInput
     }
-    out
-}
-
-/// Inverse of [`forward_layout`] for the first `co` output channels.
-fn torch_layout(d: &[f32], co: usize, ci: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; co * ci * k * k];
-    for o in 0..co {
-        for i in 0..ci {
-            for t in 0..k * k {
-                out[(o * ci + i) * k * k + t] = d[(t * ci + i) * 16 + o];
-            }
-        }
-    }
-    out
 }
 
 impl StepWeights {
     fn new(config: &SesrConfig, convs: &[CollapsedConv], slopes: &[Tensor]) -> Self {
         let m = config.m;
         let oc = config.scale * config.scale;
-        let input = forward_layout(&values(&convs[0].weight), 16, 1, 5);
+        let input = Layout::Forward.arrange(&values(&convs[0].weight), (16, 1, 5));
         let blocks = convs[1..=m]
             .iter()
-            .map(|c| forward_layout(&values(&c.weight), 16, 16, 3))
+            .map(|c| Layout::Forward.arrange(&values(&c.weight), (16, 16, 3)))
             .collect();
         let blocks_backward = convs[1..=m]
             .iter()
-            .map(|c| backward_layout(&values(&c.weight), 16, 3))
+            .map(|c| Layout::Backward.arrange(&values(&c.weight), (16, 16, 3)))
             .collect();
         let output_weight = values(&convs[m + 1].weight);
         StepWeights {
@@ -161,12 +164,8 @@ impl StepWeights {
             blocks_backward,
             block_bias: convs[1..=m].iter().map(|c| vector16(&c.bias)).collect(),
             slopes: slopes.iter().map(vector16).collect(),
-            output: if oc == FEATURES {
-                forward_layout(&output_weight, oc, 16, 5)
-            } else {
-                tap_output_input_layout(&output_weight, oc, 5)
-            },
-            output_backward: backward_layout(&output_weight, oc, 5),
+            output: output_layout(oc).arrange(&output_weight, (oc, 16, 5)),
+            output_backward: Layout::Backward.arrange(&output_weight, (oc, 16, 5)),
             output_bias: values(&convs[m + 1].bias),
         }
     }
@@ -180,7 +179,7 @@ struct Gradients {
     block_dw: Vec<Vec<f32>>,
     block_db: Vec<[f32; 16]>,
     dslope: Vec<[f32; 16]>,
-    /// `[5][5][16][16]` for x4, `[5][5][4][16]` (tap, output, input) for x2.
+    /// In [`output_layout`].
     output_dw: Vec<f32>,
     output_db: Vec<f32>,
 }
@@ -654,39 +653,24 @@ fn backward_through_collapse(
     slopes: &[Tensor],
     grads: &Gradients,
 ) -> Result<()> {
-    let m = config.m;
-    let oc = (config.scale * config.scale) as i64;
-    let tensor = |v: &[f32], shape: &[i64]| Tensor::from_slice(v).view(shape);
-    let output_dw = if oc == 16 {
-        torch_layout(&grads.output_dw, 16, 16, 5)
-    } else {
-        // [tap][co][ci] -> [co][ci][tap]
-        let mut out = vec![0.0; 4 * 16 * 25];
-        for t in 0..25 {
-            for o in 0..4 {
-                for i in 0..16 {
-                    out[(o * 16 + i) * 25 + t] = grads.output_dw[(t * 4 + o) * 16 + i];
-                }
-            }
-        }
-        out
+    let oc = config.scale * config.scale;
+    let conv_grad = |layout: Layout, d: &[f32], (co, ci, k): (usize, usize, usize)| {
+        let shape = [co, ci, k, k].map(|n| n as i64);
+        Tensor::from_slice(&layout.to_torch(d, (co, ci, k))).view(shape)
     };
     let mut layer_grads = vec![(
-        tensor(&torch_layout(&grads.input_dw, 16, 1, 5), &[16, 1, 5, 5]),
-        tensor(&grads.input_db, &[16]),
+        conv_grad(Layout::Forward, &grads.input_dw, (16, 1, 5)),
+        Tensor::from_slice(&grads.input_db),
     )];
-    for b in 0..m {
+    for (dw, db) in grads.block_dw.iter().zip(&grads.block_db) {
         layer_grads.push((
-            tensor(
-                &torch_layout(&grads.block_dw[b], 16, 16, 3),
-                &[16, 16, 3, 3],
-            ),
-            tensor(&grads.block_db[b], &[16]),
+            conv_grad(Layout::Forward, dw, (16, 16, 3)),
+            Tensor::from_slice(db),
         ));
     }
     layer_grads.push((
-        tensor(&output_dw, &[oc, 16, 5, 5]),
-        tensor(&grads.output_db, &[oc]),
+        conv_grad(output_layout(oc), &grads.output_dw, (oc, 16, 5)),
+        Tensor::from_slice(&grads.output_db),
     ));
     let mut terms = vec![];
     for (conv, (dw, db)) in convs.iter().zip(&layer_grads) {
@@ -694,7 +678,7 @@ fn backward_through_collapse(
         terms.push((&conv.bias * db).sum(Kind::Float));
     }
     for (slope, ds) in slopes.iter().zip(&grads.dslope) {
-        terms.push((slope * tensor(ds, &[16])).sum(Kind::Float));
+        terms.push((slope * Tensor::from_slice(ds)).sum(Kind::Float));
     }
     let proxy = Tensor::stack(&terms, 0).sum(Kind::Float);
     proxy.f_backward()?;
