@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 /// Output pixels per register block: 8 accumulators, the 8 + K - 1 broadcast input values of
 /// a kernel row and a weight vector fit the 32 `zmm` registers.
@@ -245,40 +246,97 @@ pub(crate) unsafe fn weight_grad_c16<const K: usize>(
     grad.check(height, width);
     assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
     assert!(dw.len() >= K * K * 256);
-    let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
-    // Strips of rows whose input and gradient fit the L1 cache, so the K*K passes over a strip
-    // read it from there.
+    // Strips of rows whose input and gradient fit the L1 cache, so the passes over a strip read
+    // it from there.
     let strip = (L1_BYTES / (width * 64 * 2)).clamp(1, height);
     for first_row in (0..height).step_by(strip) {
         let rows = first_row..(first_row + strip).min(height);
+        let mut bias = _mm512_setzero_ps();
         for ky in 0..K {
-            for kx in 0..K {
-                let mut acc = [_mm512_setzero_ps(); 16];
-                let mut bias = _mm512_setzero_ps();
-                let first_tap = ky == 0 && kx == 0;
-                for y in rows.clone() {
-                    let mut pixels = inp.add(((y + ky) * input.row + kx) * 16);
-                    let mut grads = g.add((grad.origin + y * grad.row) * 16);
-                    for _ in 0..width {
-                        let d = _mm512_loadu_ps(grads);
-                        for (ci, acc) in acc.iter_mut().enumerate() {
-                            *acc = _mm512_fmadd_ps(_mm512_set1_ps(*pixels.add(ci)), d, *acc);
-                        }
-                        if first_tap {
-                            bias = _mm512_add_ps(bias, d);
-                        }
-                        pixels = pixels.add(16);
-                        grads = grads.add(16);
-                    }
+            // K * channels accumulators plus the K-register ring fit the 32 registers.
+            if K <= 3 {
+                for first_channel in [0, 8] {
+                    weight_grad_pass::<K, 8>(
+                        input,
+                        grad,
+                        rows.clone(),
+                        width,
+                        ky,
+                        first_channel,
+                        dw,
+                    );
                 }
-                let b = db.as_mut_ptr();
-                _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
-                let out = dw.as_mut_ptr().add((ky * K + kx) * 256);
-                for (ci, acc) in acc.iter().enumerate() {
-                    let o = out.add(ci * 16);
-                    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+            } else {
+                for first_channel in [0, 4, 8, 12] {
+                    weight_grad_pass::<K, 4>(
+                        input,
+                        grad,
+                        rows.clone(),
+                        width,
+                        ky,
+                        first_channel,
+                        dw,
+                    );
                 }
             }
+        }
+        for y in rows {
+            let grads = grad.data.as_ptr().add((grad.origin + y * grad.row) * 16);
+            for x in 0..width {
+                bias = _mm512_add_ps(bias, _mm512_loadu_ps(grads.add(x * 16)));
+            }
+        }
+        let b = db.as_mut_ptr();
+        _mm512_storeu_ps(b, _mm512_add_ps(_mm512_loadu_ps(b), bias));
+    }
+}
+
+/// One kernel row `ky` and input channels `first_channel..first_channel + CS` of
+/// [`weight_grad_c16`] over `rows`. Walking the input columns, each broadcast input value meets
+/// the gradients of the `K` output pixels it reaches (kept in a register ring), so the pass
+/// needs far fewer loads than FMAs.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn weight_grad_pass<const K: usize, const CS: usize>(
+    input: Padded,
+    grad: Grad,
+    rows: Range<usize>,
+    width: usize,
+    ky: usize,
+    first_channel: usize,
+    dw: &mut [f32],
+) {
+    let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
+    // acc[kx][c]: the weights of tap (ky, kx), input channel first_channel + c.
+    let mut acc = [[_mm512_setzero_ps(); CS]; K];
+    for y in rows {
+        let pixels = inp.add(((y + ky) * input.row) * 16 + first_channel);
+        let grads = g.add((grad.origin + y * grad.row) * 16);
+        // ring[kx] = grad at output pixel (column - kx), zero outside the row.
+        let mut ring = [_mm512_setzero_ps(); K];
+        for column in 0..width + K - 1 {
+            for kx in (1..K).rev() {
+                ring[kx] = ring[kx - 1];
+            }
+            ring[0] = if column < width {
+                _mm512_loadu_ps(grads.add(column * 16))
+            } else {
+                _mm512_setzero_ps()
+            };
+            for c in 0..CS {
+                let v = _mm512_set1_ps(*pixels.add(column * 16 + c));
+                for kx in 0..K {
+                    acc[kx][c] = _mm512_fmadd_ps(v, ring[kx], acc[kx][c]);
+                }
+            }
+        }
+    }
+    for (kx, acc) in acc.iter().enumerate() {
+        for (c, acc) in acc.iter().enumerate() {
+            let o = dw
+                .as_mut_ptr()
+                .add(((ky * K + kx) * 16 + first_channel + c) * 16);
+            _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
         }
     }
 }

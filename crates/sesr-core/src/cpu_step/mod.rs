@@ -28,6 +28,7 @@ use std::any::Any;
 use std::ffi::c_void;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
@@ -620,22 +621,30 @@ pub(crate) fn loss_backward(
     let lr = values(lr);
     let hr = values(hr);
     let inv_numel = 1.0 / (n * h * w * oc) as f32;
-    let partial: Mutex<Vec<(usize, Gradients)>> = Mutex::new(vec![]);
-    parallel_for(n, |images| {
+    // Each worker takes the next image as it finishes one (a core that other work slows down
+    // then takes fewer), and every image's gradients are kept apart and summed in image order:
+    // the result depends neither on the scheduling nor on the number of threads.
+    let next_image = AtomicUsize::new(0);
+    let per_image: Mutex<Vec<(usize, Gradients)>> = Mutex::new(Vec::with_capacity(n));
+    let threads = (tch::get_num_threads().max(1) as usize).min(n);
+    parallel_for(threads, |_| {
         let mut workspace = workspaces.take(h, w, config.m, oc);
-        let mut grads = Gradients::zero(config.m, oc);
-        for image in images.clone() {
+        loop {
+            let image = next_image.fetch_add(1, Ordering::Relaxed);
+            if image >= n {
+                break;
+            }
             let lr = &lr[image * h * w..(image + 1) * h * w];
             let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
+            let mut grads = Gradients::zero(config.m, oc);
             // SAFETY: `applies` checked that the CPU has AVX-512F.
             unsafe { workspace.run(&weights, lr, hr, inv_numel, &mut grads) };
+            lock(&per_image).push((image, grads));
         }
         workspaces.put(workspace);
-        lock(&partial).push((images.start, grads));
     });
-    // Summed in image order, so a step does not depend on which thread finished first.
-    let mut partial = partial.into_inner().unwrap_or_else(|e| e.into_inner());
-    partial.sort_by_key(|(first, _)| *first);
+    let mut partial = per_image.into_inner().unwrap_or_else(|e| e.into_inner());
+    partial.sort_by_key(|(image, _)| *image);
     let partial: Vec<Gradients> = partial.into_iter().map(|(_, g)| g).collect();
     let mut grads = Gradients::zero(config.m, oc);
     for p in &partial {
