@@ -297,6 +297,8 @@ pub(crate) unsafe fn weight_grad_c16<const K: usize>(
 /// needs far fewer loads than FMAs.
 #[target_feature(enable = "avx512f")]
 #[inline]
+// One broadcast per channel `c`, used by the K taps: the index loop says that directly.
+#[allow(clippy::needless_range_loop)]
 unsafe fn weight_grad_pass<const K: usize, const CS: usize>(
     input: Padded,
     grad: Grad,
