@@ -45,7 +45,7 @@ pub(crate) unsafe fn conv_row<const K: usize, const CIN: usize>(
 ) {
     assert_eq!(input.channels, CIN);
     assert!(width + K - 1 <= input.row);
-    assert!((y + K) * input.row * CIN <= input.data.len());
+    assert!(((y + K - 1) * input.row + width + K - 1) * CIN <= input.data.len());
     assert!(weights.len() >= K * K * CIN * 16);
     assert!(out.len() >= width * 16);
     let base = input.data.as_ptr().add(y * input.row * CIN);
@@ -69,6 +69,148 @@ pub(crate) unsafe fn conv_row<const K: usize, const CIN: usize>(
             rest -= step;
         }
     }
+}
+
+/// Points of Winograd F(4,3): four outputs of a 3-tap row from six products.
+pub(crate) const WINOGRAD_POINTS: usize = 6;
+
+/// Quads of output pixels per Winograd block: 4 x 6 accumulators.
+const QUADS: usize = 4;
+
+/// Output row `y` of a 3x3, 16 -> 16 correlation like [`conv_row`], by Winograd F(4,3) along
+/// each kernel row (Lavin and Gray's matrices) on blocks of 16 pixels: six products per input
+/// channel and kernel row for four outputs instead of twelve. `winograd` holds each kernel
+/// row's six points `G g` (`[3][6][16][16]`, see [`winograd_weights`]); the pixels after the
+/// last whole block go through the direct kernel with `weights`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn conv_row_winograd(
+    input: Padded,
+    y: usize,
+    width: usize,
+    (weights, winograd): (&[f32], &[f32]),
+    out: &mut [f32],
+) {
+    assert_eq!(input.channels, 16);
+    assert!(width + 2 <= input.row);
+    assert!(((y + 2) * input.row + width + 2) * 16 <= input.data.len());
+    assert!(winograd.len() >= 3 * WINOGRAD_POINTS * 256);
+    assert!(out.len() >= width * 16);
+    let base = input.data.as_ptr().add(y * input.row * 16);
+    let step = 4 * QUADS;
+    let mut x0 = 0;
+    while x0 + step <= width {
+        winograd_block(
+            base.add(x0 * 16),
+            input.row,
+            winograd.as_ptr(),
+            out.as_mut_ptr().add(x0 * 16),
+        );
+        x0 += step;
+    }
+    if x0 < width {
+        let rest = Padded {
+            data: &input.data[x0 * 16..],
+            ..input
+        };
+        conv_row::<3, 16>(rest, y, width - x0, weights, &mut out[x0 * 16..]);
+    }
+}
+
+/// 16 output pixels of [`conv_row_winograd`]; `input` points at the top-left padded pixel.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn winograd_block(input: *const f32, row: usize, winograd: *const f32, out: *mut f32) {
+    // B^T d of every kernel row and quad, `[ky][quad][point][ci]`; every value is written
+    // before it is read.
+    let mut points = std::mem::MaybeUninit::<[f32; 3 * QUADS * WINOGRAD_POINTS * 16]>::uninit();
+    let buffer = points.as_mut_ptr().cast::<f32>();
+    let (two, four, five) = (
+        _mm512_set1_ps(2.0),
+        _mm512_set1_ps(4.0),
+        _mm512_set1_ps(5.0),
+    );
+    for ky in 0..3 {
+        for q in 0..QUADS {
+            let d = input.add((ky * row + 4 * q) * 16);
+            let [d0, d1, d2, d3, d4, d5] =
+                [0, 1, 2, 3, 4, 5].map(|j| _mm512_loadu_ps(d.add(j * 16)));
+            let d4_m_d2 = _mm512_sub_ps(d4, d2);
+            let twice_d3_m_d1 = _mm512_mul_ps(two, _mm512_sub_ps(d3, d1));
+            let v = [
+                _mm512_sub_ps(_mm512_fmadd_ps(four, d0, d4), _mm512_mul_ps(five, d2)),
+                _mm512_sub_ps(
+                    _mm512_add_ps(d3, d4),
+                    _mm512_mul_ps(four, _mm512_add_ps(d1, d2)),
+                ),
+                _mm512_fmadd_ps(four, _mm512_sub_ps(d1, d2), _mm512_sub_ps(d4, d3)),
+                _mm512_add_ps(d4_m_d2, twice_d3_m_d1),
+                _mm512_sub_ps(d4_m_d2, twice_d3_m_d1),
+                _mm512_sub_ps(_mm512_fmadd_ps(four, d1, d5), _mm512_mul_ps(five, d3)),
+            ];
+            let to = buffer.add((ky * QUADS + q) * WINOGRAD_POINTS * 16);
+            for (j, v) in v.into_iter().enumerate() {
+                _mm512_storeu_ps(to.add(j * 16), v);
+            }
+        }
+    }
+    let mut acc = [[_mm512_setzero_ps(); WINOGRAD_POINTS]; QUADS];
+    for ky in 0..3 {
+        let from = buffer.add(ky * QUADS * WINOGRAD_POINTS * 16);
+        for ci in 0..16 {
+            let mut w = [_mm512_setzero_ps(); WINOGRAD_POINTS];
+            for (j, w) in w.iter_mut().enumerate() {
+                *w = _mm512_loadu_ps(winograd.add(((ky * WINOGRAD_POINTS + j) * 16 + ci) * 16));
+            }
+            for (q, acc) in acc.iter_mut().enumerate() {
+                for (j, (a, w)) in acc.iter_mut().zip(&w).enumerate() {
+                    let v = _mm512_set1_ps(*from.add((q * WINOGRAD_POINTS + j) * 16 + ci));
+                    *a = _mm512_fmadd_ps(v, *w, *a);
+                }
+            }
+        }
+    }
+    let eight = _mm512_set1_ps(8.0);
+    for (q, m) in acc.iter().enumerate() {
+        // A^T m.
+        let (p12, m12) = (_mm512_add_ps(m[1], m[2]), _mm512_sub_ps(m[1], m[2]));
+        let (p34, m34) = (_mm512_add_ps(m[3], m[4]), _mm512_sub_ps(m[3], m[4]));
+        let y = [
+            _mm512_add_ps(_mm512_add_ps(m[0], p12), p34),
+            _mm512_fmadd_ps(two, m34, m12),
+            _mm512_fmadd_ps(four, p34, p12),
+            _mm512_add_ps(_mm512_fmadd_ps(eight, m34, m12), m[5]),
+        ];
+        for (k, y) in y.into_iter().enumerate() {
+            _mm512_storeu_ps(out.add((4 * q + k) * 16), y);
+        }
+    }
+}
+
+/// `[3][3][16][16]` weights (the [`conv_row`] layout) -> `[3][6][16][16]`: each kernel row
+/// `g = (g0, g1, g2)` of each input and output channel as the six F(4,3) points `G g`.
+pub(crate) fn winograd_weights(weights: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; 3 * WINOGRAD_POINTS * 256];
+    for ky in 0..3 {
+        for lane in 0..256 {
+            let g = |kx: usize| weights[(ky * 3 + kx) * 256 + lane];
+            let (g0, g1, g2) = (g(0), g(1), g(2));
+            let points = [
+                g0 / 4.0,
+                -(g0 + g1 + g2) / 6.0,
+                -(g0 - g1 + g2) / 6.0,
+                g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
+                g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
+                g2,
+            ];
+            for (j, v) in points.into_iter().enumerate() {
+                out[(ky * WINOGRAD_POINTS + j) * 256 + lane] = v;
+            }
+        }
+    }
+    out
 }
 
 /// `R` consecutive output pixels; `input` points at the window's top-left padded pixel.

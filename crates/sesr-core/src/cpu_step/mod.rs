@@ -69,6 +69,9 @@ struct StepWeights {
     blocks: Vec<Vec<f32>>,
     /// The blocks' weights for the input gradient: flipped, input and output swapped.
     blocks_backward: Vec<Vec<f32>>,
+    /// Both as Winograd F(4,3) points ([`avx512::winograd_weights`]).
+    blocks_winograd: Vec<Vec<f32>>,
+    blocks_backward_winograd: Vec<Vec<f32>>,
     block_bias: Vec<[f32; 16]>,
     slopes: Vec<[f32; 16]>,
     /// In [`output_layout`].
@@ -156,7 +159,15 @@ impl StepWeights {
             .map(|c| Layout::Backward.arrange(&values(&c.weight), (16, 16, 3)))
             .collect();
         let output_weight = values(&convs[m + 1].weight);
+        let winograd = |weights: &Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+            weights
+                .iter()
+                .map(|w| avx512::winograd_weights(w))
+                .collect()
+        };
         StepWeights {
+            blocks_winograd: winograd(&blocks),
+            blocks_backward_winograd: winograd(&blocks_backward),
             scale: config.scale,
             out_channels: oc,
             input,
@@ -408,7 +419,13 @@ impl Workspace {
             };
             let (z_first, z_rest) = self.z.split_at_mut(1);
             for y in 0..h {
-                avx512::conv_row::<3, 16>(block_input, y, w, &weights.blocks[b], &mut self.row);
+                avx512::conv_row_winograd(
+                    block_input,
+                    y,
+                    w,
+                    (&weights.blocks[b], &weights.blocks_winograd[b]),
+                    &mut self.row,
+                );
                 let z = &mut z_rest[b][plain_row(y)];
                 let (next, residual) = if b + 1 < m {
                     (Self::interior(&mut rest[0], 1, w, FEATURES, y), None)
@@ -548,11 +565,14 @@ impl Workspace {
                 channels: FEATURES,
             };
             for y in 0..h {
-                avx512::conv_row::<3, 16>(
+                avx512::conv_row_winograd(
                     dz_padded,
                     y,
                     w,
-                    &weights.blocks_backward[b],
+                    (
+                        &weights.blocks_backward[b],
+                        &weights.blocks_backward_winograd[b],
+                    ),
                     &mut self.row,
                 );
                 if b > 0 {
