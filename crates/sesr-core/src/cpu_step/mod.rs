@@ -36,7 +36,7 @@ use tch::{Device, Kind, Tensor};
 const FEATURES: usize = 16;
 
 /// Whether this CPU runs the fused step at all (AVX-512F).
-pub fn cpu_supported() -> bool {
+fn cpu_supported() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
