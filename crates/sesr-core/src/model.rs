@@ -424,10 +424,11 @@ impl Sesr {
     }
 
     /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of `cpu_step` for
-    /// these batches: collapsed mode without QAT, f = 16, float32 CPU tensors, AVX-512F.
+    /// these batches: collapsed mode without activation quantization (weight QAT happens in
+    /// the collapse and is fine), f = 16, float32 CPU tensors, AVX-512F.
     pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
         self.mode == TrainingMode::Collapsed
-            && !self.quant.any()
+            && !self.quant.activations
             && self.device() == Device::Cpu
             && crate::cpu_step::applies(&self.config, lr, hr)
     }

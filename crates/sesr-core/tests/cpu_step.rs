@@ -33,10 +33,12 @@ fn batch(scale: i64, h: i64, w: i64) -> (Tensor, Tensor) {
     (Tensor::cat(&lr, 0), Tensor::cat(&hr, 0))
 }
 
+/// Every trainable tensor's gradient (`quant.*.initialized` flags are not trained).
 fn gradients(model: &Sesr) -> Vec<(String, Tensor)> {
     model
         .named_tensors()
         .into_iter()
+        .filter(|(name, _)| !name.ends_with("initialized"))
         .map(|(name, t)| (name, t.grad().copy()))
         .collect()
 }
@@ -49,7 +51,13 @@ fn zero_grads(model: &Sesr) {
 
 /// Loss and gradients of both paths; asserts the kernels ran where the CPU has AVX-512.
 fn compare(config: SesrConfig, lr: &Tensor, hr: &Tensor, seed: i64) {
-    let model = Sesr::new(config, TrainingMode::Collapsed, Device::Cpu).unwrap();
+    compare_quant(config, QuantConfig::default(), lr, hr, seed);
+}
+
+fn compare_quant(config: SesrConfig, quant: QuantConfig, lr: &Tensor, hr: &Tensor, seed: i64) {
+    let model = Sesr::with_quant(config, TrainingMode::Collapsed, quant, Device::Cpu).unwrap();
+    // The first forward pass sets the quantizers' ranges.
+    let _ = model.forward(lr).unwrap();
     perturb(&model, seed);
     assert_eq!(model.uses_cpu_step(lr, hr), avx512());
 
@@ -106,6 +114,18 @@ fn clamped_outputs_pass_no_gradient() {
 }
 
 #[test]
+fn weight_quantization_aware_training_runs_on_the_kernels() {
+    // Weight fake quantization lives in the collapse, on autograd; the kernels see the
+    // quantized kernels and their gradients reach the quantizers' ranges too.
+    let (lr, hr) = batch(2, 20, 28);
+    let quant = QuantConfig {
+        weights: true,
+        activations: false,
+    };
+    compare_quant(SesrConfig::new(2, 16, 32, 2).unwrap(), quant, &lr, &hr, 17);
+}
+
+#[test]
 fn adam_steps_on_the_kernels_match_expanded_training() {
     let config = SesrConfig::new(2, 16, 64, 2).unwrap();
     let (lr, hr) = batch(2, 24, 24);
@@ -144,17 +164,14 @@ fn adam_steps_on_the_kernels_match_expanded_training() {
 fn other_models_and_inputs_take_the_autograd_path() {
     let (lr, hr) = batch(2, 8, 8);
     let config = SesrConfig::new(2, 16, 32, 2).unwrap();
-    let qat = Sesr::with_quant(
-        config,
-        TrainingMode::Collapsed,
-        QuantConfig {
-            weights: true,
+    for weights in [false, true] {
+        let quant = QuantConfig {
+            weights,
             activations: true,
-        },
-        Device::Cpu,
-    )
-    .unwrap();
-    assert!(!qat.uses_cpu_step(&lr, &hr));
+        };
+        let qat = Sesr::with_quant(config, TrainingMode::Collapsed, quant, Device::Cpu).unwrap();
+        assert!(!qat.uses_cpu_step(&lr, &hr));
+    }
     let expanded = Sesr::new(config, TrainingMode::Expanded, Device::Cpu).unwrap();
     assert!(!expanded.uses_cpu_step(&lr, &hr));
     let narrow = Sesr::new(

@@ -15,8 +15,9 @@
 //! into the expanded weights. The results equal the autograd step's within float rounding
 //! (`tests/cpu_step.rs`).
 //!
-//! It applies to float32 CPU tensors, f = 16 (every preset but XL), no quantization-aware
-//! training, and CPUs with AVX-512F; everything else takes the libtorch path.
+//! It applies to float32 CPU tensors, f = 16 (every preset but XL), no activation quantization
+//! (weight QAT happens in the collapse, on autograd, and is fine), and CPUs with AVX-512F;
+//! everything else takes the libtorch path.
 // `unsafe` only to call the AVX-512 kernels once the CPU feature has been checked.
 #![allow(unsafe_code)]
 
