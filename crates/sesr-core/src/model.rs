@@ -424,11 +424,11 @@ impl Sesr {
     }
 
     /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of `cpu_step` for
-    /// these batches: collapsed mode without activation quantization (weight QAT happens in
-    /// the collapse and is fine), f = 16, float32 CPU tensors, AVX-512F.
+    /// these batches: collapsed mode (QAT included once its activation ranges were set by a
+    /// first step), f = 16, float32 CPU tensors, AVX-512F.
     pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
         self.mode == TrainingMode::Collapsed
-            && !self.quant.activations
+            && self.act_quant.iter().all(|q| q.is_initialized())
             && self.device() == Device::Cpu
             && crate::cpu_step::applies(&self.config, lr, hr)
     }
@@ -442,11 +442,15 @@ impl Sesr {
         check_input(lr)?;
         if self.uses_cpu_step(lr, hr) {
             let convs = self.collapsed_convs()?;
+            let activations = crate::cpu_step::Activations {
+                relu: self.quant.uses_relu(),
+                quantizers: &self.act_quant,
+            };
             return crate::cpu_step::loss_backward(
                 &self.config,
                 &self.cpu_workspaces,
                 &convs,
-                &self.prelu,
+                (&self.prelu, activations),
                 lr,
                 hr,
             );

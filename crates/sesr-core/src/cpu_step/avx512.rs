@@ -599,65 +599,218 @@ pub(crate) unsafe fn channel_sums(grad: Grad, height: usize, width: usize, db: &
     }
 }
 
+/// The reference's fake quantization of one tensor with its nudged range (activation QAT):
+/// `floor_ste((clamp(x, min, max) - min) / scale + 0.5) * scale + min`, evaluated with the same
+/// float operations in the same order as `sesr_quant::fake_quant`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FakeQuant {
+    pub min: f32,
+    pub scale: f32,
+    pub max: f32,
+}
+
+impl FakeQuant {
+    /// `(levels, (clamped - min) / scale)` of `x`: the output is `levels * scale + min`.
+    fn levels(self, x: f32) -> (f32, f32) {
+        let clamped = x.max(self.min).min(self.max);
+        let t = (clamped - self.min) / self.scale;
+        let u = t + 0.5;
+        (u + (u.floor() - u), t)
+    }
+
+    pub fn apply(self, x: f32) -> f32 {
+        self.levels(x).0 * self.scale + self.min
+    }
+
+    /// The gradient at `x` for `g` at the output, adding to `sums` what the range gets:
+    /// `[below min, d/d scale, above max]` (straight-through inside the range).
+    pub fn backward(self, g: f32, x: f32, sums: &mut [f64; 3]) -> f32 {
+        let (levels, t) = self.levels(x);
+        sums[1] += (g * (levels - t)) as f64;
+        if x < self.min {
+            sums[0] += g as f64;
+            0.0
+        } else if x > self.max {
+            sums[2] += g as f64;
+            0.0
+        } else {
+            g
+        }
+    }
+}
+
+/// [`FakeQuant`] on 16 lanes.
+#[derive(Clone, Copy)]
+struct FakeQuant16 {
+    min: __m512,
+    scale: __m512,
+    max: __m512,
+}
+
+impl FakeQuant16 {
+    #[target_feature(enable = "avx512f")]
+    fn new(q: FakeQuant) -> Self {
+        FakeQuant16 {
+            min: _mm512_set1_ps(q.min),
+            scale: _mm512_set1_ps(q.scale),
+            max: _mm512_set1_ps(q.max),
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn levels(self, x: __m512) -> (__m512, __m512) {
+        let clamped = _mm512_min_ps(_mm512_max_ps(x, self.min), self.max);
+        let t = _mm512_div_ps(_mm512_sub_ps(clamped, self.min), self.scale);
+        let u = _mm512_add_ps(t, _mm512_set1_ps(0.5));
+        let floor = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(u);
+        (_mm512_add_ps(u, _mm512_sub_ps(floor, u)), t)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn apply(self, x: __m512) -> __m512 {
+        _mm512_add_ps(_mm512_mul_ps(self.levels(x).0, self.scale), self.min)
+    }
+
+    /// As [`FakeQuant::backward`]; `sums` are lane-wise partial sums.
+    #[target_feature(enable = "avx512f")]
+    fn backward(self, g: __m512, x: __m512, sums: &mut [__m512; 3]) -> __m512 {
+        let (levels, t) = self.levels(x);
+        sums[1] = _mm512_fmadd_ps(g, _mm512_sub_ps(levels, t), sums[1]);
+        let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, self.min);
+        let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, self.max);
+        sums[0] = _mm512_mask_add_ps(sums[0], below, sums[0], g);
+        sums[2] = _mm512_mask_add_ps(sums[2], above, sums[2], g);
+        _mm512_maskz_mov_ps(!(below | above), g)
+    }
+}
+
+/// Adds lane-wise range sums to `[below, scale, above]`.
+#[target_feature(enable = "avx512f")]
+fn add_sums(lanes: [__m512; 3], sums: &mut [f64; 3]) {
+    for (s, v) in sums.iter_mut().zip(lanes) {
+        *s += _mm512_reduce_add_ps(v) as f64;
+    }
+}
+
 /// Forward epilogue of a 3x3 block: `z = conv + bias` is kept for the backward pass and
-/// `prelu(z)` (plus `residual`, for the last block: the long residual) goes on to the next layer.
+/// `prelu(z)` (ReLU is a zero slope), fake-quantized under activation QAT, goes on to the next
+/// layer.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn block_forward_epilogue(
     conv: &[f32],
-    bias: &[f32; 16],
-    slope: &[f32; 16],
+    (bias, slope): (&[f32; 16], &[f32; 16]),
+    quant: Option<FakeQuant>,
     z: &mut [f32],
-    residual: Option<&[f32]>,
     next: &mut [f32],
 ) {
     let (b, s) = (
         _mm512_loadu_ps(bias.as_ptr()),
         _mm512_loadu_ps(slope.as_ptr()),
     );
+    let quant = quant.map(|q| FakeQuant16::new(q));
     let n = z.len() / 16;
     assert!(conv.len() >= n * 16 && next.len() >= n * 16);
-    assert!(residual.is_none_or(|r| r.len() >= n * 16));
     for p in 0..n {
         let zv = _mm512_add_ps(_mm512_loadu_ps(conv.as_ptr().add(p * 16)), b);
         _mm512_storeu_ps(z.as_mut_ptr().add(p * 16), zv);
         let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zv, _mm512_setzero_ps());
         let mut a = _mm512_mask_blend_ps(positive, _mm512_mul_ps(zv, s), zv);
-        if let Some(r) = residual {
-            a = _mm512_add_ps(a, _mm512_loadu_ps(r.as_ptr().add(p * 16)));
+        if let Some(q) = quant {
+            a = q.apply(a);
         }
         _mm512_storeu_ps(next.as_mut_ptr().add(p * 16), a);
     }
 }
 
-/// Backward through a PReLU: `dz = da * (z > 0 ? 1 : slope)`, and `dslope += da * min(z, 0)`.
+/// `out = x`, or its fake quantization.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn prelu_backward(
-    da: &[f32],
+pub(crate) unsafe fn quantize(x: &[f32], quant: Option<FakeQuant>, out: &mut [f32]) {
+    let n = x.len() / 16;
+    assert!(x.len() == n * 16 && out.len() >= n * 16);
+    match quant {
+        None => out[..x.len()].copy_from_slice(x),
+        Some(q) => {
+            let q = FakeQuant16::new(q);
+            for p in 0..n {
+                let v = q.apply(_mm512_loadu_ps(x.as_ptr().add(p * 16)));
+                _mm512_storeu_ps(out.as_mut_ptr().add(p * 16), v);
+            }
+        }
+    }
+}
+
+/// The gradient at `x` of its fake quantization (straight through inside the range), range
+/// sums added to `sums`; without quantization `dx = g`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn quantize_backward(
+    g: &[f32],
+    x: &[f32],
+    quant: Option<FakeQuant>,
+    dx: &mut [f32],
+    sums: &mut [f64; 3],
+) {
+    let n = x.len() / 16;
+    assert!(x.len() == n * 16 && g.len() >= n * 16 && dx.len() >= n * 16);
+    let Some(q) = quant else {
+        dx[..x.len()].copy_from_slice(&g[..x.len()]);
+        return;
+    };
+    let q = FakeQuant16::new(q);
+    let mut lanes = [_mm512_setzero_ps(); 3];
+    for p in 0..n {
+        let gv = _mm512_loadu_ps(g.as_ptr().add(p * 16));
+        let xv = _mm512_loadu_ps(x.as_ptr().add(p * 16));
+        _mm512_storeu_ps(dx.as_mut_ptr().add(p * 16), q.backward(gv, xv, &mut lanes));
+    }
+    add_sums(lanes, sums);
+}
+
+/// Backward through a block's PReLU (a zero slope for ReLU) and, under activation QAT, the
+/// fake quantization after it: `a = prelu(z)`, `da = fq'(a) g`, `dz = da * (z > 0 ? 1 :
+/// slope)`, `dslope += da * min(z, 0)`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn activation_backward(
+    g: &[f32],
     z: &[f32],
-    slope: &[f32; 16],
+    (slope, quant): (&[f32; 16], Option<FakeQuant>),
     dz: &mut [f32],
-    dslope: &mut [f32; 16],
+    (dslope, sums): (&mut [f32; 16], &mut [f64; 3]),
 ) {
     let n = z.len() / 16;
-    assert!(da.len() >= n * 16 && dz.len() >= n * 16);
+    assert!(g.len() >= n * 16 && dz.len() >= n * 16);
     let s = _mm512_loadu_ps(slope.as_ptr());
     let zero = _mm512_setzero_ps();
+    let quant = quant.map(|q| FakeQuant16::new(q));
+    let mut lanes = [zero; 3];
     let mut ds = _mm512_loadu_ps(dslope.as_ptr());
     for p in 0..n {
-        let g = _mm512_loadu_ps(da.as_ptr().add(p * 16));
+        let mut da = _mm512_loadu_ps(g.as_ptr().add(p * 16));
         let zv = _mm512_loadu_ps(z.as_ptr().add(p * 16));
         let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zv, zero);
+        if let Some(q) = quant {
+            let a = _mm512_mask_blend_ps(positive, _mm512_mul_ps(zv, s), zv);
+            da = q.backward(da, a, &mut lanes);
+        }
         _mm512_storeu_ps(
             dz.as_mut_ptr().add(p * 16),
-            _mm512_mask_blend_ps(positive, _mm512_mul_ps(g, s), g),
+            _mm512_mask_blend_ps(positive, _mm512_mul_ps(da, s), da),
         );
-        ds = _mm512_fmadd_ps(g, _mm512_min_ps(zv, zero), ds);
+        ds = _mm512_fmadd_ps(da, _mm512_min_ps(zv, zero), ds);
     }
     _mm512_storeu_ps(dslope.as_mut_ptr(), ds);
+    if quant.is_some() {
+        add_sums(lanes, sums);
+    }
 }

@@ -24,7 +24,8 @@
 mod avx512;
 
 use crate::{CollapsedConv, Result, SesrConfig};
-use avx512::{Grad, Padded};
+use avx512::{FakeQuant, Grad, Padded};
+use sesr_quant::{nudged_range, ActivationQuantizer};
 use std::any::Any;
 use std::ffi::c_void;
 use std::ops::Range;
@@ -79,6 +80,18 @@ struct StepWeights {
     output: Vec<f32>,
     output_backward: Vec<f32>,
     output_bias: Vec<f32>,
+    /// Under activation QAT: the input block's weights for the gradient at its input, as a
+    /// 16 -> 4 correlation (`[5][5][4][16]`, only output 0 real) for [`avx512::conv_row_cout4`].
+    input_backward: Vec<f32>,
+    /// Under activation QAT the nudged range of each quantizer, in `QuantPoint` order.
+    quant: Vec<FakeQuant>,
+}
+
+/// How activations pass between layers: PReLU or ReLU, and the fake quantizers of
+/// activation QAT (none without).
+pub(crate) struct Activations<'a> {
+    pub relu: bool,
+    pub quantizers: &'a [ActivationQuantizer],
 }
 
 fn values(t: &Tensor) -> Vec<f32> {
@@ -147,7 +160,13 @@ fn output_layout(out_channels: usize) -> Layout {
 }
 
 impl StepWeights {
-    fn new(config: &SesrConfig, convs: &[CollapsedConv], slopes: &[Tensor]) -> Self {
+    fn new(
+        config: &SesrConfig,
+        convs: &[CollapsedConv],
+        slopes: &[Tensor],
+        relu: bool,
+        quant: Vec<FakeQuant>,
+    ) -> Self {
         let m = config.m;
         let oc = config.scale * config.scale;
         let input = Layout::Forward.arrange(&values(&convs[0].weight), (16, 1, 5));
@@ -176,10 +195,28 @@ impl StepWeights {
             blocks,
             blocks_backward,
             block_bias: convs[1..=m].iter().map(|c| vector16(&c.bias)).collect(),
-            slopes: slopes.iter().map(vector16).collect(),
+            // ReLU is PReLU with a zero slope, forward and backward.
+            slopes: match relu {
+                true => vec![[0.0; 16]; m],
+                false => slopes.iter().map(vector16).collect(),
+            },
             output: output_layout(oc).arrange(&output_weight, (oc, 16, 5)),
             output_backward: Layout::Backward.arrange(&output_weight, (oc, 16, 5)),
             output_bias: values(&convs[m + 1].bias),
+            input_backward: match quant.is_empty() {
+                true => vec![],
+                false => {
+                    let w0 = values(&convs[0].weight);
+                    let mut out = vec![0.0; 25 * 4 * 16];
+                    for tap in 0..25 {
+                        for i in 0..16 {
+                            out[tap * 64 + i] = w0[i * 25 + 24 - tap];
+                        }
+                    }
+                    out
+                }
+            },
+            quant,
         }
     }
 }
@@ -195,10 +232,13 @@ struct Gradients {
     /// In [`output_layout`].
     output_dw: Vec<f32>,
     output_db: Vec<f32>,
+    /// Per activation quantizer (`QuantPoint` order): gradient sums for its nudged range's
+    /// `[min, scale, max]`; empty without activation QAT.
+    range: Vec<[f64; 3]>,
 }
 
 impl Gradients {
-    fn zero(m: usize, oc: usize) -> Self {
+    fn zero(m: usize, oc: usize, quant_points: usize) -> Self {
         Gradients {
             loss: 0.0,
             input_dw: vec![0.0; 25 * 16],
@@ -208,6 +248,7 @@ impl Gradients {
             dslope: vec![[0.0; 16]; m],
             output_dw: vec![0.0; 25 * 16 * oc],
             output_db: vec![0.0; oc],
+            range: vec![[0.0; 3]; quant_points],
         }
     }
 
@@ -229,6 +270,11 @@ impl Gradients {
         }
         add_all(&mut self.output_dw, &other.output_dw);
         add_all(&mut self.output_db, &other.output_db);
+        for (a, b) in self.range.iter_mut().zip(&other.range) {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a += b;
+            }
+        }
     }
 }
 
@@ -324,9 +370,14 @@ struct Workspace {
     residual_grad: Vec<f32>,
     /// Gradients at the current and the previous block's `z`, pad1.
     dz: [Vec<f32>; 2],
-    /// Gradient at `z[0]`.
+    /// The long-residual sum before its fake quantization.
+    long_residual: Vec<f32>,
+    /// Gradient at the (quantized) input from `+ input`, per pixel.
+    input_grad: Vec<f32>,
+    /// Gradient at `z[0]`, pad2.
     dz0: Vec<f32>,
     row: Vec<f32>,
+    row2: Vec<f32>,
 }
 
 impl Workspace {
@@ -349,12 +400,20 @@ impl Workspace {
             out_grad: vec![0.0; pad2 * oc],
             residual_grad: vec![0.0; plain],
             dz: [vec![0.0; pad1], vec![0.0; pad1]],
-            dz0: vec![0.0; plain],
+            long_residual: vec![0.0; plain],
+            input_grad: vec![0.0; height * width],
+            dz0: vec![0.0; pad2 * FEATURES],
             row: vec![0.0; width * FEATURES],
+            row2: vec![0.0; width * FEATURES],
         }
     }
 
     /// Row `y` of a padded buffer's interior, `channels` floats per pixel.
+    fn interior_range(pad: usize, width: usize, channels: usize, y: usize) -> Range<usize> {
+        let start = ((y + pad) * (width + 2 * pad) + pad) * channels;
+        start..start + width * channels
+    }
+
     fn interior(
         buffer: &mut [f32],
         pad: usize,
@@ -362,8 +421,7 @@ impl Workspace {
         channels: usize,
         y: usize,
     ) -> &mut [f32] {
-        let start = ((y + pad) * (width + 2 * pad) + pad) * channels;
-        &mut buffer[start..start + width * channels]
+        &mut buffer[Self::interior_range(pad, width, channels, y)]
     }
 
     /// Forward and backward pass of one image; adds its loss and gradients to `grads`.
@@ -383,12 +441,18 @@ impl Workspace {
         let m = weights.blocks.len();
         let oc = weights.out_channels;
         let plain_row = |y: usize| y * w * FEATURES..(y + 1) * w * FEATURES;
+        // Fake quantization at `QuantPoint` index `i`, and its range sums.
+        let quant = |i: usize| weights.quant.get(i).copied();
+        let (input_point, input_block_point) = (0, 1);
+        let (long_residual_point, output_block_point, output_point) = (m + 2, m + 3, m + 4);
+        let mut range_sums = vec![[0.0f64; 3]; weights.quant.len()];
 
-        // Input block: 5x5, 1 -> 16 on `lr - 0.5`.
+        // Input block: 5x5, 1 -> 16 on `fq(lr) - 0.5`.
+        let quantized_input = |v: f32| quant(input_point).map_or(v, |q| q.apply(v));
         for y in 0..h {
             let row = Self::interior(&mut self.input, 2, w, 1, y);
             for (d, s) in row.iter_mut().zip(&lr[y * w..(y + 1) * w]) {
-                *d = s - 0.5;
+                *d = quantized_input(*s) - 0.5;
             }
         }
         let input = Padded {
@@ -399,18 +463,17 @@ impl Workspace {
         for y in 0..h {
             avx512::conv_row::<5, 1>(input, y, w, &weights.input, &mut self.row);
             let z0 = &mut self.z[0][plain_row(y)];
-            let next = Self::interior(&mut self.act[0], 1, w, FEATURES, y);
-            for ((z, n), (c, b)) in z0
+            for (z, (c, b)) in z0
                 .iter_mut()
-                .zip(next.iter_mut())
                 .zip(self.row.iter().zip(weights.input_bias.iter().cycle()))
             {
                 *z = c + b;
-                *n = *z;
             }
+            let next = Self::interior(&mut self.act[0], 1, w, FEATURES, y);
+            avx512::quantize(z0, quant(input_block_point), next);
         }
 
-        // The m 3x3 blocks with their PReLU; the last adds the long residual.
+        // The m 3x3 blocks with their activation; the last adds the long residual.
         for b in 0..m {
             let (done, rest) = self.act.split_at_mut(b + 1);
             let block_input = Padded {
@@ -418,7 +481,6 @@ impl Workspace {
                 row: w + 2,
                 channels: FEATURES,
             };
-            let (z_first, z_rest) = self.z.split_at_mut(1);
             for y in 0..h {
                 avx512::conv_row_winograd(
                     block_input,
@@ -427,27 +489,27 @@ impl Workspace {
                     (&weights.blocks[b], &weights.blocks_winograd[b]),
                     &mut self.row,
                 );
-                let z = &mut z_rest[b][plain_row(y)];
-                let (next, residual) = if b + 1 < m {
-                    (Self::interior(&mut rest[0], 1, w, FEATURES, y), None)
+                let z = &mut self.z[b + 1][plain_row(y)];
+                let params = (&weights.block_bias[b], &weights.slopes[b]);
+                if b + 1 < m {
+                    let next = Self::interior(&mut rest[0], 1, w, FEATURES, y);
+                    avx512::block_forward_epilogue(&self.row, params, quant(2 + b), z, next);
                 } else {
-                    (
-                        Self::interior(&mut self.residual, 2, w, FEATURES, y),
-                        Some(&z_first[0][plain_row(y)]),
-                    )
-                };
-                avx512::block_forward_epilogue(
-                    &self.row,
-                    &weights.block_bias[b],
-                    &weights.slopes[b],
-                    z,
-                    residual,
-                    next,
-                );
+                    let (row, sum) = (&mut self.row2, &mut self.long_residual[plain_row(y)]);
+                    avx512::block_forward_epilogue(&self.row, params, quant(2 + b), z, row);
+                    // The long residual: the first block's (quantized) output, interior of act[0].
+                    let first = &done[0][Self::interior_range(1, w, FEATURES, y)];
+                    for ((s, a), f) in sum.iter_mut().zip(row.iter()).zip(first.iter()) {
+                        *s = a + f;
+                    }
+                    let next = Self::interior(&mut self.residual, 2, w, FEATURES, y);
+                    avx512::quantize(sum, quant(long_residual_point), next);
+                }
             }
         }
 
-        // Output block, + input, depth-to-space, clamp, L1 loss and its gradient.
+        // Output block, + input, depth-to-space, clamp, L1 loss and its gradient (through the
+        // output's fake quantizations under activation QAT).
         let residual = Padded {
             data: &self.residual,
             row: w + 4,
@@ -464,6 +526,8 @@ impl Workspace {
         let mut loss = 0.0f64;
         // Floats per pixel in `row`: the x2 kernel packs its 4 outputs.
         let stride = if oc == FEATURES { FEATURES } else { oc };
+        let (output_block_quant, output_quant) = (quant(output_block_point), quant(output_point));
+        let mut output_sums = [[0.0f64; 3]; 2];
         for y in 0..h {
             if oc == FEATURES {
                 avx512::conv_row::<5, 16>(residual, y, w, &weights.output, &mut self.row);
@@ -474,8 +538,13 @@ impl Workspace {
             let mut row_loss = 0.0f32;
             for x in 0..w {
                 let base = y * s * hr_width + x * s;
+                let input = quantized_input(lr[y * w + x]);
+                let mut input_grad = 0.0f32;
                 for c in 0..oc {
-                    let out = self.row[x * stride + c] + weights.output_bias[c] + lr[y * w + x];
+                    let conv = self.row[x * stride + c] + weights.output_bias[c];
+                    let block = output_block_quant.map_or(conv, |q| q.apply(conv));
+                    let sum = block + input;
+                    let out = output_quant.map_or(sum, |q| q.apply(sum));
                     let diff = out.clamp(0.0, 1.0) - hr[base + hr_offsets[c]];
                     row_loss += diff.abs();
                     let inside = (0.0..=1.0).contains(&out);
@@ -486,12 +555,27 @@ impl Workspace {
                     } else {
                         0.0
                     };
-                    grad_row[x * oc + c] = if inside { sign * inv_numel } else { 0.0 };
+                    let mut g = if inside { sign * inv_numel } else { 0.0 };
+                    if let (Some(qo), Some(qb)) = (output_quant, output_block_quant) {
+                        g = qo.backward(g, sum, &mut output_sums[1]);
+                        input_grad += g;
+                        g = qb.backward(g, conv, &mut output_sums[0]);
+                    }
+                    grad_row[x * oc + c] = g;
                 }
+                self.input_grad[y * w + x] = input_grad;
             }
             loss += row_loss as f64;
         }
         grads.loss += loss;
+        if !weights.quant.is_empty() {
+            for (point, sums) in [output_block_point, output_point]
+                .into_iter()
+                .zip(output_sums)
+            {
+                range_sums[point] = sums;
+            }
+        }
 
         // Backward: output block.
         let out_grad = Grad {
@@ -515,20 +599,32 @@ impl Workspace {
             row: w + 4,
             channels: oc,
         };
+        let (mut sums, mut last_block_sums) = ([0.0f64; 3], [0.0f64; 3]);
         for y in 0..h {
             if oc == FEATURES {
                 avx512::conv_row::<5, 16>(out_grad, y, w, &weights.output_backward, &mut self.row);
             } else {
                 avx512::conv_row::<5, 4>(out_grad, y, w, &weights.output_backward, &mut self.row);
             }
-            self.residual_grad[plain_row(y)].copy_from_slice(&self.row);
-            avx512::prelu_backward(
+            let residual_grad = &mut self.residual_grad[plain_row(y)];
+            avx512::quantize_backward(
                 &self.row,
-                &self.z[m][plain_row(y)],
-                &weights.slopes[m - 1],
-                Self::interior(&mut self.dz[0], 1, w, FEATURES, y),
-                &mut grads.dslope[m - 1],
+                &self.long_residual[plain_row(y)],
+                quant(long_residual_point),
+                residual_grad,
+                &mut sums,
             );
+            avx512::activation_backward(
+                residual_grad,
+                &self.z[m][plain_row(y)],
+                (&weights.slopes[m - 1], quant(2 + m - 1)),
+                Self::interior(&mut self.dz[0], 1, w, FEATURES, y),
+                (&mut grads.dslope[m - 1], &mut last_block_sums),
+            );
+        }
+        if !weights.quant.is_empty() {
+            range_sums[long_residual_point] = sums;
+            range_sums[2 + m - 1] = last_block_sums;
         }
 
         // The blocks, last to first.
@@ -565,6 +661,7 @@ impl Workspace {
                 row: w + 2,
                 channels: FEATURES,
             };
+            let mut sums = [0.0f64; 3];
             for y in 0..h {
                 avx512::conv_row_winograd(
                     dz_padded,
@@ -577,34 +674,65 @@ impl Workspace {
                     &mut self.row,
                 );
                 if b > 0 {
-                    avx512::prelu_backward(
+                    avx512::activation_backward(
                         &self.row,
                         &self.z[b][plain_row(y)],
-                        &weights.slopes[b - 1],
+                        (&weights.slopes[b - 1], quant(2 + b - 1)),
                         Self::interior(previous, 1, w, FEATURES, y),
-                        &mut grads.dslope[b - 1],
+                        (&mut grads.dslope[b - 1], &mut sums),
                     );
                 } else {
-                    let rows = plain_row(y);
-                    for ((d, a), r) in self.dz0[rows.clone()]
-                        .iter_mut()
-                        .zip(&self.row)
-                        .zip(&self.residual_grad[rows])
-                    {
-                        *d = a + r;
+                    // The first block's output feeds block 0 and the long residual.
+                    for (a, r) in self.row.iter_mut().zip(&self.residual_grad[plain_row(y)]) {
+                        *a += r;
                     }
+                    avx512::quantize_backward(
+                        &self.row,
+                        &self.z[0][plain_row(y)],
+                        quant(input_block_point),
+                        Self::interior(&mut self.dz0, 2, w, FEATURES, y),
+                        &mut sums,
+                    );
+                }
+            }
+            let point = if b > 0 { 2 + b - 1 } else { input_block_point };
+            if let Some(r) = range_sums.get_mut(point) {
+                for (r, s) in r.iter_mut().zip(sums) {
+                    *r += s;
                 }
             }
         }
 
-        // Input block: weight and bias gradients only.
+        // Input block: weight and bias gradients; under activation QAT also the input's range,
+        // whose gradient comes from this block's input gradient and from `+ input`.
         let dz0 = Grad {
             data: &self.dz0,
-            origin: 0,
-            row: w,
+            origin: 2 * (w + 4) + 2,
+            row: w + 4,
             channels: FEATURES,
         };
         avx512::weight_grad_c1::<5>(input, dz0, h, w, &mut grads.input_dw, &mut grads.input_db);
+        if let Some(q) = quant(input_point) {
+            let dz0 = Padded {
+                data: &self.dz0,
+                row: w + 4,
+                channels: FEATURES,
+            };
+            let mut sums = [0.0f64; 3];
+            for y in 0..h {
+                avx512::conv_row_cout4::<5>(dz0, y, w, &weights.input_backward, &mut self.row);
+                for x in 0..w {
+                    let g = self.row[x * 4] + self.input_grad[y * w + x];
+                    q.backward(g, lr[y * w + x], &mut sums);
+                }
+            }
+            range_sums[input_point] = sums;
+        }
+        for (total, sums) in grads.range.iter_mut().zip(&range_sums) {
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
+            }
+        }
     }
 }
 
@@ -628,7 +756,7 @@ pub(crate) fn loss_backward(
     config: &SesrConfig,
     workspaces: &Workspaces,
     convs: &[CollapsedConv],
-    slopes: &[Tensor],
+    (slopes, activations): (&[Tensor], Activations),
     lr: &Tensor,
     hr: &Tensor,
 ) -> Result<f64> {
@@ -638,7 +766,21 @@ pub(crate) fn loss_backward(
     let (n, h, w) = (n as usize, h as usize, w as usize);
     let s = config.scale;
     let oc = s * s;
-    let weights = StepWeights::new(config, convs, slopes);
+    // The nudged ranges on autograd (their gradients go back through them) and as values.
+    let ranges: Vec<(Tensor, Tensor, Tensor)> = activations
+        .quantizers
+        .iter()
+        .map(|q| nudged_range(&q.min, &q.max, false))
+        .collect();
+    let quant = ranges
+        .iter()
+        .map(|(min, max, scale)| FakeQuant {
+            min: min.double_value(&[]) as f32,
+            scale: scale.double_value(&[]) as f32,
+            max: max.double_value(&[]) as f32,
+        })
+        .collect();
+    let weights = StepWeights::new(config, convs, slopes, activations.relu, quant);
     let lr = values(lr);
     let hr = values(hr);
     let inv_numel = 1.0 / (n * h * w * oc) as f32;
@@ -657,7 +799,7 @@ pub(crate) fn loss_backward(
             }
             let lr = &lr[image * h * w..(image + 1) * h * w];
             let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
-            let mut grads = Gradients::zero(config.m, oc);
+            let mut grads = Gradients::zero(config.m, oc, weights.quant.len());
             // SAFETY: `applies` checked that the CPU has AVX-512F.
             unsafe { workspace.run(&weights, lr, hr, inv_numel, &mut grads) };
             lock(&per_image).push((image, grads));
@@ -667,11 +809,12 @@ pub(crate) fn loss_backward(
     let mut partial = per_image.into_inner().unwrap_or_else(|e| e.into_inner());
     partial.sort_by_key(|(image, _)| *image);
     let partial: Vec<Gradients> = partial.into_iter().map(|(_, g)| g).collect();
-    let mut grads = Gradients::zero(config.m, oc);
+    let mut grads = Gradients::zero(config.m, oc, weights.quant.len());
     for p in &partial {
         grads.add(p);
     }
-    backward_through_collapse(config, convs, slopes, &grads)?;
+    let slopes = if activations.relu { &[][..] } else { slopes };
+    backward_through_collapse(config, convs, slopes, &ranges, &grads)?;
     Ok(grads.loss / (n * h * w * oc) as f64)
 }
 
@@ -681,6 +824,7 @@ fn backward_through_collapse(
     config: &SesrConfig,
     convs: &[CollapsedConv],
     slopes: &[Tensor],
+    ranges: &[(Tensor, Tensor, Tensor)],
     grads: &Gradients,
 ) -> Result<()> {
     let oc = config.scale * config.scale;
@@ -709,6 +853,10 @@ fn backward_through_collapse(
     }
     for (slope, ds) in slopes.iter().zip(&grads.dslope) {
         terms.push((slope * Tensor::from_slice(ds)).sum(Kind::Float));
+    }
+    for ((min, max, scale), sums) in ranges.iter().zip(&grads.range) {
+        let [below, d_scale, above] = sums.map(|v| v as f32 as f64);
+        terms.push(min * below + scale * d_scale + max * above);
     }
     let proxy = Tensor::stack(&terms, 0).sum(Kind::Float);
     proxy.f_backward()?;
