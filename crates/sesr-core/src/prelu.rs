@@ -1,4 +1,4 @@
-//! PReLU for the libtorch path of training (activation QAT, expanded mode, f = 32, CPUs without
+//! PReLU for the libtorch path of training (expanded mode, f = 32, the first QAT step, CPUs without
 //! AVX-512; the plain collapsed step runs on `cpu_step`): a fused channels-last
 //! kernel with its own backward.
 //!

@@ -15,8 +15,13 @@
 //! into the expanded weights. The results equal the autograd step's within float rounding
 //! (`tests/cpu_step.rs`).
 //!
-//! It applies to float32 CPU tensors, f = 16 (every preset but XL), no activation quantization
-//! (weight QAT happens in the collapse, on autograd, and is fine), and CPUs with AVX-512F;
+//! Quantization-aware training runs here too: weight fake quantization is part of the collapse
+//! (autograd), activation fake quantization sits in the epilogues with the reference's float
+//! operations, and the gradients of the quantizers' nudged ranges go back through
+//! `sesr_quant::nudged_range` by autograd like the weights'. The first QAT step, which sets the
+//! ranges from the batch, stays on autograd.
+//!
+//! It applies to float32 CPU tensors, f = 16 (every preset but XL) and CPUs with AVX-512F;
 //! everything else takes the libtorch path.
 // `unsafe` only to call the AVX-512 kernels once the CPU feature has been checked.
 #![allow(unsafe_code)]
