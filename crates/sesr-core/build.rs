@@ -22,25 +22,36 @@ fn main() {
         .join("include");
     // PyPI's torch and libtorch since 2.x use the C++11 ABI; torch-sys defaults to it too.
     let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
-    cc::Build::new()
+    // The CPU training step (`src/cpu_step`) exists on x86-64 Linux only.
+    let cpu_step = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64")
+        && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
+    let mut build = cc::Build::new();
+    build
         .cpp(true)
         .file("csrc/prelu.cpp")
-        .file("csrc/parallel.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
-        // libtorch's headers warn by the hundred under C++17; our own file is kept clean.
+        // libtorch's headers warn by the hundred under C++17; our own files are kept clean.
         .flag("-w")
+        .opt_level(3);
+    if cpu_step {
         // `at::parallel_for` is an OpenMP pragma in libtorch's headers.
-        .flag("-fopenmp")
-        .opt_level(3)
-        .compile("sesr_core_csrc");
-    // ... so link the OpenMP runtime libtorch ships and loads anyway (`libgomp.so.1` in PyPI's
-    // torch, `libgomp-<hash>.so.1` in pytorch.org's libtorch), found at run time by the rpath.
-    // Linking another copy would give our loop a thread pool of its own beside libtorch's.
-    let bundled = std::fs::read_dir(&lib_dir)
+        build.file("csrc/parallel.cpp").flag("-fopenmp");
+    }
+    build.compile("sesr_core_csrc");
+    if cpu_step {
+        link_openmp(&lib_dir);
+    }
+}
+
+/// Links the OpenMP runtime libtorch ships and loads anyway (`libgomp.so.1` in PyPI's torch,
+/// `libgomp-<hash>.so.1` in pytorch.org's libtorch), found at run time by the rpath. Linking
+/// another copy would give `csrc/parallel.cpp` a thread pool of its own beside libtorch's.
+fn link_openmp(lib_dir: &std::path::Path) {
+    let bundled = std::fs::read_dir(lib_dir)
         .into_iter()
         .flatten()
         .flatten()

@@ -9,7 +9,7 @@
 //! - [`checkpoint`]: safetensors weights plus a JSON sidecar, written atomically.
 //! - [`Accounting`]: parameters and MACs as the paper counts them.
 //! - [`optim::Adam`] and [`train::train_step`]: the reference's optimizer and one step; on x86
-//!   CPUs with AVX-512 the collapsed step runs on this crate's own kernels (`cpu_step`).
+//!   Linux CPUs with AVX-512 the collapsed step runs on this crate's own kernels (`cpu_step`).
 //! - [`trainer::Trainer`]: epochs, validation, metrics, atomic checkpoints, exact resume.
 //!
 //! ```no_run
@@ -25,6 +25,7 @@
 mod accounting;
 pub mod checkpoint;
 mod config;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod cpu_step;
 mod error;
 pub mod infer;

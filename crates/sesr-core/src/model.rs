@@ -260,6 +260,7 @@ pub struct Sesr {
     /// One per layer when weights are quantized (`quant.weight.<layer>.{min,max}`).
     weight_quant: Vec<WeightQuantizer>,
     /// Feature-map buffers of `cpu_step`, kept from step to step.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     cpu_workspaces: crate::cpu_step::Workspaces,
 }
 
@@ -337,6 +338,7 @@ impl Sesr {
             output_block,
             act_quant,
             weight_quant,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             cpu_workspaces: Default::default(),
         })
     }
@@ -425,12 +427,18 @@ impl Sesr {
 
     /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of `cpu_step` for
     /// these batches: collapsed mode (QAT included once its activation ranges were set by a
-    /// first step), f = 16, float32 CPU tensors, AVX-512F.
+    /// first step), f = 16, float32 CPU tensors, x86-64 Linux with AVX-512F.
     pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
-        self.mode == TrainingMode::Collapsed
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        return self.mode == TrainingMode::Collapsed
             && self.act_quant.iter().all(|q| q.is_initialized())
             && self.device() == Device::Cpu
-            && crate::cpu_step::applies(&self.config, lr, hr)
+            && crate::cpu_step::applies(&self.config, lr, hr);
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        {
+            let _ = (lr, hr);
+            false
+        }
     }
 
     /// L1 loss (mean) of `forward(lr)` against `hr` (`[N, 1, sH, sW]`); the gradients of every
@@ -440,6 +448,7 @@ impl Sesr {
     /// kernels ([`Sesr::uses_cpu_step`]); anything else goes through libtorch's autograd.
     pub fn loss_backward(&self, lr: &Tensor, hr: &Tensor) -> Result<f64> {
         check_input(lr)?;
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         if self.uses_cpu_step(lr, hr) {
             let convs = self.collapsed_convs()?;
             let activations = crate::cpu_step::Activations {

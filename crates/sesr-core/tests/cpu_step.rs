@@ -9,8 +9,12 @@ use sesr_core::train::train_step;
 use sesr_core::{QuantConfig, Sesr, SesrConfig, TrainingMode};
 use tch::{Device, Kind, Reduction, Tensor};
 
+/// Whether the kernels exist and this CPU runs them (x86-64 Linux with AVX-512F).
 fn avx512() -> bool {
-    is_x86_feature_detected!("avx512f")
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    return is_x86_feature_detected!("avx512f");
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    false
 }
 
 /// A batch of real-photo crops `[n, 1, h, w]` and their targets `[n, 1, sh, sw]`: the sharper

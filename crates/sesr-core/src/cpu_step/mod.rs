@@ -4,9 +4,9 @@
 //! Why: libtorch (oneDNN) runs SESR's 16-channel convolutions at about half of the CPU's FMA
 //! peak and its 4-channel output block at a quarter; a whole M5 step took ~118 ms on the 2-core
 //! machine. Here each worker thread takes whole images and runs the network's forward and
-//! backward pass image by image, so an image's activations (~1.5 MB at 64x64) stay in the
-//! core's cache, bias, PReLU, residuals, depth-to-space, clamp and the L1 loss are fused into
-//! the convolutions' epilogues, and the loss gradient never exists as a full tensor.
+//! backward pass image by image (an image's feature maps, a few MB at 64x64, stay near the
+//! core), bias, PReLU, residuals, depth-to-space, clamp and the L1 loss are fused into the
+//! convolutions' epilogues, and the loss gradient never exists as a full tensor.
 //!
 //! Autograd still owns the paper's trick: the collapsed weights come from
 //! [`crate::Sesr`]'s collapse graph, these kernels return the gradients of the collapsed
