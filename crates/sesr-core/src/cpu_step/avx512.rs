@@ -310,7 +310,7 @@ pub(crate) unsafe fn conv_row_cout4<const K: usize>(
 /// Lane `4 * i + j` of the result is the sum of the 16 lanes of `acc[i][j]`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(crate) fn sum_lanes16(acc: [[__m512; 4]; 4]) -> __m512 {
+fn sum_lanes16(acc: [[__m512; 4]; 4]) -> __m512 {
     // The tree below puts the sum of its input `a[l + OFFSET[k]]` in lane `4k + l`.
     const OFFSET: [usize; 4] = [0, 8, 4, 12];
     let mut a = [_mm512_setzero_ps(); 16];
