@@ -1,9 +1,10 @@
-//! One SESR-M5 x2 training step (Adam, L1, batch 32, LR 64x64) in collapsed and expanded mode.
+//! One SESR-M5 x2 training step (Adam, L1, batch 32, LR 64x64) in collapsed and expanded mode,
+//! and the collapsed step of quantization-aware training (8-bit weights and activations).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sesr_core::optim::{Adam, AdamConfig};
 use sesr_core::train::train_step;
-use sesr_core::{Preset, Sesr, TrainingMode};
+use sesr_core::{Preset, QuantConfig, Sesr, TrainingMode};
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -23,6 +24,17 @@ fn bench_train_step(c: &mut Criterion) {
             b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
         });
     }
+    let qat = QuantConfig {
+        weights: true,
+        activations: true,
+    };
+    let model = Sesr::with_quant(config, TrainingMode::Collapsed, qat, Device::Cpu).unwrap();
+    let mut adam = Adam::new(AdamConfig::reference(), model.named_tensors());
+    // The first step sets the quantizers' ranges; the steps measured are the steady ones.
+    train_step(&model, &mut adam, &lr, &hr).unwrap();
+    group.bench_function("collapsed_qat", |b| {
+        b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
+    });
     group.finish();
 }
 
