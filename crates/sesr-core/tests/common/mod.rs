@@ -3,7 +3,7 @@
 
 use sesr_core::Sesr;
 use std::path::PathBuf;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 pub fn asset(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,16 +25,42 @@ pub fn photo_y(relative: &str, x: u32, y: u32, size: u32) -> Tensor {
 }
 
 /// Moves every parameter away from its initial value (biases and PReLU slopes start at zero,
-/// which would hide bias and slope bugs).
+/// which would hide bias and slope bugs), deterministically for a seed: kernels are drawn
+/// anew (glorot-uniform), everything else gets noise, all from a generator of this test's own.
+/// libtorch's global generator is shared by the tests running in parallel, so seeding it
+/// would not make a model reproducible.
 pub fn perturb(model: &Sesr, seed: i64) {
-    tch::manual_seed(seed);
+    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        bits as f64 / (1u64 << 24) as f64 * 2.0 - 1.0
+    };
     tch::no_grad(|| {
         for (name, mut t) in model.named_tensors() {
             if name.ends_with("initialized") {
                 continue;
             }
-            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.02;
-            let _ = t.g_add_(&noise);
+            let size = t.size();
+            let values: Vec<f32> = if size.len() == 4 {
+                let area = size[2] * size[3];
+                let limit = (6.0 / ((size[0] + size[1]) * area) as f64).sqrt();
+                (0..t.numel()).map(|_| (uniform() * limit) as f32).collect()
+            } else {
+                // Uniform noise with a standard deviation of 0.02.
+                (0..t.numel())
+                    .map(|_| (uniform() * 0.0346) as f32)
+                    .collect()
+            };
+            let values = Tensor::from_slice(&values).view(size.as_slice());
+            if size.len() == 4 {
+                t.copy_(&values);
+            } else {
+                let _ = t.g_add_(&values);
+            }
         }
     });
 }
