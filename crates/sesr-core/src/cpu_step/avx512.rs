@@ -360,6 +360,15 @@ pub(crate) struct Grad<'a> {
     pub channels: usize,
 }
 
+impl Padded<'_> {
+    /// What a `k x k` pass over `height x width` outputs reads.
+    fn check(&self, channels: usize, k: usize, height: usize, width: usize) {
+        assert_eq!(self.channels, channels);
+        assert!(width + k - 1 <= self.row);
+        assert!((height + k - 1) * self.row * channels <= self.data.len());
+    }
+}
+
 impl Grad<'_> {
     fn check(&self, height: usize, width: usize) {
         assert!(width <= self.row);
@@ -383,10 +392,9 @@ pub(crate) unsafe fn weight_grad_c16<const K: usize>(
     dw: &mut [f32],
     db: &mut [f32; 16],
 ) {
-    assert_eq!(input.channels, 16);
+    input.check(16, K, height, width);
     assert_eq!(grad.channels, 16);
     grad.check(height, width);
-    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
     assert!(dw.len() >= K * K * 256);
     // Strips of rows whose input and gradient fit the L1 cache, so the passes over a strip read
     // it from there.
@@ -499,10 +507,9 @@ pub(crate) unsafe fn weight_grad_c1<const K: usize>(
     dw: &mut [f32],
     db: &mut [f32; 16],
 ) {
-    assert_eq!(input.channels, 1);
+    input.check(1, K, height, width);
     assert_eq!(grad.channels, 16);
     grad.check(height, width);
-    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row <= input.data.len());
     assert!(dw.len() >= K * K * 16);
     let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
     // One accumulator per tap: K*K independent FMA chains hide the FMA latency.
@@ -545,10 +552,9 @@ pub(crate) unsafe fn weight_grad_cout4<const K: usize>(
     width: usize,
     dw: &mut [f32],
 ) {
-    assert_eq!(input.channels, 16);
+    input.check(16, K, height, width);
     assert_eq!(grad.channels, 4);
     grad.check(height, width);
-    assert!(width + K - 1 <= input.row && (height + K - 1) * input.row * 16 <= input.data.len());
     assert!(dw.len() >= K * K * 64);
     let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
     for ky in 0..K {

@@ -69,8 +69,6 @@ pub(crate) fn applies(config: &SesrConfig, lr: &Tensor, hr: &Tensor) -> bool {
 /// Weights of one step in the kernels' layouts.
 struct StepWeights {
     scale: usize,
-    /// Output channels of the output block (`scale^2`).
-    out_channels: usize,
     input: Vec<f32>,
     input_bias: [f32; 16],
     blocks: Vec<Vec<f32>>,
@@ -194,7 +192,6 @@ impl StepWeights {
             blocks_winograd: winograd(&blocks),
             blocks_backward_winograd: winograd(&blocks_backward),
             scale: config.scale,
-            out_channels: oc,
             input,
             input_bias: vector16(&convs[0].bias),
             blocks,
@@ -444,7 +441,7 @@ impl Workspace {
     ) {
         let (h, w) = (self.height, self.width);
         let m = weights.blocks.len();
-        let oc = weights.out_channels;
+        let oc = weights.scale * weights.scale;
         let plain_row = |y: usize| y * w * FEATURES..(y + 1) * w * FEATURES;
         // Fake quantization at `QuantPoint` index `i`, and its range sums.
         let quant = |i: usize| weights.quant.get(i).copied();
@@ -813,10 +810,9 @@ pub(crate) fn loss_backward(
     });
     let mut partial = per_image.into_inner().unwrap_or_else(|e| e.into_inner());
     partial.sort_by_key(|(image, _)| *image);
-    let partial: Vec<Gradients> = partial.into_iter().map(|(_, g)| g).collect();
     let mut grads = Gradients::zero(config.m, oc, weights.quant.len());
-    for p in &partial {
-        grads.add(p);
+    for (_, image_grads) in &partial {
+        grads.add(image_grads);
     }
     let slopes = if activations.relu { &[][..] } else { slopes };
     backward_through_collapse(config, convs, slopes, &ranges, &grads)?;
