@@ -1,14 +1,19 @@
-//! Links libtorch with an rpath (the workspace's shared script) and compiles the fused
+//! Links libtorch with an rpath for this crate's tests and benchmarks, and compiles the fused
 //! channels-last PReLU (`csrc/prelu.cpp`) and the bridge to libtorch's thread pool
 //! (`csrc/parallel.cpp`) against the libtorch headers torch-sys found.
-
-#[path = "../link-libtorch.rs"]
-mod link_libtorch;
+//!
+//! torch-sys links libtorch dynamically and publishes its folder as `DEP_TCH_LIBTORCH_LIB` to
+//! crates that depend on it directly. `rustc-link-arg` reaches only this package's own
+//! executables: a program that depends on sesr-core gets its rpath from the environment the
+//! README describes.
 
 use std::path::PathBuf;
 
 fn main() {
-    link_libtorch::main();
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    }
     println!("cargo:rerun-if-changed=csrc/prelu.cpp");
     println!("cargo:rerun-if-changed=csrc/parallel.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");

@@ -1,7 +1,7 @@
 //! `sesr-cli collapse`: a training checkpoint as a collapsed inference checkpoint (one conv per
 //! block and the PReLU slopes), the form sesr-runtime and library users load.
 
-use crate::upscale::load_model;
+use crate::models::load_checkpoint;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub fn run(args: &CollapseArgs) -> Result<()> {
             args.output.display()
         );
     }
-    let model = load_model(&args.checkpoint, Device::Cpu)?;
+    let model = load_checkpoint(&args.checkpoint, Device::Cpu)?;
     model
         .save(&args.output)
         .with_context(|| format!("cannot write --output {}", args.output.display()))?;

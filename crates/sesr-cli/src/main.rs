@@ -1,5 +1,7 @@
 //! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
-//! thin: parsing flags, calling the library crates, printing results.
+//! thin: parsing flags, calling the library crates, printing results. No subcommand module
+//! imports another; what several share (architecture flags, loading a `--checkpoint`) lives
+//! in `model_args` and `models`.
 
 mod collapse;
 mod compare;
@@ -8,6 +10,7 @@ mod export;
 mod info;
 mod inspect;
 mod model_args;
+mod models;
 mod plot;
 mod train;
 mod upscale;

@@ -1,13 +1,14 @@
 //! `sesr-cli train`: the reference's training flags, plus data, output, device and resume.
 
-use crate::export::{export_checkpoint, Format};
 use crate::model_args::ModelArgs;
+use crate::models::parse_device;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
-use sesr_core::{QuantConfig, SesrConfig, TrainingMode};
+use sesr_core::QuantConfig;
 use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
+use sesr_export::{check_tflite_size, export_checkpoint, TfliteFormat};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tch::Device;
@@ -81,17 +82,6 @@ pub struct TrainArgs {
     tflite_width: usize,
 }
 
-pub fn parse_device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        "cuda" => {
-            bail!("--device cuda: no CUDA GPU is available to libtorch here; use --device cpu")
-        }
-        other => bail!("--device {other}: choose cpu or cuda"),
-    }
-}
-
 fn load(source: &Source, scale: usize, opts: &LoadOptions, what: &str) -> Result<Vec<ImagePair>> {
     let report =
         load_pairs(source, scale, opts).with_context(|| format!("loading the {what} images"))?;
@@ -127,7 +117,8 @@ fn sources(args: &TrainArgs) -> Result<(Source, Source)> {
     Ok((train, valid))
 }
 
-pub fn run(args: &TrainArgs) -> Result<()> {
+/// Rejects flag values no run can use, before anything is loaded.
+fn check_args(args: &TrainArgs) -> Result<()> {
     if args.tflite_height == 0 || args.tflite_width == 0 {
         bail!("--tflite-height and --tflite-width must be positive");
     }
@@ -146,168 +137,180 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.learning_rate
         );
     }
-    let device = parse_device(&args.device)?;
-    if let Some(threads) = args.threads {
-        if threads == 0 {
-            bail!("--threads must be at least 1");
-        }
-        tch::set_num_threads(threads as i32);
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
     }
+    Ok(())
+}
+
+/// The run the flags describe.
+fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
     let model = args.model.config()?;
     if args.gen_tflite {
-        check_tflite_size(&model, args.tflite_height, args.tflite_width)?;
+        check_tflite_size(&model, (args.tflite_height, args.tflite_width)).with_context(|| {
+            format!(
+                "--gen-tflite with --tflite-height {} --tflite-width {}",
+                args.tflite_height, args.tflite_width
+            )
+        })?;
     }
-    let mode: TrainingMode = args.linear_block_type.parse()?;
     let sampler = SamplerConfig {
         seed: args.seed,
         patches_per_image: args.patches_per_image,
         batch_size: args.batch_size,
         ..SamplerConfig::for_scale(model.scale, args.seed)
     };
-    let quant = QuantConfig {
-        weights: args.quant_w,
-        activations: args.quant_a,
-    };
-    let config = TrainConfig {
+    Ok(TrainConfig {
         model,
-        mode,
-        quant,
+        mode: args.linear_block_type.parse()?,
+        quant: QuantConfig {
+            weights: args.quant_w,
+            activations: args.quant_a,
+        },
         epochs: args.epochs,
         learning_rate: args.learning_rate,
         sampler,
         steps_per_epoch: args.steps_per_epoch,
         init_from: args.init_from.clone(),
-    };
-    let run_dir = args
-        .out
-        .join(run_name(&args.model_name, &model, mode, quant.any()));
+    })
+}
 
-    // Data problems surface before any training starts.
+/// The training and validation pairs; data problems surface before any training starts.
+fn load_data(args: &TrainArgs, scale: usize) -> Result<(Vec<ImagePair>, Vec<ImagePair>)> {
     let (train_source, valid_source) = sources(args)?;
     let train_opts = LoadOptions {
         skip_bad: args.skip_bad,
-        ..LoadOptions::for_scale(model.scale)
+        ..LoadOptions::for_scale(scale)
     };
     let valid_opts = LoadOptions {
         skip_bad: args.skip_bad,
-        min_hr_size: 8 * model.scale,
+        min_hr_size: 8 * scale,
         threads: None,
     };
-    let train = load(&train_source, model.scale, &train_opts, "training")?;
-    let valid = load(&valid_source, model.scale, &valid_opts, "validation")?;
+    let train = load(&train_source, scale, &train_opts, "training")?;
+    let valid = load(&valid_source, scale, &valid_opts, "validation")?;
     println!(
         "data: {} training images, {} validation images",
         train.len(),
         valid.len()
     );
+    Ok((train, valid))
+}
 
-    let mut trainer = if args.resume {
-        let trainer = Trainer::resume(&run_dir, Some(args.epochs), device)?;
-        check_same_run(trainer.config(), &config, &run_dir)?;
-        println!(
-            "resuming {} after epoch {}",
-            run_dir.display(),
-            trainer.epochs_done()
-        );
-        trainer
-    } else {
-        let trainer = Trainer::create(config, &run_dir, device)?;
+/// A new run in `run_dir`, or the one there with `--resume`.
+fn open_trainer(
+    args: &TrainArgs,
+    config: TrainConfig,
+    run_dir: &Path,
+    device: Device,
+) -> Result<Trainer> {
+    if !args.resume {
+        let trainer = Trainer::create(config, run_dir, device)?;
         if let Some(init) = &args.init_from {
             println!("initialised from {}", init.display());
         }
         println!("run directory: {}", run_dir.display());
-        trainer
-    };
-    let mut bar: Option<ProgressBar> = None;
-    let (mut loss_avg, mut seen) = (0.0, 0usize);
-    trainer.run(Arc::new(train), &valid, |event| match event {
-        Progress::EpochStart { epoch, epochs, steps } => {
-            let pb = ProgressBar::new(steps as u64);
-            pb.set_style(
-                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
+        return Ok(trainer);
+    }
+    let trainer = Trainer::resume(run_dir, Some(args.epochs), device)?;
+    let differing = trainer.config().differing_settings(&config);
+    if !differing.is_empty() {
+        bail!(
+            "--resume: {} was started with different settings ({}); repeat the original flags \
+             or start a new run",
+            run_dir.display(),
+            differing.join(", ")
+        );
+    }
+    println!(
+        "resuming {} after epoch {}",
+        run_dir.display(),
+        trainer.epochs_done()
+    );
+    Ok(trainer)
+}
+
+/// The progress bar of each epoch and the line printed when it ends.
+#[derive(Default)]
+struct EpochPrinter {
+    bar: Option<ProgressBar>,
+    loss_avg: f64,
+    seen: usize,
+}
+
+impl EpochPrinter {
+    fn show(&mut self, event: Progress, scale: usize) {
+        match event {
+            Progress::EpochStart {
+                epoch,
+                epochs,
+                steps,
+            } => {
+                let bar = ProgressBar::new(steps as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}",
+                    )
                     .expect("valid template")
                     .progress_chars("=> "),
-            );
-            pb.set_prefix(format!("{epoch}/{epochs}"));
-            (loss_avg, seen) = (0.0, 0);
-            bar = Some(pb);
-        }
-        Progress::Step { loss, .. } => {
-            seen += 1;
-            loss_avg += (loss - loss_avg) / seen as f64;
-            if let Some(pb) = &bar {
-                pb.set_message(format!("loss {loss_avg:.5}"));
-                pb.inc(1);
+                );
+                bar.set_prefix(format!("{epoch}/{epochs}"));
+                (self.loss_avg, self.seen) = (0.0, 0);
+                self.bar = Some(bar);
+            }
+            Progress::Step { loss, .. } => {
+                self.seen += 1;
+                self.loss_avg += (loss - self.loss_avg) / self.seen as f64;
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("loss {:.5}", self.loss_avg));
+                    bar.inc(1);
+                }
+            }
+            Progress::EpochEnd(m) => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                println!(
+                    "epoch {:>3}: loss {:.5}  valid PSNR {:.3} dB (reference: float Y, whole image) {:.3} dB (8-bit Y, border {scale})  {:.2} steps/s  {:.0} MiB peak",
+                    m.epoch, m.train_loss, m.valid_psnr_reference, m.valid_psnr_y8, m.steps_per_second, m.peak_rss_mib
+                );
             }
         }
-        Progress::EpochEnd(m) => {
-            if let Some(pb) = bar.take() {
-                pb.finish_and_clear();
-            }
-            println!(
-                "epoch {:>3}: loss {:.5}  valid PSNR {:.3} dB (reference: float Y, whole image) {:.3} dB (8-bit Y, border {})  {:.2} steps/s  {:.0} MiB peak",
-                m.epoch, m.train_loss, m.valid_psnr_reference, m.valid_psnr_y8, model.scale, m.steps_per_second, m.peak_rss_mib
-            );
-        }
-    })?;
+    }
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    check_args(args)?;
+    let device = parse_device(&args.device)?;
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads as i32);
+    }
+    let config = train_config(args)?;
+    let (scale, quant) = (config.model.scale, config.quant);
+    let run_dir = args.out.join(run_name(
+        &args.model_name,
+        &config.model,
+        config.mode,
+        quant.any(),
+    ));
+    let (train, valid) = load_data(args, scale)?;
+    let mut trainer = open_trainer(args, config, &run_dir, device)?;
+    let mut printer = EpochPrinter::default();
+    trainer.run(Arc::new(train), &valid, |event| printer.show(event, scale))?;
     println!("done: {}", run_dir.display());
     if args.gen_tflite {
         let best = run_dir.join("best.safetensors");
         let size = (args.tflite_height, args.tflite_width);
-        export_checkpoint(&best, Format::Float32, None, size, None)?;
-        if quant.weights && quant.activations {
-            export_checkpoint(&best, Format::Int8, None, size, None)?;
-        }
-    }
-    Ok(())
-}
-
-/// Refuses a `--gen-tflite` input size the export would refuse, before training starts.
-fn check_tflite_size(model: &SesrConfig, height: usize, width: usize) -> Result<()> {
-    let (f, s) = (model.int_features, model.scale);
-    let conv = |o: usize, i: usize, k: usize| sesr_tflite::ConvWeights {
-        out_channels: o,
-        in_channels: i,
-        kernel: k,
-        weight: vec![0.0; o * i * k * k],
-        bias: vec![0.0; o],
-    };
-    let graph = sesr_tflite::SesrGraph {
-        scale: s,
-        height,
-        width,
-        convs: std::iter::once(conv(f, 1, 5))
-            .chain((0..model.m).map(|_| conv(f, f, 3)))
-            .chain(std::iter::once(conv(s * s, f, 5)))
-            .collect(),
-        prelu: vec![],
-    };
-    graph.validate().with_context(|| {
-        format!("--gen-tflite with --tflite-height {height} --tflite-width {width}")
-    })
-}
-
-/// A resumed run must be the same run: only the number of epochs may change.
-fn check_same_run(saved: &TrainConfig, requested: &TrainConfig, run_dir: &Path) -> Result<()> {
-    let normalise = |c: &TrainConfig| TrainConfig {
-        epochs: 0,
-        ..c.clone()
-    };
-    if normalise(saved) != normalise(requested) {
-        let saved = serde_json::to_value(normalise(saved))?;
-        let requested = serde_json::to_value(normalise(requested))?;
-        let differing: Vec<&String> = saved
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, v)| requested.get(k.as_str()) != Some(v))
-            .map(|(k, _)| k)
-            .collect();
-        bail!(
-            "--resume: {} was started with different settings ({}); repeat the original flags or start a new run",
-            run_dir.display(),
-            differing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        println!(
+            "{}",
+            export_checkpoint(&best, TfliteFormat::Float32, None, size, None)?
         );
+        if quant.uses_relu() {
+            println!(
+                "{}",
+                export_checkpoint(&best, TfliteFormat::Int8, None, size, None)?
+            );
+        }
     }
     Ok(())
 }

@@ -1,3 +1,5 @@
+//! The errors of sesr-core; the lower crates' errors are wrapped, not flattened.
+
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -27,6 +29,10 @@ pub enum CoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Model(#[from] sesr_model::ModelError),
+    #[error(transparent)]
+    Data(#[from] sesr_data::DataError),
     #[error(transparent)]
     Collapse(#[from] sesr_collapse::CollapseError),
     #[error("libtorch: {0}")]

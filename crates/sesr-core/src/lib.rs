@@ -1,7 +1,8 @@
 //! sesr-core: the SESR network of Bhardwaj et al., "Collapsible Linear Blocks for
 //! Super-Efficient Super Resolution" (MLSys 2022), on libtorch through tch.
 //!
-//! - [`SesrConfig`] and [`Preset`]: the architecture (`m`, `f`, `p`, scale) and the paper's models.
+//! - [`SesrConfig`] and [`Preset`]: the architecture (`m`, `f`, `p`, scale) and the paper's
+//!   models, defined in `sesr-model` (re-exported here with the checkpoint formats).
 //! - [`Sesr`]: the training model. Its linear blocks hold expanded weights; in
 //!   [`TrainingMode::Collapsed`] each forward pass collapses them into small convs first (the
 //!   paper's fast training), in [`TrainingMode::Expanded`] it runs them as they are.
@@ -11,6 +12,10 @@
 //! - [`optim::Adam`] and [`train::train_step`]: the reference's optimizer and one step; on x86
 //!   Linux CPUs with AVX-512 the collapsed step runs on this crate's own kernels (`cpu_step`).
 //! - [`trainer::Trainer`]: epochs, validation, metrics, atomic checkpoints, exact resume.
+//! - [`infer::upscale_y`]: a Y plane through the collapsed model, tile by tile.
+//!
+//! A program that uses it needs no other dependency: [`tch`] and the image and data types of
+//! `sesr-data` ([`data`]) are re-exported.
 //!
 //! ```no_run
 //! use sesr_core::{Preset, Sesr, TrainingMode};
@@ -24,7 +29,6 @@
 
 mod accounting;
 pub mod checkpoint;
-mod config;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod cpu_step;
 mod error;
@@ -36,9 +40,12 @@ pub mod prelu;
 pub mod train;
 pub mod trainer;
 
+// What the public API takes and returns, so that a program can depend on sesr-core alone.
+pub use sesr_data as data;
+pub use tch;
+
 pub use accounting::Accounting;
-pub use config::{Preset, SesrConfig};
 pub use error::{CoreError, Result};
-pub use model::{CollapsedSesr, LinearBlock, ObservedRanges, QuantPoint, Sesr, TrainingMode};
+pub use model::{CollapsedSesr, LinearBlock, ObservedRanges, Sesr};
 pub use sesr_collapse::CollapsedConv;
-pub use sesr_quant::QuantConfig;
+pub use sesr_model::{ModelError, Preset, QuantConfig, QuantPoint, SesrConfig, TrainingMode};

@@ -43,22 +43,25 @@ pub struct TrainConfig {
     pub init_from: Option<PathBuf>,
 }
 
-/// Figures of one finished epoch, one line of `metrics.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based number of the finished epoch.
-    pub epoch: usize,
-    /// Optimizer steps taken since the start of the run.
-    pub step: u64,
-    pub train_loss: f64,
-    /// The reference code's figure: PSNR of float Y in [0, 1] over whole images.
-    pub valid_psnr_reference: f64,
-    /// The standard protocol: 8-bit Y, `scale` pixels cropped at each border.
-    pub valid_psnr_y8: f64,
-    pub steps_per_second: f64,
-    pub epoch_seconds: f64,
-    /// Peak resident memory of the process so far, in MiB (Linux; 0 elsewhere).
-    pub peak_rss_mib: f64,
+impl TrainConfig {
+    /// The settings (top-level fields of `config.json`) in which `other` differs from this run,
+    /// the number of epochs aside: a resumed run must be the same run, only longer or shorter.
+    pub fn differing_settings(&self, other: &TrainConfig) -> Vec<String> {
+        let settings = |c: &TrainConfig| {
+            serde_json::to_value(TrainConfig {
+                epochs: 0,
+                ..c.clone()
+            })
+            .expect("a training configuration always serialises")
+        };
+        let (mine, theirs) = (settings(self), settings(other));
+        mine.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| theirs.get(k.as_str()) != Some(v))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
 }
 
 /// What the loop reports while it runs, for a progress display.
@@ -84,7 +87,7 @@ pub struct Validation {
 }
 
 pub const CONFIG_FILE: &str = "config.json";
-pub const METRICS_FILE: &str = "metrics.jsonl";
+pub use sesr_model::metrics::{EpochMetrics, METRICS_FILE};
 pub const LAST_CHECKPOINT: &str = "last.safetensors";
 pub const BEST_CHECKPOINT: &str = "best.safetensors";
 pub const RESUME_FILE: &str = "resume.safetensors";
@@ -299,8 +302,7 @@ impl Trainer {
             self.config.sampler,
             self.epoch as u64,
             self.config.steps_per_epoch,
-        )
-        .map_err(|e| CoreError::Run(format!("training data: {e}")))?;
+        )?;
         let steps = loader.total_batches();
         report(Progress::EpochStart {
             epoch: self.epoch + 1,

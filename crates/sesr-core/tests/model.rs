@@ -5,7 +5,7 @@ mod common;
 use common::{max_abs_diff, perturb, photo_y};
 use sesr_core::optim::{Adam, AdamConfig};
 use sesr_core::train::train_step;
-use sesr_core::{CoreError, Preset, Sesr, SesrConfig, TrainingMode};
+use sesr_core::{CoreError, ModelError, Preset, Sesr, SesrConfig, TrainingMode};
 use tch::{Device, Kind, Tensor};
 
 fn small(scale: usize) -> SesrConfig {
@@ -209,7 +209,10 @@ fn bad_hyper_parameters_are_rejected_with_the_reason() {
     ];
     for (config, message) in cases {
         let err = Sesr::new(config, TrainingMode::Collapsed, Device::Cpu).unwrap_err();
-        assert!(matches!(err, CoreError::InvalidConfig(_)), "{err:?}");
+        assert!(
+            matches!(err, CoreError::Model(ModelError::InvalidConfig(_))),
+            "{err:?}"
+        );
         assert!(
             err.to_string().contains(message),
             "`{err}` lacks `{message}`"

@@ -16,32 +16,11 @@
 //! [`ActivationQuantizer`] and [`WeightQuantizer`] hold those ranges as variables of the model's
 //! `VarStore`, so the optimizer trains them and checkpoints keep them.
 
-use serde::{Deserialize, Serialize};
+pub use sesr_model::QuantConfig;
 use tch::{nn, Kind, Tensor};
 
 /// Levels of an 8-bit quantizer: `q_max = 2^8 - 1`.
 pub const Q_MAX: f64 = 255.0;
-
-/// Which parts of the network are fake-quantized during training.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuantConfig {
-    /// 8-bit per-channel weights (`--quant-w`).
-    pub weights: bool,
-    /// 8-bit per-tensor activations (`--quant-a`).
-    pub activations: bool,
-}
-
-impl QuantConfig {
-    pub fn any(&self) -> bool {
-        self.weights || self.activations
-    }
-
-    /// With both on, SESR uses ReLU instead of PReLU, as the reference does: PReLU costs extra
-    /// operations on integer hardware (and is slow in LiteRT's int8 kernels).
-    pub fn uses_relu(&self) -> bool {
-        self.weights && self.activations
-    }
-}
 
 /// `floor(x)` forward, identity backward (straight-through estimator).
 pub fn floor_ste(x: &Tensor) -> Tensor {

@@ -1,8 +1,8 @@
 //! Training curves: loss and validation PSNR per epoch, one row per stage.
 
 use crate::error::{ReportError, Result};
-use crate::metrics::EpochRecord;
 use plotters::prelude::*;
+use sesr_model::metrics::EpochMetrics;
 use std::ops::Range;
 use std::path::Path;
 
@@ -10,7 +10,7 @@ use std::path::Path;
 #[derive(Clone, Debug)]
 pub struct StageCurves {
     pub name: String,
-    pub records: Vec<EpochRecord>,
+    pub records: Vec<EpochMetrics>,
 }
 
 const ROW_HEIGHT: u32 = 300;
@@ -37,7 +37,7 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
         root.fill(&WHITE).map_err(|e| draw_error(&e))?;
         let rows = root.split_evenly((stages.len(), 2));
         for (stage, cells) in stages.iter().zip(rows.chunks(2)) {
-            let epochs = |r: &EpochRecord| r.epoch as f64;
+            let epochs = |r: &EpochMetrics| r.epoch as f64;
             let loss: Vec<(f64, f64)> = stage
                 .records
                 .iter()
@@ -46,7 +46,7 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
             let psnr: Vec<(f64, f64)> = stage
                 .records
                 .iter()
-                .map(|r| (epochs(r), r.valid_psnr))
+                .map(|r| (epochs(r), r.valid_psnr_y8))
                 .collect();
             let panels = [
                 (&cells[0], "training L1 loss", loss, BLUE),

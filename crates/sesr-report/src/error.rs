@@ -8,13 +8,6 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A metrics file whose line `line` is not a training record.
-    #[error("{}, line {line}: {message}", path.display())]
-    Metrics {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
     /// Nothing to draw, or inputs that do not fit together.
     #[error("{0}")]
     Input(String),

@@ -6,21 +6,20 @@
 //!   zoomed with nearest neighbour so pixels stay visible, each under its title
 //!   ([`detailed_window`] picks a region worth looking at).
 //!
-//! Both render with the DejaVu Sans font shipped in `assets/fonts` (no system fonts needed) and
+//! Both render with the DejaVu Sans font shipped in this crate's `assets/fonts` (no system fonts needed) and
 //! write PNG files atomically.
 
 mod crops;
 mod curves;
 mod error;
-mod metrics;
 
 pub use crops::{detailed_window, side_by_side, Panel, Window};
 pub use curves::{plot_training, StageCurves};
 pub use error::{ReportError, Result};
-pub use metrics::{read_metrics, EpochRecord};
+pub use sesr_model::metrics::{read_metrics, EpochMetrics};
 
 /// DejaVu Sans (Bitstream Vera license, `assets/fonts/DejaVuSans.LICENSE`).
-const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 /// Registers [`FONT`] as plotters' "sans-serif" once per process.
 fn register_font() {

@@ -4,9 +4,9 @@ use anyhow::Result;
 use sesr_data::io::{load_image, Image, LoadedImage};
 use sesr_data::plane::{Plane, PlaneF32};
 use sesr_data::protocol::bicubic_upscale;
+use sesr_model::ModelError;
 use sesr_report::{
-    detailed_window, plot_training, read_metrics, side_by_side, Panel, ReportError, StageCurves,
-    Window,
+    detailed_window, plot_training, read_metrics, side_by_side, Panel, StageCurves, Window,
 };
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,7 @@ fn metrics_are_read_and_bad_lines_are_named() -> Result<()> {
     let err = read_metrics(&empty).unwrap_err().to_string();
     assert!(err.contains("no epochs recorded yet"), "{err}");
     let err = read_metrics(&dir.path().join("missing.jsonl")).unwrap_err();
-    assert!(matches!(err, ReportError::Io { .. }), "{err}");
+    assert!(matches!(err, ModelError::Io { .. }), "{err}");
     Ok(())
 }
 

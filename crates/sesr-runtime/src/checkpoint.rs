@@ -3,36 +3,10 @@
 
 use crate::{Result, RuntimeError};
 use safetensors::{Dtype, SafeTensors};
-use serde::Deserialize;
+use sesr_model::checkpoint::{read_meta, sidecar_path, CheckpointKind, CheckpointMeta};
+use sesr_model::names::{layer_shape, TensorSpec};
 use sesr_tflite::{ConvWeights, SesrGraph};
-use std::path::{Path, PathBuf};
-
-/// The sidecar format this runtime reads (sesr-core's `checkpoint::FORMAT_VERSION`).
-const FORMAT_VERSION: u32 = 1;
-
-#[derive(Deserialize)]
-struct Sidecar {
-    format_version: u32,
-    kind: String,
-    #[serde(default)]
-    quant: Quant,
-    config: Config,
-}
-
-#[derive(Deserialize, Default)]
-struct Quant {
-    #[serde(default)]
-    weights: bool,
-    #[serde(default)]
-    activations: bool,
-}
-
-#[derive(Deserialize)]
-struct Config {
-    m: usize,
-    int_features: usize,
-    scale: usize,
-}
+use std::path::Path;
 
 fn model_error(path: &Path, message: impl Into<String>) -> RuntimeError {
     RuntimeError::Model {
@@ -41,11 +15,7 @@ fn model_error(path: &Path, message: impl Into<String>) -> RuntimeError {
     }
 }
 
-fn sidecar_path(path: &Path) -> PathBuf {
-    path.with_extension("json")
-}
-
-fn read_sidecar(path: &Path) -> Result<Sidecar> {
+fn read_sidecar(path: &Path) -> Result<CheckpointMeta> {
     let sidecar = sidecar_path(path);
     if !sidecar.is_file() {
         return Err(model_error(
@@ -57,38 +27,21 @@ fn read_sidecar(path: &Path) -> Result<Sidecar> {
             ),
         ));
     }
-    let text = std::fs::read_to_string(&sidecar).map_err(|source| RuntimeError::Io {
-        path: sidecar.clone(),
-        source,
-    })?;
-    let meta: Sidecar = serde_json::from_str(&text)
-        .map_err(|e| model_error(&sidecar, format!("is not a SESR checkpoint sidecar: {e}")))?;
-    if meta.format_version != FORMAT_VERSION {
-        return Err(model_error(
-            &sidecar,
-            format!(
-                "has checkpoint format version {}, this runtime reads version {FORMAT_VERSION}",
-                meta.format_version
-            ),
-        ));
-    }
-    match meta.kind.as_str() {
-        "collapsed" => Ok(meta),
-        "training" => Err(model_error(
+    let meta = read_meta(path)?;
+    match meta.kind {
+        CheckpointKind::Collapsed { .. } => Ok(meta),
+        CheckpointKind::Training { .. } => Err(model_error(
             path,
             "is a training checkpoint (expanded linear blocks); this runtime runs collapsed \
              models only: write a collapsed copy with `sesr-cli collapse --checkpoint ... \
              --output ...` (`sesr-cli upscale` also collapses it on the fly)",
         )),
-        other => Err(model_error(
-            &sidecar,
-            format!("has unknown checkpoint kind `{other}` (expected `collapsed`)"),
-        )),
     }
 }
 
 /// The f32 values of tensor `name` with shape `shape`.
-fn tensor(path: &Path, tensors: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+fn tensor(path: &Path, tensors: &SafeTensors, spec: &TensorSpec) -> Result<Vec<f32>> {
+    let (name, shape) = (spec.name.as_str(), spec.shape.as_slice());
     let view = tensors
         .tensor(name)
         .map_err(|_| model_error(path, format!("has no tensor `{name}`")))?;
@@ -133,44 +86,35 @@ pub(crate) fn read_collapsed(path: &Path) -> Result<SesrGraph> {
         ));
     }
     let meta = read_sidecar(path)?;
-    let Config {
-        m,
-        int_features: f,
-        scale,
-    } = meta.config;
-    if m == 0 || f == 0 || !(scale == 2 || scale == 4) || m > 1024 || f > 4096 {
-        return Err(model_error(
-            &sidecar_path(path),
-            format!("describes no runnable SESR: m={m}, int_features={f}, scale={scale}"),
-        ));
-    }
+    let config = meta.config;
     let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let tensors = SafeTensors::deserialize(&bytes)
         .map_err(|e| model_error(path, format!("is not a safetensors file: {e}")))?;
-    let conv = |stem: &str, o: usize, i: usize, k: usize| -> Result<ConvWeights> {
-        Ok(ConvWeights {
-            out_channels: o,
-            in_channels: i,
-            kernel: k,
-            weight: tensor(path, &tensors, &format!("{stem}.weight"), &[o, i, k, k])?,
-            bias: tensor(path, &tensors, &format!("{stem}.bias"), &[o])?,
-        })
-    };
-    let mut convs = vec![conv("input_block", f, 1, 5)?];
-    for i in 0..m {
-        convs.push(conv(&format!("blocks.{i}"), f, f, 3)?);
+    // The specs come in model order: each layer's weight and bias, then the PReLU slopes.
+    let specs = meta.tensors();
+    let mut values = specs.iter().map(|spec| tensor(path, &tensors, spec));
+    let mut next = || values.next().expect("one spec per collapsed tensor");
+    let mut convs = Vec::with_capacity(config.m + 2);
+    for i in 0..config.m + 2 {
+        let (out_channels, in_channels, kernel) = layer_shape(&config, i);
+        convs.push(ConvWeights {
+            out_channels,
+            in_channels,
+            kernel,
+            weight: next()?,
+            bias: next()?,
+        });
     }
-    convs.push(conv("output_block", scale * scale, f, 5)?);
-    let prelu = if meta.quant.weights && meta.quant.activations {
+    let slopes = (0..config.m).map(|_| next()).collect::<Result<Vec<_>>>()?;
+    let prelu = if meta.kind.quant().uses_relu() {
         vec![]
     } else {
-        (0..m)
-            .map(|i| tensor(path, &tensors, &format!("prelu.{i}"), &[f]))
-            .collect::<Result<_>>()?
+        slopes
     };
+    let scale = config.scale;
     Ok(SesrGraph {
         scale,
         height: 1,

@@ -19,6 +19,9 @@ pub enum RuntimeError {
     Input(String),
     #[error(transparent)]
     Tflite(#[from] sesr_tflite::TfliteError),
+    /// A checkpoint sidecar that cannot be read or describes no SESR.
+    #[error(transparent)]
+    Checkpoint(#[from] sesr_model::ModelError),
     /// A network given in memory that is not a runnable SESR.
     #[error("not a runnable SESR network: {0}")]
     Network(String),
@@ -28,6 +31,9 @@ pub enum RuntimeError {
         kernel: crate::Kernel,
         needs: &'static str,
     },
+    /// Input and output paths that cannot work together (upscaling files and folders).
+    #[error("{0}")]
+    Paths(String),
     /// An option out of range (zero threads, zero tile size).
     #[error("{0}")]
     Option(String),

@@ -71,6 +71,7 @@
 
 mod checkpoint;
 pub mod error;
+pub mod files;
 pub mod float32;
 pub mod int8;
 pub mod rgb;

@@ -70,7 +70,7 @@ fn checkpoints_it_cannot_run_are_clear_errors() {
         "config": {"m": 2, "int_features": 16, "feature_size": 256, "scale": 2}}"#;
     let e = load_error(&write_checkpoint(t, "future", &graph, Some(future)));
     assert!(
-        e.contains("format version 2, this runtime reads version 1"),
+        e.contains("format version 2, this build reads version 1"),
         "{e}"
     );
 

@@ -1,6 +1,6 @@
-//! Hyper-parameters of SESR and the paper's presets.
+//! The architecture of a SESR network, the paper's presets, and how a model trains.
 
-use crate::{CoreError, Result};
+use crate::{ModelError, Result};
 use serde::{Deserialize, Serialize};
 
 /// The architecture of one SESR network.
@@ -54,13 +54,13 @@ impl Preset {
 }
 
 impl std::str::FromStr for Preset {
-    type Err = CoreError;
+    type Err = ModelError;
     fn from_str(s: &str) -> Result<Self> {
         Preset::ALL
             .into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                CoreError::InvalidConfig(format!(
+                ModelError::InvalidConfig(format!(
                     "unknown preset `{s}`; choose one of m3, m5, m7, m11, xl"
                 ))
             })
@@ -80,13 +80,29 @@ impl SesrConfig {
         Ok(config)
     }
 
+    pub fn m3(scale: usize) -> Result<Self> {
+        Preset::M3.config(scale)
+    }
+
     pub fn m5(scale: usize) -> Result<Self> {
         Preset::M5.config(scale)
     }
 
+    pub fn m7(scale: usize) -> Result<Self> {
+        Preset::M7.config(scale)
+    }
+
+    pub fn m11(scale: usize) -> Result<Self> {
+        Preset::M11.config(scale)
+    }
+
+    pub fn xl(scale: usize) -> Result<Self> {
+        Preset::Xl.config(scale)
+    }
+
     /// Rejects what the network cannot be built from, with the reason.
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(CoreError::InvalidConfig(msg));
+        let bad = |msg: String| Err(ModelError::InvalidConfig(msg));
         if self.m == 0 {
             return bad("m (number of 3x3 blocks) must be at least 1, got 0".into());
         }
@@ -109,11 +125,70 @@ impl SesrConfig {
         Ok(())
     }
 
+    /// Output channels of the output block: one per pixel of a `scale` x `scale` cell.
+    pub fn output_channels(&self) -> usize {
+        self.scale * self.scale
+    }
+
     /// The reference's run-name stem, e.g. `SESR_m5_f16_x2_fs256`.
     pub fn run_stem(&self) -> String {
         format!(
             "SESR_m{}_f{}_x{}_fs{}",
             self.m, self.int_features, self.scale, self.feature_size
         )
+    }
+}
+
+/// How the training model runs its forward pass. Both give the same outputs and gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainingMode {
+    /// Every linear block runs as its kxk conv to `feature_size` channels and 1x1 projection.
+    Expanded,
+    /// Every step collapses each block into one small conv and runs that (the paper's method);
+    /// gradients still reach the expanded weights.
+    Collapsed,
+}
+
+impl std::str::FromStr for TrainingMode {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "expanded" => Ok(TrainingMode::Expanded),
+            "collapsed" => Ok(TrainingMode::Collapsed),
+            _ => Err(ModelError::InvalidConfig(format!(
+                "unknown linear block type `{s}`; choose `collapsed` or `expanded`"
+            ))),
+        }
+    }
+}
+
+impl TrainingMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainingMode::Expanded => "expanded",
+            TrainingMode::Collapsed => "collapsed",
+        }
+    }
+}
+
+/// Which parts of the network are fake-quantized during training.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantConfig {
+    /// 8-bit per-channel weights (`--quant-w`).
+    pub weights: bool,
+    /// 8-bit per-tensor activations (`--quant-a`).
+    pub activations: bool,
+}
+
+impl QuantConfig {
+    pub fn any(&self) -> bool {
+        self.weights || self.activations
+    }
+
+    /// With both on, SESR uses ReLU instead of PReLU, as the reference does: PReLU costs extra
+    /// operations on integer hardware (and is slow in LiteRT's int8 kernels).
+    pub fn uses_relu(&self) -> bool {
+        self.weights && self.activations
     }
 }

@@ -1,0 +1,16 @@
+//! The SESR network: the training model (expanded weights, expanded or collapsed forward) and
+//! the collapsed inference model.
+//!
+//! - `block`: one expanded linear block, and how a collapsed conv runs;
+//! - `graph`: the graph around the layers, shared by both models;
+//! - `training`: [`Sesr`], the training model;
+//! - `collapsed`: [`CollapsedSesr`], the inference model.
+
+mod block;
+mod collapsed;
+mod graph;
+mod training;
+
+pub use block::LinearBlock;
+pub use collapsed::{CollapsedSesr, ObservedRanges};
+pub use training::Sesr;

@@ -1,0 +1,25 @@
+//! sesr-model: what a SESR model *is*, on disk and in words, without libtorch. One definition,
+//! shared by the training core (`sesr-core`), the runtime (`sesr-runtime`), the exporters and
+//! the reports.
+//!
+//! - [`SesrConfig`] and [`Preset`]: the architecture (`m`, `f`, `p`, scale) and the paper's
+//!   models (M3, M5, M7, M11, XL); [`TrainingMode`] and [`QuantConfig`], how a model trains.
+//! - [`names`]: the tensor names and shapes of training and collapsed checkpoints, and the
+//!   activation quantization points ([`QuantPoint`]).
+//! - [`checkpoint`]: the JSON sidecar beside every `.safetensors` checkpoint and its version.
+//! - [`metrics`]: the per-epoch record of a training run (`metrics.jsonl`).
+//! - [`atomic`]: how every file of the project is written (a reader sees the old file or the
+//!   new one, never half).
+
+pub mod atomic;
+pub mod checkpoint;
+mod config;
+mod error;
+pub mod metrics;
+pub mod names;
+
+pub use checkpoint::{CheckpointKind, CheckpointMeta, FORMAT_VERSION};
+pub use config::{Preset, QuantConfig, SesrConfig, TrainingMode};
+pub use error::{ModelError, Result};
+pub use metrics::EpochMetrics;
+pub use names::{QuantPoint, TensorSpec};
