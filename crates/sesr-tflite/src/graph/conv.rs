@@ -39,6 +39,27 @@ pub(crate) fn to_bytes<T: Element>(values: &[T]) -> Vec<u8> {
     out
 }
 
+/// OIHW weights (PyTorch's order) in TFLite's OHWI order.
+pub(crate) fn ohwi<T: Copy>(
+    oihw: &[T],
+    out_channels: usize,
+    in_channels: usize,
+    k: usize,
+) -> Vec<T> {
+    let (o, i) = (out_channels, in_channels);
+    let mut out = Vec::with_capacity(oihw.len());
+    for oc in 0..o {
+        for ky in 0..k {
+            for kx in 0..k {
+                for ic in 0..i {
+                    out.push(oihw[((oc * i + ic) * k + ky) * k + kx]);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A convolution's constants: weight in OIHW (PyTorch) order, bias, and for int8 the
 /// per-output-channel scales of both (empty in float).
 #[derive(Clone, Debug, PartialEq)]
@@ -55,18 +76,12 @@ pub(crate) struct Conv<W, B> {
 impl<W: Element, B: Element> Conv<W, B> {
     /// The weight in TFLite's OHWI order.
     pub fn ohwi(&self) -> Vec<W> {
-        let (o, i, k) = (self.out_channels, self.in_channels, self.kernel);
-        let mut out = Vec::with_capacity(self.weight.len());
-        for oc in 0..o {
-            for ky in 0..k {
-                for kx in 0..k {
-                    for ic in 0..i {
-                        out.push(self.weight[((oc * i + ic) * k + ky) * k + kx]);
-                    }
-                }
-            }
-        }
-        out
+        ohwi(
+            &self.weight,
+            self.out_channels,
+            self.in_channels,
+            self.kernel,
+        )
     }
 
     /// The phase-packed convolution (see the module doc): input channel `(i * 2 + j) * C + c`
