@@ -226,7 +226,7 @@ impl<'m> Matcher<'m> {
             out_channels,
             in_channels,
             kernel,
-            weight: oihw(weight, out_channels, kernel, in_channels),
+            weight: oihw(weight, out_channels, in_channels, kernel),
             bias: bias
                 .chunks_exact(4)
                 .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -409,7 +409,7 @@ fn dims(shape: &[usize]) -> Vec<i32> {
 }
 
 /// OHWI weight bytes (the file's order) as int8 in OIHW (what [`Conv`] keeps).
-fn oihw(ohwi: &[u8], o: usize, k: usize, i: usize) -> Vec<i8> {
+fn oihw(ohwi: &[u8], o: usize, i: usize, k: usize) -> Vec<i8> {
     let mut oihw = vec![0i8; ohwi.len()];
     for oc in 0..o {
         for ky in 0..k {
@@ -422,4 +422,20 @@ fn oihw(ohwi: &[u8], o: usize, k: usize, i: usize) -> Vec<i8> {
         }
     }
     oihw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oihw_undoes_ohwi() {
+        let (o, i, k) = (3, 2, 5);
+        let weight: Vec<i8> = (0..o * i * k * k).map(|v| (v % 127) as i8 - 63).collect();
+        let file: Vec<u8> = crate::graph::ohwi(&weight, o, i, k)
+            .iter()
+            .map(|&w| w as u8)
+            .collect();
+        assert_eq!(oihw(&file, o, i, k), weight);
+    }
 }
