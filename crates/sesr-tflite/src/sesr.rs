@@ -29,7 +29,7 @@
 use crate::error::{Result, TfliteError};
 pub use crate::graph::Layout;
 use crate::graph::{
-    emit, output_conv_channel, to_bytes, Constant, Conv, Dims, Element, Numerics, Role,
+    emit, ohwi, output_conv_channel, to_bytes, Constant, Conv, Dims, Element, Numerics, Role,
 };
 use crate::schema::Quantization;
 use crate::write::MAX_TENSOR_ELEMENTS;
@@ -57,18 +57,12 @@ pub struct ConvWeights {
 impl ConvWeights {
     /// The weights in TFLite's OHWI layout.
     pub fn ohwi(&self) -> Vec<f32> {
-        let (o, i, k) = (self.out_channels, self.in_channels, self.kernel);
-        let mut out = Vec::with_capacity(self.weight.len());
-        for oc in 0..o {
-            for ky in 0..k {
-                for kx in 0..k {
-                    for ic in 0..i {
-                        out.push(self.weight[((oc * i + ic) * k + ky) * k + kx]);
-                    }
-                }
-            }
-        }
-        out
+        ohwi(
+            &self.weight,
+            self.out_channels,
+            self.in_channels,
+            self.kernel,
+        )
     }
 
     fn check(&self, name: &str, in_channels: usize, out_channels: Option<usize>) -> Result<()> {

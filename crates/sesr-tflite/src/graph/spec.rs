@@ -1,0 +1,94 @@
+//! What the float32 and int8 writers give the one emitter: the layout, the sizes, the numerics
+//! of each tensor (types, quantization, constants) and the names of the activations.
+
+use super::conv::{Conv, Element};
+use crate::schema::Quantization;
+
+/// How the graph is laid out in the `.tflite` file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Phase-packed input and output convolutions where the input size allows (even height
+    /// and width), the fastest form in LiteRT; otherwise [`Layout::Plain`].
+    #[default]
+    Fast,
+    /// The reference graph operator for operator.
+    Plain,
+}
+
+/// Names of the activation tensors.
+pub(crate) mod names {
+    pub const INPUT: &str = "input";
+    pub const INPUT_S2D: &str = "input_space_to_depth";
+    pub const SHIFTED: &str = "input_minus_half";
+    pub const INPUT_CONV_PACKED: &str = "input_conv_packed";
+    pub const INPUT_CONV: &str = "input_conv";
+    pub const RESIDUAL: &str = "residual_sum";
+    pub const RESIDUAL_S2D: &str = "residual_space_to_depth";
+    pub const OUTPUT_CONV: &str = "output_conv";
+    pub const INPUT_SPREAD: &str = "input_spread";
+    pub const FINAL_SUM: &str = "final_sum";
+    pub const CLIPPED: &str = "clipped";
+    pub const OUTPUT: &str = "output";
+
+    pub fn block_conv(i: usize) -> String {
+        format!("block_{i}_conv")
+    }
+
+    pub fn block(i: usize) -> String {
+        format!("block_{i}")
+    }
+
+    pub fn depth_to_space(i: usize, last: bool) -> String {
+        if last {
+            OUTPUT.to_string()
+        } else {
+            format!("depth_to_space_{i}")
+        }
+    }
+}
+
+/// Which activation a tensor holds, for its int8 parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Input,
+    Shifted,
+    InputConv,
+    BlockConv(usize),
+    Block(usize),
+    Residual,
+    OutputConv,
+    Output,
+}
+
+/// A constant tensor's contents.
+pub(crate) struct Constant {
+    pub data: Vec<u8>,
+    pub quantization: Option<Quantization>,
+}
+
+/// What differs between the float32 and the int8 model.
+pub(crate) trait Numerics {
+    type W: Element;
+    type B: Element;
+    fn int8(&self) -> bool;
+    /// Parameters of an activation (none in float).
+    fn quantization(&self, role: Role) -> Option<Quantization>;
+    /// Conv `index`: 0 the input conv, `1..=m` the blocks, `m + 1` the output conv.
+    fn conv(&self, index: usize) -> &Conv<Self::W, Self::B>;
+    /// The 1x1 conv that spreads the packed input over the 16 packed outputs.
+    fn spread(&self) -> Conv<Self::W, Self::B>;
+    /// The constant -0.5, shape `[1]`.
+    fn minus_half(&self) -> Constant;
+    /// PReLU `i`'s slopes, shape `[1, 1, f]`, or `None` for ReLU.
+    fn prelu(&self, i: usize) -> Option<Constant>;
+}
+
+/// The sizes of a SESR graph.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub scale: usize,
+    pub height: usize,
+    pub width: usize,
+    pub features: usize,
+    pub m: usize,
+}
