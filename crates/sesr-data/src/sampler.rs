@@ -21,8 +21,9 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::ImagePair;
 use crate::error::{DataError, Result};
+use crate::pair::ImagePair;
+use crate::plane::PlaneU8;
 
 /// The reference LR patch side: 64 at x2, 50 at x4 (and 64 for any other scale).
 pub fn default_lr_patch(scale: usize) -> usize {
@@ -344,7 +345,7 @@ fn transform_affine(n: usize, flip: bool, rot: u8) -> (Affine, Affine) {
 }
 
 fn copy_patch(
-    plane: &crate::plane::PlaneU8,
+    plane: &PlaneU8,
     x0: usize,
     y0: usize,
     n: usize,
