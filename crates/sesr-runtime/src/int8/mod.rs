@@ -31,6 +31,7 @@ mod x86;
 use std::path::Path;
 
 use sesr_data::plane::PlaneF32;
+use sesr_tflite::schema::TensorType;
 use sesr_tflite::{Int8Network, Model};
 
 use crate::error::{Result, RuntimeError};
@@ -53,26 +54,31 @@ const MAX_OUTPUT_VALUES: usize = 1 << 31;
 impl Int8Sesr {
     /// Reads an int8 SESR `.tflite` file written by `sesr-tflite` (either layout).
     pub fn from_tflite_file(path: &Path) -> Result<Self> {
-        let model = Model::read(path).map_err(|e| match e {
-            sesr_tflite::TfliteError::Io { source, .. } => RuntimeError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => RuntimeError::Model {
-                path: path.to_path_buf(),
-                message: other.to_string(),
-            },
-        })?;
+        let model = Model::read(path).map_err(|e| RuntimeError::from(e).in_file(path))?;
         Self::from_model(&model, path)
     }
 
-    /// The network of an already-read model; `path` names it in errors.
+    /// The network of an already-read model; `path` names it in errors. A float32 model gets
+    /// its own message, since its weights live in the checkpoint it was exported from.
     pub fn from_model(model: &Model, path: &Path) -> Result<Self> {
         let error = |message: String| RuntimeError::Model {
             path: path.to_path_buf(),
             message,
         };
-        let network = Int8Network::from_model(model).map_err(|e| error(e.to_string()))?;
+        let input_type = model.subgraphs.first().and_then(|graph| {
+            let index = usize::try_from(*graph.inputs.first()?).ok()?;
+            Some(graph.tensors.get(index)?.dtype)
+        });
+        if input_type == Some(TensorType::FLOAT32) {
+            return Err(error(
+                "is a float32 TFLite model (its input is FLOAT32); sesr-runtime runs int8 \
+                 .tflite files, and float32 models from the collapsed checkpoint \
+                 (.safetensors + .json) they were exported from"
+                    .into(),
+            ));
+        }
+        let network =
+            Int8Network::from_model(model).map_err(|e| RuntimeError::from(e).in_file(path))?;
         if let Some(conv) = network.convs.iter().find(|c| c.kernel > stream::MAX_KERNEL) {
             return Err(error(format!(
                 "a {0}x{0} convolution; the runtime takes kernels up to {1}x{1}",
