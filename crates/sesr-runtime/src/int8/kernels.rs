@@ -60,20 +60,21 @@ impl PackedConv {
     /// for a shape AVX-512 has no kernel for.
     fn new(conv: &ConvPlan, level: KernelLevel) -> Self {
         #[cfg(target_arch = "x86_64")]
-        {
+        let packed = {
             let avx512 = || avx512::ConvWeights::new(conv).map(Self::Avx512);
             let avx2 = || avx2::ConvWeights::new(conv).map(Self::Avx2);
-            let packed = match level {
+            match level {
                 KernelLevel::Avx512Vnni => avx512().or_else(avx2),
                 KernelLevel::Avx2 => avx2(),
                 KernelLevel::Scalar => None,
-            };
-            if let Some(packed) = packed {
-                return packed;
             }
-        }
-        let _ = (conv, level);
-        Self::Scalar
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let packed = {
+            let _ = (conv, level);
+            None
+        };
+        packed.unwrap_or(Self::Scalar)
     }
 }
 
@@ -96,6 +97,7 @@ impl Kernels {
         Self { level, convs }
     }
 
+    /// The instruction set they use.
     pub(crate) fn level(&self) -> KernelLevel {
         self.level
     }
