@@ -91,8 +91,8 @@ pub(crate) fn conv_row(
     assert!(rows.iter().all(|r| r.len() >= need));
     assert!(out.len() >= (oc / 4 - 1) * 4 * width + 4 * cols.end);
     assert!(weights.fits(conv));
-    // SAFETY: the CPU has AVX2 (checked above) and the slices cover every access (asserted
-    // above).
+    // SAFETY: the CPU has AVX2 (checked above); the slices cover every access and `weights`
+    // are `conv`'s (asserted above).
     unsafe { conv_avx2(conv, weights, rows, out, cols, width) }
 }
 

@@ -56,8 +56,8 @@ pub(crate) fn conv_row(
     assert!(rows.iter().all(|r| r.len() >= need));
     assert!(out.len() >= (oc / 4 - 1) * 4 * width + 4 * cols.end);
     assert!(weights.fits(conv));
-    // SAFETY: the CPU has AVX-512F/BW/VL/VNNI (checked above) and the slices cover every
-    // access (asserted above).
+    // SAFETY: the CPU has AVX-512F/BW/VL/VNNI (checked above); the slices cover every access
+    // and `weights` are `conv`'s (asserted above).
     unsafe { conv::conv_avx512(conv, weights, rows, out, cols, width) }
 }
 
@@ -151,8 +151,9 @@ pub(crate) fn output_row(
     assert!(rows.iter().all(|r| r.len() >= need));
     assert!(x.len() >= cols.len() && out.len() >= (s - 1) * out_width + s * (x0 + cols.len()));
     assert!(weights.fits(conv));
-    // SAFETY: AVX-512F/BW/VL/VNNI checked above; the slices cover every access (asserted
-    // above; reads of `x` and all writes are masked to `cols`).
+    // SAFETY: AVX-512F/BW/VL/VNNI checked above; the slices cover every access and `weights`
+    // are the output conv's (asserted above; reads of `x` and all writes are masked to
+    // `cols`).
     unsafe { conv::output_avx512(plan, weights, rows, cols, width, x, out, out_width, x0) };
     true
 }
