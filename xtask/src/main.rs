@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's task runner. It builds without libtorch so that it can
 //! install libtorch first; the real work happens in the crates it calls through cargo.
 
+mod downstream;
 mod setup;
 mod test;
 mod train_all;
@@ -12,15 +13,17 @@ usage: cargo xtask <task>
 
 tasks:
   setup      create .venv with PyPI's torch 2.13.0 (what tch 0.26 links) unless LIBTORCH is set
-  test       setup, then run every test of the workspace
+  test       setup, then run every test of the workspace and the README's library example
+  downstream build and run the README's library example in a crate outside the workspace
   train-all  the whole pipeline: x2, x4 from x2, QAT, TFLite export, summary (--help for flags)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup::run().map(|_| ()),
+        Some("setup") => setup::run().map(|libtorch| setup::print_library_env(&libtorch)),
         Some("test") => test::run(&args[1..]),
+        Some("downstream") => downstream::run(),
         Some("train-all") => train_all::run(&args[1..]),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");

@@ -70,6 +70,18 @@ pub fn run() -> Result<PathBuf> {
     Ok(link)
 }
 
+/// The environment a program outside this workspace that depends on sesr-core needs (the
+/// README's "As a library"): where libtorch is, and its folder in the binary's rpath.
+pub fn print_library_env(libtorch: &Path) {
+    let dir = libtorch;
+    println!("xtask: libtorch is ready. For your own crate that depends on sesr-core:");
+    println!("export LIBTORCH={}", dir.display());
+    println!(
+        "export RUSTFLAGS=\"-C link-arg=-Wl,-rpath,{}\"",
+        dir.join("lib").display()
+    );
+}
+
 /// Creates the virtualenv if it is missing and returns its Python.
 fn create_venv(venv: &Path) -> Result<PathBuf> {
     let python = venv_python();

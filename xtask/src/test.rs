@@ -1,6 +1,7 @@
-//! `cargo xtask test`: sets libtorch up, then runs the whole workspace's tests.
+//! `cargo xtask test`: sets libtorch up, runs the whole workspace's tests, then builds and runs
+//! the README's library example outside the workspace (`downstream`).
 
-use crate::setup;
+use crate::{downstream, setup};
 use anyhow::Result;
 
 pub fn run(extra_args: &[String]) -> Result<()> {
@@ -10,5 +11,6 @@ pub fn run(extra_args: &[String]) -> Result<()> {
             .current_dir(setup::repo_root())
             .args(["test", "--workspace"])
             .args(extra_args),
-    )
+    )?;
+    downstream::run()
 }

@@ -488,13 +488,10 @@ impl Pipeline {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: readers see
-/// the old file or the new one, never half of one.
+/// Writes `bytes` atomically (sesr-model's rule for every file the project writes).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    sesr_model::atomic::write_file_atomic(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn run(args: &[String]) -> Result<()> {

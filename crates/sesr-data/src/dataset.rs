@@ -23,9 +23,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::io::{has_image_extension, load_image_u8};
-use crate::plane::PlaneU8;
+pub use crate::io::list_images;
+use crate::io::load_image_u8;
+pub use crate::pair::ImagePair;
 use crate::protocol::make_lr_u8;
+use crate::sampler::default_lr_patch;
 
 /// Which half of DIV2K.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,7 +158,7 @@ impl fmt::Display for Source {
 /// The HR side of a training patch in the reference code: 128 for x2 (LR 64), 200 for x4
 /// (LR 50).
 pub fn default_hr_patch(scale: usize) -> usize {
-    scale * crate::sampler::default_lr_patch(scale)
+    scale * default_lr_patch(scale)
 }
 
 /// How [`load_pairs`] treats bad files and how many threads it decodes with.
@@ -183,18 +185,6 @@ impl LoadOptions {
     }
 }
 
-/// One training image: Y planes of LR and HR, 8-bit (`round(Y * 255)`), with
-/// `hr.width == scale * lr.width` and `hr.height == scale * lr.height`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ImagePair {
-    /// File stem of the HR image, e.g. `0001`.
-    pub name: String,
-    /// LR Y plane.
-    pub lr: PlaneU8,
-    /// HR Y plane.
-    pub hr: PlaneU8,
-}
-
 /// What [`load_pairs`] found.
 #[derive(Clone, Debug, Default)]
 pub struct LoadReport {
@@ -202,35 +192,6 @@ pub struct LoadReport {
     pub pairs: Vec<ImagePair>,
     /// One line per skipped file (only with `skip_bad`).
     pub warnings: Vec<String>,
-}
-
-/// Lists the image files (by extension) of `dir`, sorted; hidden files (names starting with
-/// `.`, e.g. macOS `._0001.png` or unfinished atomic writes) are ignored. `what` names the
-/// folder in errors.
-pub fn list_images(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        return Err(DataError::MissingFolder {
-            path: dir.to_path_buf(),
-            what: what.into(),
-            hint: "check the path".into(),
-        });
-    }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
-        let entry = entry.map_err(|e| DataError::io(dir, e))?;
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !hidden && path.is_file() && has_image_extension(&path) {
-            files.push(path);
-        }
-    }
-    if files.is_empty() {
-        return Err(DataError::EmptyFolder {
-            path: dir.to_path_buf(),
-        });
-    }
-    files.sort();
-    Ok(files)
 }
 
 fn stem(path: &Path) -> String {

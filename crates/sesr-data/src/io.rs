@@ -37,6 +37,35 @@ pub fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
+/// Lists the image files (by extension) of `dir`, sorted; hidden files (names starting with
+/// `.`, e.g. macOS `._0001.png` or unfinished atomic writes) are ignored. `what` names the
+/// folder in errors.
+pub fn list_images(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(DataError::MissingFolder {
+            path: dir.to_path_buf(),
+            what: what.into(),
+            hint: "check the path".into(),
+        });
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let entry = entry.map_err(|e| DataError::io(dir, e))?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.is_file() && has_image_extension(&path) {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::EmptyFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    files.sort();
+    Ok(files)
+}
+
 impl<T: Copy> Image<T> {
     /// Width in pixels.
     pub fn width(&self) -> usize {

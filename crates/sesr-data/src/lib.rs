@@ -15,6 +15,8 @@
 //!   reconstruction for upscaling whole images;
 //! * [`dataset`]: DIV2K / HR-folder / paired-folder discovery, pairing and validation, decoded
 //!   in parallel into compact 8-bit Y planes;
+//! * [`pair`]: [`ImagePair`], one training image's LR and HR Y planes, what `dataset` loads
+//!   and `sampler` cuts;
 //! * [`sampler`]: deterministic per-epoch patch plans (random crop, flip, rot90, shuffle) and a
 //!   background [`Loader`] yielding N x 1 x H x W batches.
 //!
@@ -77,15 +79,17 @@ pub mod dataset;
 pub mod error;
 pub mod io;
 pub mod metrics;
+pub mod pair;
 pub mod plane;
 pub mod protocol;
 pub mod resize;
 pub mod sampler;
 
-pub use dataset::{load_pairs, ImagePair, LoadOptions, LoadReport, Source, Split};
+pub use dataset::{load_pairs, LoadOptions, LoadReport, Source, Split};
 pub use error::{DataError, Result};
 pub use io::{load_image, load_image_u8, load_y, save_gray_png, save_rgb_png, LoadedImage};
 pub use metrics::{psnr_float, psnr_y8, ssim_y8};
+pub use pair::ImagePair;
 pub use plane::{Plane, PlaneF32, PlaneU8};
 pub use protocol::{bicubic_baseline, load_benchmark, Baseline, EvalImage, Protocol, Scores};
 pub use resize::{imresize, imresize_u8, Factor};

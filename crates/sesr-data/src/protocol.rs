@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::color::{rgb_planes_to_ycbcr, ycbcr_planes_to_rgb};
 use crate::error::{DataError, Result};
-use crate::io::{has_image_extension, load_image_u8, Image, LoadedImage, LoadedImage8};
+use crate::io::{
+    has_image_extension, list_images, load_image_u8, Image, LoadedImage, LoadedImage8,
+};
 use crate::metrics::{psnr_y8, ssim_y8};
 use crate::plane::{Plane, PlaneF32};
 use crate::resize::{imresize_by, imresize_u8_by, Factor};
@@ -229,7 +231,7 @@ pub struct BenchmarkImage {
 /// Loads every PNG/JPEG/BMP image of a benchmark folder (e.g. `Set5`), sorted by file name.
 pub fn load_benchmark(dir: impl AsRef<Path>) -> Result<Vec<BenchmarkImage>> {
     let dir = dir.as_ref();
-    let files = crate::dataset::list_images(dir, "benchmark")?;
+    let files = list_images(dir, "benchmark")?;
     files
         .into_iter()
         .filter(|p| has_image_extension(p))

@@ -1,6 +1,6 @@
 //! The runtime's errors: each names the file or the input at fault and what to do.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
@@ -22,6 +22,13 @@ pub enum RuntimeError {
     /// A checkpoint sidecar that cannot be read or describes no SESR.
     #[error(transparent)]
     Checkpoint(#[from] sesr_model::ModelError),
+    /// A model file sesr-tflite refuses: not TFLite, corrupt, not an int8 SESR export, or a
+    /// network that is not a valid SESR graph.
+    #[error("{}: {source}", path.display())]
+    TfliteFile {
+        path: PathBuf,
+        source: sesr_tflite::TfliteError,
+    },
     /// A network given in memory that is not a runnable SESR.
     #[error("not a runnable SESR network: {0}")]
     Network(String),
@@ -45,4 +52,19 @@ pub enum RuntimeError {
     /// Decoding or colour conversion of an image (the RGB helper).
     #[error(transparent)]
     Data(#[from] sesr_data::DataError),
+}
+
+impl RuntimeError {
+    /// This error of a network read from `path`, naming the file: sesr-tflite's errors stay
+    /// typed (an I/O error as [`RuntimeError::Io`]), a network the runtime cannot run becomes
+    /// [`RuntimeError::Model`].
+    pub(crate) fn in_file(self, path: &Path) -> Self {
+        let path = path.to_path_buf();
+        match self {
+            Self::Tflite(sesr_tflite::TfliteError::Io { source, .. }) => Self::Io { path, source },
+            Self::Tflite(source) => Self::TfliteFile { path, source },
+            Self::Network(message) => Self::Model { path, message },
+            other => other,
+        }
+    }
 }

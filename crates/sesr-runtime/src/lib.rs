@@ -172,35 +172,6 @@ pub struct Upscaler {
     tile_height: Option<usize>,
 }
 
-/// The int8 network of a `.tflite`; a float32 file gets its own message, since its weights
-/// live in the checkpoint it was exported from.
-fn read_int8_tflite(path: &Path) -> Result<int8::Int8Sesr> {
-    let model = sesr_tflite::Model::read(path).map_err(|e| match e {
-        sesr_tflite::TfliteError::Io { source, .. } => RuntimeError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => RuntimeError::Model {
-            path: path.to_path_buf(),
-            message: other.to_string(),
-        },
-    })?;
-    let input_type = model.subgraphs.first().and_then(|graph| {
-        let index = usize::try_from(*graph.inputs.first()?).ok()?;
-        Some(graph.tensors.get(index)?.dtype)
-    });
-    if input_type == Some(sesr_tflite::schema::TensorType::FLOAT32) {
-        return Err(RuntimeError::Model {
-            path: path.to_path_buf(),
-            message: "is a float32 TFLite model; sesr-runtime runs int8 .tflite files, and \
-                      float32 models from the collapsed checkpoint (.safetensors + .json) they \
-                      were exported from"
-                .into(),
-        });
-    }
-    int8::Int8Sesr::from_model(&model, path)
-}
-
 fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -219,14 +190,10 @@ impl Upscaler {
             .map(str::to_ascii_lowercase);
         match extension.as_deref() {
             Some("safetensors") => Self::new(Network::Float32(
-                Float32Sesr::from_graph(&checkpoint::read_collapsed(path)?).map_err(|message| {
-                    RuntimeError::Model {
-                        path: path.to_path_buf(),
-                        message,
-                    }
-                })?,
+                Float32Sesr::from_graph(&checkpoint::read_collapsed(path)?)
+                    .map_err(|e| e.in_file(path))?,
             )),
-            Some("tflite") => Self::new(Network::Int8(read_int8_tflite(path)?)),
+            Some("tflite") => Self::new(Network::Int8(int8::Int8Sesr::from_tflite_file(path)?)),
             _ => Err(RuntimeError::Model {
                 path: path.to_path_buf(),
                 message: "is neither a .safetensors checkpoint (with its .json sidecar) nor a \
@@ -239,9 +206,7 @@ impl Upscaler {
     /// A float32 upscaler from a collapsed network in memory (its `height` and `width` are
     /// ignored: any image size runs). An empty `prelu` means ReLU.
     pub fn from_graph(graph: &SesrGraph) -> Result<Upscaler> {
-        Self::new(Network::Float32(
-            Float32Sesr::from_graph(graph).map_err(RuntimeError::Network)?,
-        ))
+        Self::new(Network::Float32(Float32Sesr::from_graph(graph)?))
     }
 
     fn new(network: Network) -> Result<Upscaler> {

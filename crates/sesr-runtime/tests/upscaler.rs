@@ -5,8 +5,8 @@ mod common;
 
 use common::{max_abs_diff, photo_y, random_graph, write_checkpoint};
 use sesr_data::io::Image;
-use sesr_runtime::{Precision, Upscaler};
-use sesr_tflite::{write_float32, write_int8, ActivationRanges, Range};
+use sesr_runtime::{Precision, RuntimeError, Upscaler};
+use sesr_tflite::{write_float32, write_int8, ActivationRanges, Range, TfliteError};
 use std::path::Path;
 
 fn load_error(path: &Path) -> String {
@@ -179,4 +179,38 @@ fn upscale_image_takes_y_through_sesr_and_keeps_gray_gray() {
     let sr = up.upscale_image(&gray).unwrap();
     assert!(matches!(sr, Image::Gray(_)));
     assert_eq!((sr.width(), sr.height()), (60, 40));
+}
+
+#[test]
+fn errors_of_sesr_tflite_stay_typed() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Not a TFLite file: sesr-tflite's error, with the file's name.
+    let junk = tmp.path().join("junk.tflite");
+    std::fs::write(&junk, b"not a flatbuffer at all").unwrap();
+    match Upscaler::load(&junk).unwrap_err() {
+        RuntimeError::TfliteFile { path, source } => {
+            assert_eq!(path, junk);
+            assert!(matches!(source, TfliteError::NotTflite(_)), "{source:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A model cut short after its header: the flatbuffer no longer verifies.
+    let cut = tmp.path().join("cut.tflite");
+    let mut graph = random_graph(2, 16, 2, false, 600);
+    let mut bytes = write_float32(&graph).unwrap();
+    bytes.truncate(64);
+    std::fs::write(&cut, bytes).unwrap();
+    let e = Upscaler::load(&cut).unwrap_err();
+    assert!(
+        matches!(&e, RuntimeError::TfliteFile { path, .. } if path == &cut),
+        "{e:?}"
+    );
+    assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+    // A network in memory that sesr-tflite's check refuses.
+    graph.scale = 3;
+    let e = Upscaler::from_graph(&graph).unwrap_err();
+    assert!(
+        matches!(e, RuntimeError::Tflite(TfliteError::InvalidGraph(_))),
+        "{e:?}"
+    );
 }

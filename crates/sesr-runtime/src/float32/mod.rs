@@ -21,7 +21,7 @@ mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
-use crate::Kernel;
+use crate::{Kernel, Result, RuntimeError};
 use sesr_data::plane::PlaneF32;
 use sesr_tflite::SesrGraph;
 
@@ -110,21 +110,22 @@ fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
 }
 
 impl Float32Sesr {
-    /// Packs a collapsed network; fails with the reason when it is not SESR-shaped (5x5 input
-    /// conv from 1 channel, `m` 3x3 convs, 5x5 output conv to `scale^2`, x2 or x4).
-    pub(crate) fn from_graph(graph: &SesrGraph) -> Result<Self, String> {
-        graph.validate().map_err(|e| e.to_string())?;
+    /// Packs a collapsed network; fails with sesr-tflite's error when the graph is not
+    /// consistent, with [`RuntimeError::Network`] when it is not SESR-shaped (5x5 input conv
+    /// from 1 channel, `m` 3x3 convs, 5x5 output conv to `scale^2`, x2 or x4).
+    pub(crate) fn from_graph(graph: &SesrGraph) -> Result<Self> {
+        graph.validate()?;
         let (m, f, scale) = (graph.m(), graph.features(), graph.scale);
         if m == 0 {
-            return Err("needs at least one 3x3 block".into());
+            return Err(RuntimeError::Network("needs at least one 3x3 block".into()));
         }
         for (i, conv) in graph.convs.iter().enumerate() {
             let want = if i == 0 || i == m + 1 { 5 } else { 3 };
             if conv.kernel != want {
-                return Err(format!(
+                return Err(RuntimeError::Network(format!(
                     "conv {i} has a {k}x{k} kernel; SESR's is {want}x{want}",
                     k = conv.kernel
-                ));
+                )));
             }
         }
         let c = f.div_ceil(LANES) * LANES;

@@ -11,7 +11,17 @@
 //! bytes at a time with AVX-512 VBMI, or by TFLite's arithmetic on AVX-512 without VBMI. Every kernel computes the same integers as TFLite's reference
 //! kernels (`sesr_tflite::simulate_int8`), so the output is what LiteRT computes, up to the one
 //! step by which XNNPACK's rounding sometimes differs.
+//!
+//! Modules, each depending only on those before it: `plan` (the network as the kernels need
+//! it, no instruction set in sight), `scalar` (the reference kernels), `x86`, `avx2` and
+//! `avx512` (the SIMD kernels), `kernels` (the level and the row calls' dispatch), `stream`
+//! (the fused tiles). [`Int8Sesr`] picks the level.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod kernels;
 mod plan;
 mod scalar;
 mod stream;
@@ -21,57 +31,21 @@ mod x86;
 use std::path::Path;
 
 use sesr_data::plane::PlaneF32;
+use sesr_tflite::schema::TensorType;
 use sesr_tflite::{Int8Network, Model};
 
 use crate::error::{Result, RuntimeError};
+pub use kernels::KernelLevel;
+use kernels::Kernels;
 use plan::NetworkPlan;
-
-/// The instruction set the row kernels use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelLevel {
-    /// Portable Rust: the correctness reference.
-    Scalar,
-    /// AVX2 (16-bit products, `vpmaddwd`).
-    Avx2,
-    /// AVX-512 (F, BW, VL) with VNNI (`vpdpbusd`: four int8 products per 32-bit lane).
-    Avx512Vnni,
-}
-
-impl KernelLevel {
-    /// Whether the running CPU has this instruction set.
-    pub fn is_supported(self) -> bool {
-        match self {
-            Self::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx512Vnni => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512vnni")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
-    /// The fastest level the CPU supports.
-    pub fn best() -> Self {
-        [Self::Avx512Vnni, Self::Avx2]
-            .into_iter()
-            .find(|level| level.is_supported())
-            .unwrap_or(Self::Scalar)
-    }
-}
 
 /// An int8 SESR model ready to run.
 #[derive(Clone, Debug)]
 pub struct Int8Sesr {
     /// The recovered network and its kernel plan (boxed: a few hundred bytes).
     model: Box<(Int8Network, NetworkPlan)>,
-    level: KernelLevel,
+    /// The row kernels the plan runs on.
+    kernels: Kernels,
 }
 
 /// Largest output (`scale^2 * height * width` values) accepted: 2^31 int8 values.
@@ -80,26 +54,31 @@ const MAX_OUTPUT_VALUES: usize = 1 << 31;
 impl Int8Sesr {
     /// Reads an int8 SESR `.tflite` file written by `sesr-tflite` (either layout).
     pub fn from_tflite_file(path: &Path) -> Result<Self> {
-        let model = Model::read(path).map_err(|e| match e {
-            sesr_tflite::TfliteError::Io { source, .. } => RuntimeError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => RuntimeError::Model {
-                path: path.to_path_buf(),
-                message: other.to_string(),
-            },
-        })?;
+        let model = Model::read(path).map_err(|e| RuntimeError::from(e).in_file(path))?;
         Self::from_model(&model, path)
     }
 
-    /// The network of an already-read model; `path` names it in errors.
+    /// The network of an already-read model; `path` names it in errors. A float32 model gets
+    /// its own message, since its weights live in the checkpoint it was exported from.
     pub fn from_model(model: &Model, path: &Path) -> Result<Self> {
         let error = |message: String| RuntimeError::Model {
             path: path.to_path_buf(),
             message,
         };
-        let network = Int8Network::from_model(model).map_err(|e| error(e.to_string()))?;
+        let input_type = model.subgraphs.first().and_then(|graph| {
+            let index = usize::try_from(*graph.inputs.first()?).ok()?;
+            Some(graph.tensors.get(index)?.dtype)
+        });
+        if input_type == Some(TensorType::FLOAT32) {
+            return Err(error(
+                "is a float32 TFLite model (its input is FLOAT32); sesr-runtime runs int8 \
+                 .tflite files, and float32 models from the collapsed checkpoint \
+                 (.safetensors + .json) they were exported from"
+                    .into(),
+            ));
+        }
+        let network =
+            Int8Network::from_model(model).map_err(|e| RuntimeError::from(e).in_file(path))?;
         if let Some(conv) = network.convs.iter().find(|c| c.kernel > stream::MAX_KERNEL) {
             return Err(error(format!(
                 "a {0}x{0} convolution; the runtime takes kernels up to {1}x{1}",
@@ -108,9 +87,10 @@ impl Int8Sesr {
             )));
         }
         let plan = NetworkPlan::new(&network);
+        let kernels = Kernels::new(&plan, KernelLevel::best());
         Ok(Self {
             model: Box::new((network, plan)),
-            level: KernelLevel::best(),
+            kernels,
         })
     }
 
@@ -122,13 +102,13 @@ impl Int8Sesr {
                 "this CPU does not support the {level:?} kernels"
             )));
         }
-        self.level = level;
+        self.kernels = Kernels::new(&self.model.1, level);
         Ok(self)
     }
 
     /// The kernels in use.
     pub fn kernel_level(&self) -> KernelLevel {
-        self.level
+        self.kernels.level()
     }
 
     /// The upscaling factor (2 or 4).
@@ -209,7 +189,7 @@ impl Int8Sesr {
         let run = |output: &mut [i8]| {
             stream::run(
                 &self.model.1,
-                self.level,
+                &self.kernels,
                 input,
                 width,
                 height,

@@ -6,9 +6,6 @@
 use sesr_tflite::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantParams};
 use sesr_tflite::{Int8Conv, Int8Network, Int8Prelu};
 
-#[cfg(target_arch = "x86_64")]
-use super::x86;
-
 /// Offset between int8 values and the `u8` the kernels store.
 pub(crate) const U8_OFFSET: i32 = 128;
 
@@ -81,9 +78,6 @@ pub(crate) struct ConvPlan {
     pub pad: u8,
     /// The PReLU applied to this conv's output (PReLU blocks), after requantization.
     pub prelu: Option<PreluPlan>,
-    /// Weights rearranged for the SIMD kernels.
-    #[cfg(target_arch = "x86_64")]
-    pub simd: x86::ConvWeights,
 }
 
 /// An int8 PRELU on `u8` values: elementwise on 256 possible inputs, so a table per channel
@@ -149,7 +143,7 @@ impl ConvPlan {
             .map(|(w, &b)| b - input_offset * w.iter().map(|&v| v as i32).sum::<i32>())
             .collect();
         let multipliers = conv.multipliers();
-        let mut plan = Self {
+        Self {
             in_channels: conv.in_channels,
             out_channels: conv.out_channels,
             kernel: conv.kernel,
@@ -163,14 +157,7 @@ impl ConvPlan {
             activation_min: conv.activation_min(),
             pad: (conv.input.zero_point + U8_OFFSET) as u8,
             prelu: prelu.map(PreluPlan::new),
-            #[cfg(target_arch = "x86_64")]
-            simd: x86::ConvWeights::default(),
-        };
-        #[cfg(target_arch = "x86_64")]
-        {
-            plan.simd = x86::ConvWeights::new(&plan);
         }
-        plan
     }
 
     /// Half the kernel: the rows and columns read on each side.

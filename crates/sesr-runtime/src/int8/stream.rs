@@ -14,11 +14,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::plan::{AddPlan, ConvPlan, NetworkPlan, PreluPlan, U8_OFFSET};
-use super::{scalar, KernelLevel};
-
-#[cfg(target_arch = "x86_64")]
-use super::x86;
+use super::kernels::Kernels;
+use super::plan::{NetworkPlan, U8_OFFSET};
 
 /// Low-resolution columns per tile: rings of a few rows of this width stay in L2.
 const TILE_WIDTH: usize = 384;
@@ -169,7 +166,7 @@ impl Scratch {
 struct Tile<'a> {
     plan: &'a NetworkPlan,
     geometry: &'a Geometry,
-    level: KernelLevel,
+    kernels: &'a Kernels,
     input: &'a [i8],
     width: usize,
     height: usize,
@@ -223,9 +220,9 @@ impl Tile<'_> {
                 *row = source.row(y as isize + ky as isize - pad as isize, self.height);
             }
             let out = after[0].row_mut(y);
-            conv_row(
-                self.level,
-                conv,
+            self.kernels.conv_row(
+                self.plan,
+                l - 1,
                 &rows[..conv.kernel],
                 out,
                 bcols.clone(),
@@ -233,7 +230,7 @@ impl Tile<'_> {
             );
             // PReLU blocks: the PReLU follows the conv on the row while it is in L1.
             if let Some(prelu) = &conv.prelu {
-                prelu_row(self.level, prelu, out, bcols, geometry.width());
+                self.kernels.prelu_row(prelu, out, bcols, geometry.width());
             }
         } else {
             self.ensure(rings, m + 1, y);
@@ -251,8 +248,7 @@ impl Tile<'_> {
             let out = after[0].row_mut(y);
             for g in 0..groups {
                 let bytes = g * segment + unit * bcols.start..g * segment + unit * bcols.end;
-                add_row(
-                    self.level,
+                self.kernels.add_row(
                     &self.plan.residual,
                     &a[bytes.clone()],
                     &b[bytes.clone()],
@@ -287,8 +283,7 @@ impl Tile<'_> {
                 *row = source.row(y as isize + ky as isize - pad as isize, self.height);
             }
             let input = &self.input[y * self.width + self.x0..][..self.x1 - self.x0];
-            output_row(
-                self.level,
+            self.kernels.output_row(
                 plan,
                 &rows[..conv.kernel],
                 bcols.clone(),
@@ -303,77 +298,11 @@ impl Tile<'_> {
     }
 }
 
-fn conv_row(
-    level: KernelLevel,
-    conv: &ConvPlan,
-    rows: &[&[u8]],
-    out: &mut [u8],
-    cols: Range<usize>,
-    width: usize,
-) {
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        KernelLevel::Avx2 | KernelLevel::Avx512Vnni => {
-            x86::conv_row(level, conv, rows, out, cols, width)
-        }
-        _ => scalar::conv_row(conv, rows, out, cols, width),
-    }
-}
-
-/// The output conv, the final ADD and the depth-to-space of one row (see
-/// [`scalar::finish_row`]); AVX-512 does all three in registers.
-#[allow(clippy::too_many_arguments)]
-fn output_row(
-    level: KernelLevel,
-    plan: &NetworkPlan,
-    rows: &[&[u8]],
-    cols: Range<usize>,
-    width: usize,
-    x: &[i8],
-    out: &mut [i8],
-    out_width: usize,
-    x0: usize,
-    conv_out: &mut [u8],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if level == KernelLevel::Avx512Vnni
-        && x86::output_row(plan, rows, cols.clone(), width, x, out, out_width, x0)
-    {
-        return;
-    }
-    let conv = &plan.convs[plan.m() + 1];
-    conv_row(level, conv, rows, conv_out, cols.clone(), width);
-    scalar::finish_row(plan, conv_out, cols, width, x, out, out_width, x0);
-}
-
-fn prelu_row(
-    level: KernelLevel,
-    prelu: &PreluPlan,
-    row: &mut [u8],
-    cols: Range<usize>,
-    width: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if level == KernelLevel::Avx512Vnni && x86::prelu_row(prelu, row, cols.clone(), width) {
-        return;
-    }
-    let _ = level;
-    scalar::prelu_row(prelu, row, cols, width);
-}
-
-fn add_row(level: KernelLevel, add: &AddPlan, a: &[u8], b: &[u8], out: &mut [u8]) {
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        KernelLevel::Avx2 | KernelLevel::Avx512Vnni => x86::add_row(level, add, a, b, out),
-        _ => scalar::add_row(add, a, b, out),
-    }
-}
-
 /// Runs the network on `input` (`height` rows of `width` int8 values) into `output`
 /// (`scale^2 * height * width` values), on `threads` threads.
 pub(crate) fn run(
     plan: &NetworkPlan,
-    level: KernelLevel,
+    kernels: &Kernels,
     input: &[i8],
     width: usize,
     height: usize,
@@ -397,7 +326,7 @@ pub(crate) fn run(
             let tile = Tile {
                 plan,
                 geometry: &geometry,
-                level,
+                kernels,
                 input,
                 width,
                 height,
