@@ -470,8 +470,8 @@ impl Pipeline {
             md += &format!("\n## {caption}\n\n![{caption}]({file})\n");
         }
         let out = &self.opts.out;
-        write_atomic(&out.join("summary.md"), md.as_bytes())?;
-        write_atomic(
+        write_file(&out.join("summary.md"), md.as_bytes())?;
+        write_file(
             &out.join("summary.json"),
             serde_json::to_vec_pretty(&json!({
                 "preset": self.opts.preset,
@@ -489,7 +489,7 @@ impl Pipeline {
 }
 
 /// Writes `bytes` atomically (sesr-model's rule for every file the project writes).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     sesr_model::atomic::write_file_atomic(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
 }

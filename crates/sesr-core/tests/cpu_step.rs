@@ -94,6 +94,11 @@ fn compare_quant(
     assert_eq!(expected.len(), actual.len());
     // Activation ranges (QAT) are compared together below.
     let (mut range_error, mut range_norm) = (0.0, 0.0);
+    let largest_range = expected
+        .iter()
+        .filter(|(name, e)| name.starts_with("quant.act.") && e.defined())
+        .map(|(_, e)| e.abs().max().double_value(&[]))
+        .fold(0.0, f64::max);
     for ((name, e), (_, a)) in expected.iter().zip(&actual) {
         if !e.defined() {
             // ReLU models leave their (unused) PReLU slopes without a gradient.
@@ -106,9 +111,13 @@ fn compare_quant(
         if name.starts_with("quant.act.") {
             // Each is a sum over a whole tensor of terms that cancel, and one value on the
             // other side of a rounding boundary moves it by that value's gradient: a sign or
-            // wiring error shows as a difference of the gradient's own size.
+            // wiring error shows as a difference of the gradient's own size. A range whose
+            // gradient nearly cancels to zero is judged against the others' size instead
+            // (libtorch's reduction order varies with load: seen 1.2e-6 vs 6.6e-7 on one run,
+            // equal on the next).
             let (a, e) = (a.double_value(&[]), e.double_value(&[]));
-            assert!(err <= 0.5 * scale, "{config:?} {name}: {a} vs autograd {e}");
+            let allowed = 0.5 * scale.max(0.05 * largest_range);
+            assert!(err <= allowed, "{config:?} {name}: {a} vs autograd {e}");
             range_error += err * err;
             range_norm += scale * scale;
             continue;
