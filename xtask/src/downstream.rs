@@ -118,8 +118,8 @@ mod tests {
     fn the_readme_example_is_found_and_depends_on_sesr_core_alone() {
         let root = setup::repo_root();
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-        let manifest = manifest(&readme, &root).unwrap();
-        assert!(manifest.contains(&format!("{}/crates/sesr-core", root.display())));
+        let written = manifest(&readme, &root).unwrap();
+        assert!(written.contains(&format!("{}/crates/sesr-core", root.display())));
         let main = readme_block(&readme, "src/main.rs").unwrap();
         assert!(main.contains("fn main()") && !main.contains("```"));
         // A second dependency line is refused.
