@@ -72,7 +72,7 @@ fn build_and_run(crate_dir: &Path, root: &Path, libtorch: &Path) -> Result<()> {
     let out = setup::cargo()
         .current_dir(crate_dir)
         // Exactly the README's environment: none of the workspace's cargo settings apply here.
-        .env("LIBTORCH", &libtorch)
+        .env("LIBTORCH", libtorch)
         .env(
             "RUSTFLAGS",
             format!("-C link-arg=-Wl,-rpath,{}", libtorch.join("lib").display()),
