@@ -4,6 +4,8 @@
 use crate::models::load_checkpoint;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use sesr_core::checkpoint::sidecar_path;
+use sesr_model::atomic::same_file;
 use std::path::PathBuf;
 use tch::Device;
 
@@ -26,6 +28,16 @@ pub fn run(args: &CollapseArgs) -> Result<()> {
         bail!(
             "--output {}: a checkpoint is written as .safetensors (its .json sidecar beside it)",
             args.output.display()
+        );
+    }
+    let (input_sidecar, output_sidecar) =
+        (sidecar_path(&args.checkpoint), sidecar_path(&args.output));
+    if same_file(&args.output, &args.checkpoint) || same_file(&output_sidecar, &input_sidecar) {
+        bail!(
+            "--output {} would overwrite --checkpoint {} (or its .json sidecar); write the \
+             collapsed checkpoint under another name",
+            args.output.display(),
+            args.checkpoint.display()
         );
     }
     let model = load_checkpoint(&args.checkpoint, Device::Cpu)?;

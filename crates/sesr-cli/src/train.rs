@@ -140,6 +140,19 @@ fn check_args(args: &TrainArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    let name_is_a_folder_name = !args.model_name.is_empty()
+        && !args.model_name.starts_with('.')
+        && args
+            .model_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !name_is_a_folder_name {
+        bail!(
+            "--model-name {}: the run folder's name prefix must be a plain name (letters, \
+             digits, `_`, `-`, `.`; not starting with `.`), so the run stays inside --out",
+            args.model_name
+        );
+    }
     Ok(())
 }
 

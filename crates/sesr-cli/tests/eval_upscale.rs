@@ -585,3 +585,61 @@ fn eval_scores_a_prelu_int8_export() {
         "int8 {int8_psnr:.3} dB vs FP32 {fp32_psnr:.3} dB"
     );
 }
+
+/// Issue #11: no command writes over one of its own inputs or outside the folder named.
+#[test]
+fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let training = write_checkpoint(dir.path(), 2, false, 21);
+    let before = std::fs::read(&training).unwrap();
+    let ckpt = s(&training);
+    // collapse onto itself.
+    assert_fails_naming(
+        &["collapse", "--checkpoint", &ckpt, "--output", &ckpt],
+        &["--output", "would overwrite --checkpoint"],
+    );
+    // export onto the checkpoint.
+    assert_fails_naming(
+        &[
+            "export",
+            "--checkpoint",
+            &ckpt,
+            "--format",
+            "float32",
+            "--tflite-height",
+            "8",
+            "--tflite-width",
+            "8",
+            "--output",
+            &ckpt,
+        ],
+        &["would overwrite the checkpoint"],
+    );
+    assert_eq!(
+        std::fs::read(&training).unwrap(),
+        before,
+        "the input changed"
+    );
+    // A run name that is a path.
+    let out = dir.path().join("runs");
+    assert_fails_naming(
+        &[
+            "train",
+            "--data",
+            &s(&asset("train")),
+            "--valid",
+            &s(&asset("valid")),
+            "--out",
+            &s(&out),
+            "--model-name",
+            "../../escape",
+            "--epochs",
+            "1",
+        ],
+        &["--model-name ../../escape", "plain name"],
+    );
+    assert!(!dir
+        .path()
+        .join("escape_m5_f16_x2_fs256_collapsedTraining_FP32")
+        .exists());
+}

@@ -350,7 +350,30 @@ fn trained_x2_and_x4_models_export_and_run_in_litert() {
 
     // Bad input.
     let x2_str = x2.to_str().unwrap();
+    // Issue #11: one flat 5x5 grey image used to calibrate a broken int8 model silently.
+    let flat = dir.path().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    image::GrayImage::from_pixel(5, 5, image::Luma([128]))
+        .save(flat.join("grey.png"))
+        .unwrap();
+    let flat_str = flat.to_str().unwrap();
+    let flat_out = dir.path().join("flat_int8.tflite");
+    let flat_out_str = flat_out.to_str().unwrap();
     for (args, message) in [
+        (
+            vec![
+                "export",
+                "--checkpoint",
+                x2_str,
+                "--format",
+                "int8",
+                "--calibration",
+                flat_str,
+                "--output",
+                flat_out_str,
+            ],
+            "fewer than one 64x64 training patch",
+        ),
         (
             vec!["export", "--checkpoint", x2_str, "--format", "int8"],
             "--quant-w --quant-a",
@@ -403,6 +426,7 @@ fn trained_x2_and_x4_models_export_and_run_in_litert() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    assert!(!flat_out.exists(), "a degenerate calibration wrote a model");
 }
 
 #[test]

@@ -49,6 +49,32 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     Ok(tensors.into_iter().collect())
 }
 
+/// The tensors of the checkpoint `path`, checked against its sidecar `meta`: exactly the
+/// names and shapes it describes, every value finite. Errors name the file and the tensor.
+pub fn read_checked(path: &Path, meta: &CheckpointMeta) -> Result<HashMap<String, Tensor>> {
+    let tensors = read_tensors(path)?;
+    let shapes = tensors.iter().map(|(name, t)| {
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        (name.as_str(), shape)
+    });
+    sesr_model::checkpoint::check_tensors(path, meta, shapes)?;
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let finite = tensors[name].isfinite().all().int64_value(&[]) != 0;
+        if !finite {
+            return Err(checkpoint_error(
+                path,
+                format!(
+                    "tensor `{name}` holds NaN or infinite values: the checkpoint is broken \
+                     (training diverged or the file was damaged); use an earlier checkpoint"
+                ),
+            ));
+        }
+    }
+    Ok(tensors)
+}
+
 /// Fails with the first architecture field that differs.
 pub fn check_config(path: &Path, found: &SesrConfig, expected: &SesrConfig) -> Result<()> {
     let fields = [

@@ -103,6 +103,16 @@ fn io_error<'a>(
     }
 }
 
+/// The model a run starts from: weights drawn from the run's seed, then `--init-from`.
+fn starting_model(config: &TrainConfig, device: Device) -> Result<Sesr> {
+    let model = Sesr::with_quant(config.model, config.mode, config.quant, device)?;
+    model.initialize(config.sampler.seed);
+    if let Some(init) = &config.init_from {
+        model.init_from(init)?;
+    }
+    Ok(model)
+}
+
 /// Upscales every validation image with the collapsed model and averages both PSNRs.
 pub fn validate(model: &CollapsedSesr, pairs: &[ImagePair]) -> Result<Validation> {
     let scale = model.config().scale;
@@ -161,10 +171,8 @@ impl Trainer {
                 run_dir.display()
             )));
         }
-        let model = Sesr::with_quant(config.model, config.mode, config.quant, device)?;
-        if let Some(init) = &config.init_from {
-            model.init_from(init)?;
-        }
+        sesr_model::atomic::remove_stale_temporaries(run_dir)?;
+        let model = starting_model(&config, device)?;
         let optimizer = Adam::new(
             AdamConfig {
                 learning_rate: config.learning_rate,
@@ -191,6 +199,8 @@ impl Trainer {
 
     /// Reopens the run in `run_dir` after its last finished epoch. `epochs` may extend the run.
     pub fn resume(run_dir: &Path, epochs: Option<usize>, device: Device) -> Result<Self> {
+        // A run killed while writing left `<file>.tmp<pid>` beside the file it replaced.
+        sesr_model::atomic::remove_stale_temporaries(run_dir)?;
         let config_path = run_dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&config_path)
             .map_err(io_error("read the run configuration", &config_path))?;
@@ -238,6 +248,15 @@ impl Trainer {
             optimizer.load_state(&optim_state, counter("adam_step")? as u64)?;
             (counter("epoch")? as usize, counter("best_psnr")?)
         } else {
+            // Killed before its first epoch was committed: start again exactly as `create`
+            // did (same seeded weights, same `--init-from`).
+            let start = starting_model(&config, device)?;
+            checkpoint::copy_into(
+                &config_path,
+                &start.var_store().variables(),
+                &model.var_store().variables(),
+                |_| true,
+            )?;
             (0, f64::NEG_INFINITY)
         };
         // Metrics of epochs after the saved state were never committed: they will be redone.

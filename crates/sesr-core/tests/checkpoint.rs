@@ -171,5 +171,108 @@ fn broken_checkpoints_give_errors_naming_the_file() {
     .unwrap();
     std::fs::copy(&other, &path).unwrap();
     let err = Sesr::from_checkpoint(&path, Device::Cpu).unwrap_err();
-    assert!(err.to_string().contains("the shape of"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`blocks.0.conv.weight` has shape [24, 4, 3, 3]"),
+        "{err}"
+    );
+}
+
+/// Issue #11: a sidecar edited to describe a smaller network (m 5 -> 3) used to load the
+/// first three blocks silently; every kind of load now refuses it, naming the file and the
+/// first tensor its sidecar does not describe.
+#[test]
+fn a_sidecar_that_disagrees_with_its_tensors_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let training = dir.path().join("m5.safetensors");
+    let collapsed = dir.path().join("m5_collapsed.safetensors");
+    let model = Sesr::new(config(5, 2), TrainingMode::Collapsed, Device::Cpu).unwrap();
+    model.save(&training).unwrap();
+    model.collapse().unwrap().save(&collapsed).unwrap();
+    for path in [&training, &collapsed] {
+        let sidecar = sidecar_path(path);
+        let good = std::fs::read_to_string(&sidecar).unwrap();
+        std::fs::write(&sidecar, good.replace("\"m\": 5", "\"m\": 3")).unwrap();
+        let err = CollapsedSesr::from_checkpoint(path, Device::Cpu).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, CoreError::Model(_)), "{err:?}");
+        assert!(
+            text.contains(path.file_name().unwrap().to_str().unwrap())
+                && text.contains("holds tensor `blocks.3.")
+                && text.contains("m=3"),
+            "{text}"
+        );
+        if path == &training {
+            let err = Sesr::from_checkpoint(path, Device::Cpu).unwrap_err();
+            assert!(err.to_string().contains("holds tensor `blocks.3."), "{err}");
+        }
+        std::fs::write(&sidecar, good).unwrap();
+        CollapsedSesr::from_checkpoint(path, Device::Cpu).unwrap();
+    }
+}
+
+/// Issue #11: NaN weights used to load and upscale to a black image.
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.safetensors");
+    let model = Sesr::new(config(2, 2), TrainingMode::Collapsed, Device::Cpu).unwrap();
+    tch::no_grad(|| {
+        let mut weight = model.var_store().variables()["blocks.1.project.weight"].shallow_clone();
+        let _ = weight.fill_(f64::NAN);
+    });
+    model.save(&path).unwrap();
+    for err in [
+        Sesr::from_checkpoint(&path, Device::Cpu).unwrap_err(),
+        CollapsedSesr::from_checkpoint(&path, Device::Cpu).unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains("nan.safetensors")
+                && text.contains("`blocks.1.project.weight` holds NaN or infinite values"),
+            "{text}"
+        );
+    }
+}
+
+/// The models hold exactly the tensors sesr-model's single definition lists, name and shape,
+/// for every kind of quantization-aware training: the checkpoints they write are what every
+/// reader (this crate, sesr-runtime) checks against.
+#[test]
+fn models_hold_the_tensors_sesr_model_defines() {
+    use sesr_core::QuantConfig;
+    use sesr_model::names::{collapsed_tensors, training_tensors};
+    let listing = |tensors: Vec<(String, tch::Tensor)>| -> Vec<(String, Vec<usize>)> {
+        tensors
+            .into_iter()
+            .map(|(name, t)| (name, t.size().iter().map(|&d| d as usize).collect()))
+            .collect()
+    };
+    for (config, weights, activations) in [
+        (SesrConfig::new(2, 8, 24, 2).unwrap(), false, false),
+        (SesrConfig::new(3, 16, 32, 4).unwrap(), true, true),
+        (SesrConfig::new(1, 4, 8, 2).unwrap(), true, false),
+        (SesrConfig::new(2, 4, 8, 4).unwrap(), false, true),
+    ] {
+        let quant = QuantConfig {
+            weights,
+            activations,
+        };
+        let model = Sesr::with_quant(config, TrainingMode::Collapsed, quant, Device::Cpu).unwrap();
+        let expected: Vec<(String, Vec<usize>)> = training_tensors(&config, quant)
+            .into_iter()
+            .map(|s| (s.name, s.shape))
+            .collect();
+        assert_eq!(
+            listing(model.named_tensors()),
+            expected,
+            "{config:?} {quant:?}"
+        );
+        let expected: Vec<(String, Vec<usize>)> = collapsed_tensors(&config, quant)
+            .into_iter()
+            .map(|s| (s.name, s.shape))
+            .collect();
+        let collapsed = model.collapse().unwrap().named_tensors();
+        assert_eq!(listing(collapsed), expected, "{config:?} {quant:?}");
+    }
 }

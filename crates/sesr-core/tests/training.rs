@@ -251,3 +251,63 @@ fn bad_runs_and_initialisations_are_rejected() {
         .unwrap();
     assert!(err.to_string().contains("collapsed model"), "{err}");
 }
+
+/// The named tensors of a run's model, as plain values.
+fn weights_of(trainer: &Trainer) -> Vec<(String, Vec<f32>)> {
+    trainer
+        .model()
+        .named_tensors()
+        .into_iter()
+        .map(|(name, t)| (name, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect()
+}
+
+/// Issue #11: `--seed` fixes the starting weights (libtorch's global generator, which nothing
+/// seeded, used to draw them), and a run killed before its first epoch was committed starts
+/// again from the same weights and the same `--init-from` when resumed (it used to restart
+/// from random weights).
+#[test]
+fn the_seed_fixes_the_start_and_a_resume_before_the_first_epoch_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = SesrConfig::new(2, 16, 32, 2).unwrap();
+    let seeded = |seed: u64| TrainConfig {
+        sampler: SamplerConfig {
+            seed,
+            ..SamplerConfig::for_scale(2, seed)
+        },
+        ..config(model, 1, 2, 4)
+    };
+    // Whatever libtorch's generator says, the seed decides.
+    tch::manual_seed(1);
+    let a = Trainer::create(seeded(3), &dir.path().join("a"), Device::Cpu).unwrap();
+    tch::manual_seed(2);
+    let b = Trainer::create(seeded(3), &dir.path().join("b"), Device::Cpu).unwrap();
+    let c = Trainer::create(seeded(4), &dir.path().join("c"), Device::Cpu).unwrap();
+    assert!(weights_of(&a) == weights_of(&b));
+    assert!(weights_of(&a) != weights_of(&c));
+
+    // A start from another checkpoint, killed before its first epoch: `create` wrote the
+    // run's config.json and an empty metrics.jsonl, no resume state.
+    let init = dir.path().join("init.safetensors");
+    let source = Sesr::new(model, TrainingMode::Collapsed, Device::Cpu).unwrap();
+    perturb(&source, 5);
+    source.save(&init).unwrap();
+    let from_init = TrainConfig {
+        init_from: Some(init.clone()),
+        ..seeded(3)
+    };
+    let killed = dir.path().join("killed");
+    let started = weights_of(&Trainer::create(from_init, &killed, Device::Cpu).unwrap());
+    let resumed = Trainer::resume(&killed, None, Device::Cpu).unwrap();
+    assert_eq!(resumed.epochs_done(), 0);
+    assert!(weights_of(&resumed) == started);
+    let source_weights: Vec<(String, Vec<f32>)> = source
+        .named_tensors()
+        .into_iter()
+        .map(|(name, t)| (name, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect();
+    assert!(
+        weights_of(&resumed) == source_weights,
+        "--init-from was lost"
+    );
+}

@@ -20,6 +20,13 @@ pub enum ExportError {
          ranges; drop --calibration"
     )]
     CalibrationOfQuantized,
+    /// An output path that names the checkpoint being exported (or its sidecar).
+    #[error(
+        "--output {} would overwrite the checkpoint being exported; write the .tflite \
+         elsewhere",
+        path.display()
+    )]
+    OverwritesInput { path: PathBuf },
     #[error("--tflite-height and --tflite-width must be at least 1, got {height}x{width}")]
     EmptyInput { height: usize, width: usize },
     /// The TFLite writer refused the graph at this input size.
@@ -36,6 +43,13 @@ pub enum ExportError {
         source: Box<sesr_data::DataError>,
     },
     /// Loading the checkpoint or running the model (boxed: it is large).
+    /// Calibration images that cannot give usable int8 ranges.
+    #[error(
+        "--calibration {}: {why}; calibrate on representative images (for example the training \
+         photos), several of them and larger than a 64x64 patch",
+        path.display()
+    )]
+    DegenerateCalibration { path: PathBuf, why: String },
     #[error(transparent)]
     Core(Box<sesr_core::CoreError>),
     #[error(transparent)]

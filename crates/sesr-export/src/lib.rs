@@ -27,7 +27,7 @@ pub mod ranges;
 pub use error::{ExportError, Result};
 
 use sesr_core::CollapsedSesr;
-use sesr_model::atomic::write_file_atomic;
+use sesr_model::atomic::{same_file, write_file_atomic};
 use sesr_model::names::layer_shape;
 use sesr_model::SesrConfig;
 use sesr_tflite::{write_float32, write_int8, ConvWeights, SesrGraph};
@@ -201,6 +201,10 @@ pub fn export_checkpoint(
     let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu)?;
     let bytes = tflite_bytes(&model, checkpoint, format, (height, width), calibration)?;
     let path = output.unwrap_or_else(|| default_output(checkpoint, format, (height, width)));
+    let sidecar = sesr_model::checkpoint::sidecar_path(checkpoint);
+    if same_file(&path, checkpoint) || same_file(&path, &sidecar) {
+        return Err(ExportError::OverwritesInput { path });
+    }
     write_file_atomic(&path, &bytes)?;
     let scale = model.config().scale;
     Ok(Exported {

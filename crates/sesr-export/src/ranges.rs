@@ -52,6 +52,13 @@ pub fn qat_ranges(model: &CollapsedSesr, checkpoint: &Path) -> Result<Activation
     ))
 }
 
+/// Calibration images must hold at least one training patch's worth of pixels (64 x 64).
+const MIN_CALIBRATION_PIXELS: usize = 64 * 64;
+
+/// A calibrated range narrower than one 8-bit step of [0, 1] would quantize its activations
+/// to a handful of levels: the images did not exercise the network.
+const MIN_RANGE_WIDTH: f64 = 1.0 / 255.0;
+
 /// Post-training ranges: the float model's activations over the images of `dir` (Y planes,
 /// whole images). The input range is the full `[0, 1]` any image can use.
 pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<ActivationRanges> {
@@ -70,7 +77,30 @@ pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<Activation
         let y = load_y(file).map_err(calibration(file))?;
         inputs.push(plane_to_tensor(&y, Device::Cpu)?);
     }
+    let pixels: usize = inputs.iter().map(|t| t.numel()).sum();
+    if pixels < MIN_CALIBRATION_PIXELS {
+        return Err(ExportError::DegenerateCalibration {
+            path: dir.to_path_buf(),
+            why: format!(
+                "its images hold {pixels} pixels in all, fewer than one 64x64 training patch"
+            ),
+        });
+    }
     let observed = model.observe_ranges(&inputs)?;
+    let points = sesr_model::QuantPoint::all(model.config().m);
+    // The input's range is set to [0, 1] below; every other activation must vary.
+    for (point, (lo, hi)) in points.iter().zip(&observed.points).skip(1) {
+        let width = hi - lo;
+        if width.is_nan() || width < MIN_RANGE_WIDTH {
+            return Err(ExportError::DegenerateCalibration {
+                path: dir.to_path_buf(),
+                why: format!(
+                    "the activations at `{}` span only [{lo}, {hi}] on them",
+                    point.name()
+                ),
+            });
+        }
+    }
     let block_convs = match model.quant().uses_relu() {
         true => vec![],
         false => observed

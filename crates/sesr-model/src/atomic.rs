@@ -54,3 +54,101 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         })
     })
 }
+
+/// Removes the temporary files that [`write_atomic`] leaves in `dir` when a process is killed
+/// between writing and renaming (`<name>.tmp<pid>`); returns what it removed. A run calls it
+/// on its own folder before it writes there, so a killed run's leftovers do not pile up.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(ModelError::Io {
+                action: "list",
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut removed = vec![];
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = name.rsplit_once(".tmp").is_some_and(|(stem, pid)| {
+            !stem.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        });
+        if stale && entry.path().is_file() {
+            std::fs::remove_file(entry.path()).map_err(|source| ModelError::Io {
+                action: "remove the leftover temporary file",
+                path: entry.path(),
+                source,
+            })?;
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Whether `a` and `b` name the same file (existing or not: the folders are compared after
+/// resolving links, then the names), so that a command can refuse to write over its input.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        if let Ok(full) = p.canonicalize() {
+            return Some(full);
+        }
+        let parent = match p.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(parent.join(p.file_name()?))
+    };
+    match (resolve(a), resolve(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "last.safetensors.tmp4242",
+            "metrics.jsonl.tmp7",
+            "best.safetensors",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        for name in ["notes.tmp", "a.tmpx1", ".tmp12"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let removed = remove_stale_temporaries(dir.path()).unwrap();
+        let names: Vec<String> = removed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["last.safetensors.tmp4242", "metrics.jsonl.tmp7"]);
+        assert!(dir.path().join("best.safetensors").is_file());
+        assert!(dir.path().join("notes.tmp").is_file());
+        assert!(remove_stale_temporaries(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn same_file_sees_through_relative_and_missing_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.safetensors");
+        std::fs::write(&file, b"x").unwrap();
+        let dotted = dir.path().join(".").join("model.safetensors");
+        assert!(same_file(&file, &dotted));
+        assert!(same_file(
+            &dir.path().join("new.json"),
+            &dir.path().join("./new.json")
+        ));
+        assert!(!same_file(&file, &dir.path().join("other.safetensors")));
+    }
+}

@@ -5,6 +5,7 @@ use crate::atomic::write_file_atomic;
 use crate::names::{collapsed_tensors, training_tensors};
 use crate::{ModelError, QuantConfig, Result, SesrConfig, TensorSpec, TrainingMode};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the layout of names or the sidecar changes incompatibly.
@@ -94,6 +95,74 @@ pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
         }
         Err(other) => Err(other),
     }
+}
+
+/// The architecture a sidecar describes, in words, for messages.
+fn describe(meta: &CheckpointMeta) -> String {
+    let c = &meta.config;
+    let kind = match meta.kind {
+        CheckpointKind::Training { .. } => "training",
+        CheckpointKind::Collapsed { .. } => "collapsed",
+    };
+    let quant = meta.kind.quant();
+    let qat = match (quant.weights, quant.activations) {
+        (true, true) => ", QAT of weights and activations",
+        (true, false) => ", QAT of weights",
+        (false, true) => ", QAT of activations",
+        (false, false) => "",
+    };
+    format!(
+        "{kind} SESR m={} f={} p={} x{}{qat}",
+        c.m, c.int_features, c.feature_size, c.scale
+    )
+}
+
+/// Checks that the weights file `path` holds exactly the tensors its sidecar describes: every
+/// name, none missing and none extra, each with its shape. `found` lists the file's tensors
+/// as `(name, shape)`. A sidecar edited or swapped for another model's fails here, naming the
+/// file and the first tensor that does not fit, instead of loading a truncated network.
+pub fn check_tensors<'a>(
+    path: &Path,
+    meta: &CheckpointMeta,
+    found: impl IntoIterator<Item = (&'a str, Vec<usize>)>,
+) -> Result<()> {
+    let found: BTreeMap<&str, Vec<usize>> = found.into_iter().collect();
+    let bad = |message: String| ModelError::Weights {
+        path: path.to_path_buf(),
+        message,
+    };
+    let specs = meta.tensors();
+    for spec in &specs {
+        match found.get(spec.name.as_str()) {
+            None => {
+                return Err(bad(format!(
+                    "has no tensor `{}`, which its sidecar's architecture ({}) needs: the \
+                     weights and the .json beside them do not belong together",
+                    spec.name,
+                    describe(meta)
+                )))
+            }
+            Some(shape) if *shape != spec.shape => {
+                return Err(bad(format!(
+                    "tensor `{}` has shape {shape:?}, the sidecar's architecture ({}) needs {:?}: \
+                     the weights and the .json beside them do not belong together",
+                    spec.name,
+                    describe(meta),
+                    spec.shape
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let expected: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    if let Some(extra) = found.keys().find(|name| !expected.contains(*name)) {
+        return Err(bad(format!(
+            "holds tensor `{extra}`, which its sidecar's architecture ({}) does not have: the \
+             .json beside the weights describes another model (was it edited or swapped?)",
+            describe(meta)
+        )));
+    }
+    Ok(())
 }
 
 /// Writes the sidecar of the weights file `path`, atomically.

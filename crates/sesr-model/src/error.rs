@@ -11,6 +11,9 @@ pub enum ModelError {
     /// A checkpoint sidecar that cannot be used, with what to do.
     #[error("checkpoint {}: {message}", path.display())]
     Sidecar { path: PathBuf, message: String },
+    /// A weights file whose tensors do not fit its sidecar, or hold non-finite values.
+    #[error("checkpoint {}: {message}", path.display())]
+    Weights { path: PathBuf, message: String },
     /// A line of a metrics file that is not a training record.
     #[error("{}, line {line}: {message}", path.display())]
     Metrics {

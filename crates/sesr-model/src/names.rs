@@ -2,8 +2,8 @@
 //! writer. Names follow the module tree of the training model:
 //!
 //! - training checkpoints: `input_block.conv.weight`, `blocks.3.project.bias`, `prelu.0`,
-//!   `output_block.conv.weight`, and after QAT `quant.act.<point>.{min,max}` and
-//!   `quant.weight.<layer>.max`;
+//!   `output_block.conv.weight`, and after QAT `quant.act.<point>.{min,max,initialized}`
+//!   and `quant.weight.<layer>.{max,initialized}`;
 //! - collapsed checkpoints: `input_block.weight`, `blocks.0.bias`, ..., `prelu.0`, and after
 //!   QAT `quant.act.<point>.{min,max}` and `quant.weight.<layer>.scale`.
 
@@ -124,24 +124,24 @@ pub fn training_tensors(config: &SesrConfig, quant: QuantConfig) -> Vec<TensorSp
         specs.push(TensorSpec::new(format!("{layer}.project.bias"), &[out]));
     }
     specs.extend((0..m).map(|i| TensorSpec::new(format!("prelu.{i}"), &[f])));
+    // Each quantizer also keeps whether the first batch has set its range yet.
     if quant.activations {
         for point in QuantPoint::all(m) {
-            specs.push(TensorSpec::new(
-                format!("quant.act.{}.min", point.name()),
-                &[],
-            ));
-            specs.push(TensorSpec::new(
-                format!("quant.act.{}.max", point.name()),
-                &[],
-            ));
+            for field in ["min", "max", "initialized"] {
+                specs.push(TensorSpec::new(
+                    format!("quant.act.{}.{field}", point.name()),
+                    &[],
+                ));
+            }
         }
     }
     if quant.weights {
         for i in 0..m + 2 {
-            let out = layer_shape(config, i).0;
+            let (out, layer) = (layer_shape(config, i).0, layer_name(i, m));
+            specs.push(TensorSpec::new(format!("quant.weight.{layer}.max"), &[out]));
             specs.push(TensorSpec::new(
-                format!("quant.weight.{}.max", layer_name(i, m)),
-                &[out],
+                format!("quant.weight.{layer}.initialized"),
+                &[],
             ));
         }
     }

@@ -3,7 +3,9 @@
 
 use crate::{Result, RuntimeError};
 use safetensors::{Dtype, SafeTensors};
-use sesr_model::checkpoint::{read_meta, sidecar_path, CheckpointKind, CheckpointMeta};
+use sesr_model::checkpoint::{
+    check_tensors, read_meta, sidecar_path, CheckpointKind, CheckpointMeta,
+};
 use sesr_model::names::{layer_shape, TensorSpec};
 use sesr_tflite::{ConvWeights, SesrGraph};
 use std::path::Path;
@@ -93,6 +95,18 @@ pub(crate) fn read_collapsed(path: &Path) -> Result<SesrGraph> {
     })?;
     let tensors = SafeTensors::deserialize(&bytes)
         .map_err(|e| model_error(path, format!("is not a safetensors file: {e}")))?;
+    let found: Vec<(String, Vec<usize>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
+    check_tensors(
+        path,
+        &meta,
+        found
+            .iter()
+            .map(|(name, shape)| (name.as_str(), shape.clone())),
+    )?;
     // The specs come in model order: each layer's weight and bias, then the PReLU slopes.
     let specs = meta.tensors();
     let mut values = specs.iter().map(|spec| tensor(path, &tensors, spec));

@@ -8,6 +8,7 @@ use sesr_data::dataset::list_images;
 use sesr_data::io::{has_image_extension, save_png};
 use sesr_data::plane::PlaneF32;
 use sesr_data::DataError;
+use sesr_model::atomic::same_file;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -35,14 +36,6 @@ fn is_png_path(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-}
-
-/// Whether `a` and `b` name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 fn refuse(message: String) -> RuntimeError {

@@ -92,6 +92,14 @@ fn checkpoints_it_cannot_run_are_clear_errors() {
         "config": {"m": 3, "int_features": 16, "feature_size": 256, "scale": 2}}"#;
     let e = load_error(&write_checkpoint(t, "deeper", &graph, Some(deeper)));
     assert!(e.contains("has no tensor `blocks.2.weight`"), "{e}");
+    // Issue #11: a sidecar edited to describe fewer blocks than the weights hold.
+    let shallower = r#"{"format_version": 1, "kind": "collapsed",
+        "config": {"m": 1, "int_features": 16, "feature_size": 256, "scale": 2}}"#;
+    let e = load_error(&write_checkpoint(t, "shallower", &graph, Some(shallower)));
+    assert!(
+        e.contains("shallower.safetensors") && e.contains("holds tensor `blocks.1."),
+        "{e}"
+    );
     let x3 = r#"{"format_version": 1, "kind": "collapsed",
         "config": {"m": 2, "int_features": 16, "feature_size": 256, "scale": 3}}"#;
     let e = load_error(&write_checkpoint(t, "x3", &graph, Some(x3)));

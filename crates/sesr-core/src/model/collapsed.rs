@@ -218,7 +218,7 @@ impl CollapsedSesr {
             act_ranges,
             weight_scales,
         };
-        let tensors = checkpoint::read_tensors(path)?;
+        let tensors = checkpoint::read_checked(path, &meta)?;
         let slots = model.named_tensors().into_iter().collect();
         tch::no_grad(|| checkpoint::copy_into(path, &tensors, &slots, |_| true))?;
         Ok(model)

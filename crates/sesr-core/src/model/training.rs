@@ -324,6 +324,36 @@ impl Sesr {
         Ok(model)
     }
 
+    /// Draws every kernel anew, glorot-uniform as at construction, from a generator seeded by
+    /// `seed` (biases and slopes back to zero): the starting weights become a pure function of
+    /// the seed, independent of libtorch's global generator and of anything else the process
+    /// drew before. Quantization ranges are left for the first batch to set.
+    pub fn initialize(&self, seed: u64) {
+        let mut random = SplitMix64(seed);
+        tch::no_grad(|| {
+            for (name, mut tensor) in self.named_tensors() {
+                if name.starts_with("quant.") {
+                    continue;
+                }
+                let size = tensor.size();
+                let values: Vec<f32> = match size[..] {
+                    [o, i, kh, kw] if name.ends_with(".weight") => {
+                        let area = kh * kw;
+                        let limit = (6.0 / ((i + o) * area) as f64).sqrt() as f32;
+                        (0..o * i * area)
+                            .map(|_| (2.0 * random.unit() - 1.0) * limit)
+                            .collect()
+                    }
+                    _ => vec![0.0; tensor.numel()],
+                };
+                let drawn = Tensor::from_slice(&values)
+                    .view(size.as_slice())
+                    .to_device(tensor.device());
+                tensor.copy_(&drawn);
+            }
+        });
+    }
+
     /// Starts from another training checkpoint with the same `m`, `f` and `p`. At the same scale
     /// every tensor is copied; at another scale (x4 from x2) every tensor but the output block's,
     /// whose projection has `scale^2` outputs. Quantization ranges are copied when the source
@@ -344,7 +374,7 @@ impl Sesr {
         };
         checkpoint::check_config(path, &same_scale, &self.config)?;
         let copy_output = meta.config.scale == self.config.scale;
-        let tensors = checkpoint::read_tensors(path)?;
+        let tensors = checkpoint::read_checked(path, &meta)?;
         // QAT starting from an FP32 checkpoint: the ranges start from the first batch instead.
         let wanted = |name: &str| {
             (copy_output || !name.starts_with("output_block."))
@@ -361,8 +391,26 @@ impl Sesr {
     pub fn load_weights(&mut self, path: &Path) -> Result<()> {
         let meta = checkpoint::read_meta(path)?;
         checkpoint::check_config(path, &meta.config, &self.config)?;
-        let tensors = checkpoint::read_tensors(path)?;
+        let tensors = checkpoint::read_checked(path, &meta)?;
         let vars = self.var_store.variables();
         checkpoint::copy_into(path, &tensors, &vars, |_| true)
+    }
+}
+
+/// SplitMix64: a small, well-mixed 64-bit generator, enough to draw starting weights.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 24 bits.
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
 }

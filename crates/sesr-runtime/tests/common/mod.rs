@@ -93,6 +93,38 @@ pub fn write_checkpoint(
         let slopes = graph.prelu.get(i).cloned().unwrap_or(vec![0.0; f]);
         tensors.push((format!("prelu.{i}"), vec![f], f32_bytes(&slopes)));
     }
+    let quant = !graph.uses_prelu();
+    let json = sidecar.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            r#"{{"format_version": 1, "kind": "collapsed",
+                "quant": {{"weights": {quant}, "activations": {quant}}},
+                "config": {{"m": {m}, "int_features": {f}, "feature_size": 64,
+                            "scale": {}}}}}"#,
+            graph.scale
+        )
+    });
+    // After QAT sesr-core also stores the activation ranges and weight scales: as many as
+    // the sidecar says (the runtime checks the names against it), with plain values.
+    let said: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let qat = sesr_model::QuantConfig {
+        weights: said["quant"]["weights"] == true,
+        activations: said["quant"]["activations"] == true,
+    };
+    if let Ok(config) = sesr_model::SesrConfig::new(m, f, 64, graph.scale) {
+        for spec in sesr_model::names::collapsed_tensors(&config, qat) {
+            if spec.name.starts_with("quant.") {
+                let values = vec![
+                    if spec.name.ends_with(".min") {
+                        0.0
+                    } else {
+                        1.0
+                    };
+                    spec.numel()
+                ];
+                tensors.push((spec.name, spec.shape, f32_bytes(&values)));
+            }
+        }
+    }
     let views: Vec<(String, TensorView)> = tensors
         .iter()
         .map(|(n, shape, bytes)| {
@@ -104,16 +136,6 @@ pub fn write_checkpoint(
         .collect();
     let path = dir.join(format!("{stem}.safetensors"));
     safetensors::serialize_to_file(views, None, &path).unwrap();
-    let quant = !graph.uses_prelu();
-    let json = sidecar.map(str::to_string).unwrap_or_else(|| {
-        format!(
-            r#"{{"format_version": 1, "kind": "collapsed",
-                "quant": {{"weights": {quant}, "activations": {quant}}},
-                "config": {{"m": {m}, "int_features": {f}, "feature_size": 64,
-                            "scale": {}}}}}"#,
-            graph.scale
-        )
-    });
     std::fs::write(path.with_extension("json"), json).unwrap();
     path
 }
