@@ -10,6 +10,7 @@
 //! - [`metrics`]: the per-epoch record of a training run (`metrics.jsonl`).
 //! - [`atomic`]: how every file of the project is written (a reader sees the old file or the
 //!   new one, never half).
+//! - [`winograd`]: the F(4,3) transform both CPU engines apply to the 3x3 kernels.
 
 pub mod atomic;
 pub mod checkpoint;
@@ -17,6 +18,7 @@ mod config;
 mod error;
 pub mod metrics;
 pub mod names;
+pub mod winograd;
 
 pub use checkpoint::{CheckpointKind, CheckpointMeta, FORMAT_VERSION};
 pub use config::{Preset, QuantConfig, SesrConfig, TrainingMode};

@@ -72,7 +72,7 @@ pub(crate) unsafe fn conv_row<const K: usize, const CIN: usize>(
 }
 
 /// Points of Winograd F(4,3): four outputs of a 3-tap row from six products.
-pub(crate) const WINOGRAD_POINTS: usize = 6;
+pub(crate) const WINOGRAD_POINTS: usize = sesr_model::winograd::POINTS;
 
 /// Quads of output pixels per Winograd block: 4 x 6 accumulators.
 const QUADS: usize = 4;
@@ -196,15 +196,7 @@ pub(crate) fn winograd_weights(weights: &[f32]) -> Vec<f32> {
     for ky in 0..3 {
         for lane in 0..256 {
             let g = |kx: usize| weights[(ky * 3 + kx) * 256 + lane];
-            let (g0, g1, g2) = (g(0), g(1), g(2));
-            let points = [
-                g0 / 4.0,
-                -(g0 + g1 + g2) / 6.0,
-                -(g0 - g1 + g2) / 6.0,
-                g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
-                g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
-                g2,
-            ];
+            let points = sesr_model::winograd::kernel_row_points([g(0), g(1), g(2)]);
             for (j, v) in points.into_iter().enumerate() {
                 out[(ky * WINOGRAD_POINTS + j) * 256 + lane] = v;
             }

@@ -77,10 +77,10 @@ fn depth_to_space_phases(scale: usize) -> Vec<(usize, usize)> {
 }
 
 /// Winograd points per kernel row of F(4,3): four outputs of a row from six products.
-pub(crate) const WINOGRAD_POINTS: usize = 6;
+pub(crate) const WINOGRAD_POINTS: usize = sesr_model::winograd::POINTS;
 
 /// The 3x3 weights `[block][ky][kx][ci][16]` with each kernel row `g = (g0, g1, g2)` (along
-/// x) turned into the six Winograd F(4,3) points `G g` (Lavin and Gray's `G`): four
+/// x) turned into the six Winograd F(4,3) points `G g` (`sesr_model::winograd`): four
 /// neighbouring outputs of a row then take 6 products per input instead of 12.
 fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
     let mut out = vec![0.0; 3 * WINOGRAD_POINTS * c * c];
@@ -89,15 +89,7 @@ fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
             for ci in 0..c {
                 for lane in 0..LANES {
                     let g = |kx: usize| weight[(((cb * 3 + ky) * 3 + kx) * c + ci) * LANES + lane];
-                    let (g0, g1, g2) = (g(0), g(1), g(2));
-                    let points = [
-                        g0 / 4.0,
-                        -(g0 + g1 + g2) / 6.0,
-                        -(g0 - g1 + g2) / 6.0,
-                        g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
-                        g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
-                        g2,
-                    ];
+                    let points = sesr_model::winograd::kernel_row_points([g(0), g(1), g(2)]);
                     for (j, v) in points.into_iter().enumerate() {
                         let row = (cb * 3 + ky) * WINOGRAD_POINTS + j;
                         out[(row * c + ci) * LANES + lane] = v;
