@@ -35,15 +35,29 @@ pub fn is_tflite(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
 }
 
+/// A folder given as `--checkpoint` (a run folder, typically) named as such.
+fn refuse_folder(checkpoint: &Path) -> Result<()> {
+    if checkpoint.is_dir() {
+        bail!(
+            "--checkpoint {} is a folder; give a MODEL.safetensors file (a run folder holds \
+             best.safetensors and last.safetensors)",
+            checkpoint.display()
+        );
+    }
+    Ok(())
+}
+
 /// Loads a checkpoint (training or collapsed) as the collapsed inference model on libtorch.
 pub fn load_checkpoint(checkpoint: &Path, device: Device) -> Result<CollapsedSesr> {
     if is_tflite(checkpoint) {
         bail!(
-            "--checkpoint {}: a .tflite model runs with `--engine native` only; give the \
-             .safetensors checkpoint it was exported from",
+            "--checkpoint {} is a .tflite model: this needs the .safetensors checkpoint it was \
+             exported from (`upscale`, `eval` and `compare` run .tflite files with the native \
+             engine)",
             checkpoint.display()
         );
     }
+    refuse_folder(checkpoint)?;
     if !checkpoint.is_file() {
         bail!(
             "--checkpoint {}: no such file (expected MODEL.safetensors with its MODEL.json \
@@ -68,6 +82,7 @@ pub fn load_checkpoint(checkpoint: &Path, device: Device) -> Result<CollapsedSes
 /// training checkpoint, which is collapsed here with sesr-core first (sesr-runtime reads
 /// collapsed checkpoints only).
 pub fn load_upscaler(checkpoint: &Path) -> Result<Upscaler> {
+    refuse_folder(checkpoint)?;
     if is_tflite(checkpoint) {
         return Upscaler::load(checkpoint)
             .with_context(|| format!("loading --checkpoint {}", checkpoint.display()));

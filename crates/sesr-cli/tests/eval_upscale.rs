@@ -516,7 +516,7 @@ fn eval_rejects_bad_input_with_clear_messages() {
     sesr_data::save_gray_png(tiny.join("dot.png"), &PlaneF32::filled(3, 3, 0.5)).unwrap();
     assert_fails_naming(
         &run(&ckpt, &s(&tiny), &[]),
-        &["dot.png", "x4 does not fit a 3x3 image"],
+        &["dot.png", "a 3x3 image has no x4 low-resolution version"],
     );
     let small = t.join("Small");
     std::fs::create_dir_all(&small).unwrap();
@@ -619,6 +619,43 @@ fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
         std::fs::read(&training).unwrap(),
         before,
         "the input changed"
+    );
+    // Issue #11's unclear messages: a folder as --checkpoint, a .tflite where a checkpoint is
+    // needed.
+    let folder = s(dir.path());
+    let coins = s(&asset("valid/coins.png"));
+    let (out, png) = (
+        format!("{folder}/out.safetensors"),
+        format!("{folder}/out.png"),
+    );
+    assert_fails_naming(
+        &["collapse", "--checkpoint", &folder, "--output", &out],
+        &["--checkpoint", "is a folder", "best.safetensors"],
+    );
+    assert_fails_naming(
+        &[
+            "upscale",
+            "--checkpoint",
+            &folder,
+            "--input",
+            &coins,
+            "--output",
+            &png,
+        ],
+        &["--checkpoint", "is a folder", "best.safetensors"],
+    );
+    let tflite = dir.path().join("model.tflite");
+    std::fs::write(&tflite, b"TFL3").unwrap();
+    assert_fails_naming(
+        &["collapse", "--checkpoint", &s(&tflite), "--output", &out],
+        &[
+            "is a .tflite model",
+            "the .safetensors checkpoint it was exported from",
+        ],
+    );
+    assert_fails_naming(
+        &["export", "--checkpoint", &s(&tflite), "--format", "float32"],
+        &["is already a .tflite model"],
     );
     // A run name that is a path.
     let out = dir.path().join("runs");

@@ -15,7 +15,8 @@ pub enum CoreError {
     Checkpoint { path: PathBuf, message: String },
     #[error(
         "checkpoint {path} does not fit this model: {field} is {found} in the checkpoint but {expected} here; \
-         build the model with the checkpoint's settings (or load it with `from_checkpoint`)"
+         use the checkpoint's architecture (its --preset, --m, --int-features, --feature-size and \
+         --scale)"
     )]
     Mismatch {
         path: PathBuf,

@@ -72,7 +72,8 @@ pub enum DataError {
     /// An image is smaller than one training patch.
     #[error(
         "{path} is {width}x{height} (after cropping to a multiple of the scale), smaller than \
-         the {min}x{min} training patch; remove it or lower the patch size"
+         the {min}x{min} training patch; remove it from the folder, or pass --skip-bad to skip \
+         such images with a warning"
     )]
     TooSmall {
         /// The file.

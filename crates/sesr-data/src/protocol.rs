@@ -67,9 +67,10 @@ fn y_to_gray(y: f32) -> f32 {
 fn check_scale_fits(hr: &LoadedImage8, scale: usize) -> Result<()> {
     if scale == 0 || hr.width() < scale || hr.height() < scale {
         return Err(DataError::InvalidConfig {
-            what: "scale",
+            what: "image size",
             reason: format!(
-                "x{scale} does not fit a {}x{} image",
+                "a {}x{} image has no x{scale} low-resolution version (it needs at least \
+                 {scale}x{scale} pixels); remove it from the folder",
                 hr.width(),
                 hr.height()
             ),

@@ -20,6 +20,13 @@ pub enum ExportError {
          ranges; drop --calibration"
     )]
     CalibrationOfQuantized,
+    /// A `.tflite` file given where a checkpoint is needed.
+    #[error(
+        "--checkpoint {} is already a .tflite model; export reads the .safetensors checkpoint \
+         it was written from",
+        path.display()
+    )]
+    NotACheckpoint { path: PathBuf },
     /// An output path that names the checkpoint being exported (or its sidecar).
     #[error(
         "--output {} would overwrite the checkpoint being exported; write the .tflite \

@@ -198,6 +198,14 @@ pub fn export_checkpoint(
     if height == 0 || width == 0 {
         return Err(ExportError::EmptyInput { height, width });
     }
+    if checkpoint
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
+    {
+        return Err(ExportError::NotACheckpoint {
+            path: checkpoint.to_path_buf(),
+        });
+    }
     let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu)?;
     let bytes = tflite_bytes(&model, checkpoint, format, (height, width), calibration)?;
     let path = output.unwrap_or_else(|| default_output(checkpoint, format, (height, width)));
