@@ -52,8 +52,8 @@ pub fn load_checkpoint(checkpoint: &Path, device: Device) -> Result<CollapsedSes
     if is_tflite(checkpoint) {
         bail!(
             "--checkpoint {} is a .tflite model: this needs the .safetensors checkpoint it was \
-             exported from (`upscale`, `eval` and `compare` run .tflite files with the native \
-             engine)",
+             exported from (.tflite files run with `upscale --engine native`, `eval` and \
+             `compare`)",
             checkpoint.display()
         );
     }
