@@ -9,7 +9,8 @@ pub fn run(extra_args: &[String]) -> Result<()> {
     setup::run_checked(
         setup::cargo()
             .current_dir(setup::repo_root())
-            .args(["test", "--workspace"])
+            // The fail points let the kill-and-resume tests stop a run inside an atomic write.
+            .args(["test", "--workspace", "--features", "sesr-cli/failpoints"])
             .args(extra_args),
     )?;
     downstream::run()

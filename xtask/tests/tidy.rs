@@ -59,6 +59,7 @@ fn each_format_is_defined_once() {
         "struct SesrConfig",
         "struct CheckpointMeta",
         "struct EpochMetrics",
+        "struct EpochTimings",
         "enum QuantPoint",
         "enum TrainingMode",
         "struct QuantConfig",

@@ -52,6 +52,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    #[cfg(feature = "failpoints")]
+    let _fail_points = fail::FailScenario::setup();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args),

@@ -279,13 +279,16 @@ impl EpochPrinter {
                     bar.inc(1);
                 }
             }
-            Progress::EpochEnd(m) => {
+            Progress::EpochEnd {
+                metrics: m,
+                timings: t,
+            } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
                 println!(
                     "epoch {:>3}: loss {:.5}  valid PSNR {:.3} dB (reference: float Y, whole image) {:.3} dB (8-bit Y, border {scale})  {:.2} steps/s  {:.0} MiB peak",
-                    m.epoch, m.train_loss, m.valid_psnr_reference, m.valid_psnr_y8, m.steps_per_second, m.peak_rss_mib
+                    m.epoch, m.train_loss, m.valid_psnr_reference, m.valid_psnr_y8, t.steps_per_second, t.peak_rss_mib
                 );
             }
         }

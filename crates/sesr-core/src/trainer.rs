@@ -3,7 +3,9 @@
 //!
 //! A run directory holds:
 //! - `config.json`: the [`TrainConfig`], written first; `--resume` rebuilds everything from it;
-//! - `metrics.jsonl`: one [`EpochMetrics`] line per finished epoch;
+//! - `metrics.jsonl`: one [`EpochMetrics`] line per finished epoch (loss, PSNR); the same bytes
+//!   for the same seed and data;
+//! - `timings.jsonl`: one [`EpochTimings`] line per finished epoch (speed, memory);
 //! - `last.safetensors` / `best.safetensors` (+ `.json` sidecars): training checkpoints after the
 //!   latest epoch and at the best validation PSNR (standard protocol);
 //! - `resume.safetensors`: weights, Adam state and counters in one file, so one atomic rename
@@ -76,7 +78,10 @@ pub enum Progress<'a> {
         step_in_epoch: usize,
         loss: f64,
     },
-    EpochEnd(&'a EpochMetrics),
+    EpochEnd {
+        metrics: &'a EpochMetrics,
+        timings: &'a EpochTimings,
+    },
 }
 
 /// Mean validation figures over whole images, each run at batch 1.
@@ -87,7 +92,7 @@ pub struct Validation {
 }
 
 pub const CONFIG_FILE: &str = "config.json";
-pub use sesr_model::metrics::{EpochMetrics, METRICS_FILE};
+pub use sesr_model::metrics::{EpochMetrics, EpochTimings, METRICS_FILE, TIMINGS_FILE};
 pub const LAST_CHECKPOINT: &str = "last.safetensors";
 pub const BEST_CHECKPOINT: &str = "best.safetensors";
 pub const RESUME_FILE: &str = "resume.safetensors";
@@ -144,6 +149,36 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Rewrites a JSON-lines record file with only the records of epochs `1..=epoch`.
+fn keep_records_up_to(path: &Path, epoch: usize) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Epoch {
+        epoch: usize,
+    }
+    let kept: String = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| serde_json::from_str::<Epoch>(line).is_ok_and(|r| r.epoch <= epoch))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    write_atomic(path, |tmp| {
+        std::fs::write(tmp, kept).map_err(io_error("write", tmp))
+    })
+}
+
+/// Appends one JSON line to `path` and syncs it.
+fn append_record(path: &Path, record: &impl Serialize) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io_error("open", path))?;
+    let line = serde_json::to_string(record).expect("records serialise");
+    writeln!(file, "{line}")
+        .and_then(|_| file.sync_data())
+        .map_err(io_error("append to", path))
+}
+
 /// A training run bound to its directory.
 pub struct Trainer {
     config: TrainConfig,
@@ -185,8 +220,10 @@ impl Trainer {
         write_atomic(&config_path, |tmp| {
             std::fs::write(tmp, &json).map_err(io_error("write", tmp))
         })?;
-        let metrics = run_dir.join(METRICS_FILE);
-        std::fs::write(&metrics, b"").map_err(io_error("create", &metrics))?;
+        for file in [METRICS_FILE, TIMINGS_FILE] {
+            let path = run_dir.join(file);
+            std::fs::write(&path, b"").map_err(io_error("create", &path))?;
+        }
         Ok(Trainer {
             config,
             run_dir: run_dir.to_path_buf(),
@@ -259,19 +296,10 @@ impl Trainer {
             )?;
             (0, f64::NEG_INFINITY)
         };
-        // Metrics of epochs after the saved state were never committed: they will be redone.
-        let metrics_path = run_dir.join(METRICS_FILE);
-        let kept: String = std::fs::read_to_string(&metrics_path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| {
-                serde_json::from_str::<EpochMetrics>(line).is_ok_and(|m| m.epoch <= epoch)
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
-        write_atomic(&metrics_path, |tmp| {
-            std::fs::write(tmp, kept).map_err(io_error("write", tmp))
-        })?;
+        // Records of epochs after the saved state were never committed: they will be redone.
+        for file in [METRICS_FILE, TIMINGS_FILE] {
+            keep_records_up_to(&run_dir.join(file), epoch)?;
+        }
         Ok(Trainer {
             config,
             run_dir: run_dir.to_path_buf(),
@@ -331,6 +359,8 @@ impl Trainer {
         let device = self.model.device();
         let (mut loss_sum, mut count) = (0.0, 0usize);
         for (i, batch) in loader.enumerate() {
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("train-step");
             let (n, l, h) = (batch.n as i64, batch.lr_size as i64, batch.hr_size as i64);
             let lr = Tensor::from_slice(&batch.lr)
                 .view([n, 1, l, l])
@@ -362,28 +392,26 @@ impl Trainer {
             train_loss: loss_sum / count.max(1) as f64,
             valid_psnr_reference: validation.psnr_reference,
             valid_psnr_y8: validation.psnr_y8,
+        };
+        self.commit_epoch(&metrics)?;
+        let timings = EpochTimings {
+            epoch: self.epoch,
             steps_per_second: count as f64 / train_seconds,
             epoch_seconds: started.elapsed().as_secs_f64(),
             peak_rss_mib: peak_rss_mib(),
         };
-        self.commit_epoch(&metrics)?;
-        report(Progress::EpochEnd(&metrics));
+        // Written after the commit: a lost line costs a figure, never a redone epoch.
+        append_record(&self.run_dir.join(TIMINGS_FILE), &timings)?;
+        report(Progress::EpochEnd {
+            metrics: &metrics,
+            timings: &timings,
+        });
         Ok(metrics)
     }
 
     /// Writes the epoch's files; the rename of `resume.safetensors` is the commit point.
     fn commit_epoch(&mut self, metrics: &EpochMetrics) -> Result<()> {
-        let metrics_path = self.run_dir.join(METRICS_FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&metrics_path)
-            .map_err(io_error("open", &metrics_path))?;
-        let line = serde_json::to_string(metrics).expect("metrics serialise");
-        writeln!(file, "{line}")
-            .and_then(|_| file.sync_data())
-            .map_err(io_error("append to", &metrics_path))?;
-
+        append_record(&self.run_dir.join(METRICS_FILE), metrics)?;
         self.model.save(&self.run_dir.join(LAST_CHECKPOINT))?;
         if metrics.valid_psnr_y8 > self.best_psnr {
             self.best_psnr = metrics.valid_psnr_y8;

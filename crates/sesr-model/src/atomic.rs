@@ -33,6 +33,16 @@ pub fn write_atomic<E: From<ModelError>>(
     write(&tmp).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
+    // On disk before it replaces the old file, so that a power cut cannot leave an empty one.
+    std::fs::File::open(&tmp)
+        .and_then(|file| file.sync_all())
+        .map_err(|source| ModelError::Io {
+            action: "sync",
+            path: tmp.clone(),
+            source,
+        })?;
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!("atomic-rename");
     std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
         ModelError::Io {

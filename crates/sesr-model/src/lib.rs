@@ -7,7 +7,7 @@
 //! - [`names`]: the tensor names and shapes of training and collapsed checkpoints, and the
 //!   activation quantization points ([`QuantPoint`]).
 //! - [`checkpoint`]: the JSON sidecar beside every `.safetensors` checkpoint and its version.
-//! - [`metrics`]: the per-epoch record of a training run (`metrics.jsonl`).
+//! - [`metrics`]: the per-epoch records of a training run (`metrics.jsonl`, `timings.jsonl`).
 //! - [`atomic`]: how every file of the project is written (a reader sees the old file or the
 //!   new one, never half).
 //! - [`winograd`]: the F(4,3) transform both CPU engines apply to the 3x3 kernels.
@@ -23,5 +23,5 @@ pub mod winograd;
 pub use checkpoint::{CheckpointKind, CheckpointMeta, FORMAT_VERSION};
 pub use config::{Preset, QuantConfig, SesrConfig, TrainingMode};
 pub use error::{ModelError, Result};
-pub use metrics::EpochMetrics;
+pub use metrics::{EpochMetrics, EpochTimings};
 pub use names::{QuantPoint, TensorSpec};

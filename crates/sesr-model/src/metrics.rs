@@ -1,12 +1,16 @@
-//! The per-epoch record of a training run: one JSON object per line of `metrics.jsonl`,
-//! appended by the trainer after each finished epoch and read by the reports.
+//! The per-epoch records of a training run, one JSON object per line, appended by the trainer
+//! after each finished epoch: `metrics.jsonl` holds what the run computed (a pure function of
+//! its configuration, so two runs with one seed write the same bytes); `timings.jsonl` holds how
+//! fast and how big it ran, which differs from run to run and host to host.
 
 use crate::{ModelError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The file name of the records in a run directory.
+/// The file name of the computed records in a run directory.
 pub const METRICS_FILE: &str = "metrics.jsonl";
+/// The file name of the speed and memory records in a run directory.
+pub const TIMINGS_FILE: &str = "timings.jsonl";
 
 /// Figures of one finished epoch, one line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +25,16 @@ pub struct EpochMetrics {
     pub valid_psnr_reference: f64,
     /// The standard protocol: 8-bit Y, `scale` pixels cropped at each border.
     pub valid_psnr_y8: f64,
+}
+
+/// Speed and memory of one finished epoch, one line of `timings.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochTimings {
+    /// 1-based number of the finished epoch.
+    pub epoch: usize,
+    /// Optimizer steps per second of training, validation excluded.
     pub steps_per_second: f64,
+    /// Wall time of the whole epoch, validation and checkpoints included.
     pub epoch_seconds: f64,
     /// Peak resident memory of the process so far, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
