@@ -7,9 +7,10 @@ use common::{asset, sesr_cli};
 use serde_json::Value;
 use sesr_core::infer::{plane_to_tensor, tensor_to_plane, upscale_y};
 use sesr_core::{CollapsedSesr, Sesr, SesrConfig, TrainingMode};
-use sesr_data::io::{Image, LoadedImage};
+use sesr_data::io::{load_image_and_alpha, Image, LoadedImage};
 use sesr_data::plane::{quantize, PlaneF32};
 use sesr_data::protocol::{bicubic_baseline, load_benchmark, merge_sr_y, score, EvalImage};
+use sesr_data::resize::imresize;
 use sesr_data::{load_image, Protocol};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -191,7 +192,7 @@ fn upscale_a_folder_at_x4_with_a_collapsed_checkpoint() {
 }
 
 #[test]
-fn upscale_reads_16_bit_rgba_png_and_bmp() {
+fn upscale_reads_16_bit_rgba_gray_alpha_and_bmp_and_keeps_alpha() {
     let tmp = tempfile::tempdir().unwrap();
     let checkpoint = write_checkpoint(tmp.path(), 2, true, 6);
     let model = load(&checkpoint);
@@ -199,12 +200,17 @@ fn upscale_reads_16_bit_rgba_png_and_bmp() {
     let crop = photo.crop_imm(120, 40, 75, 61);
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    // 16-bit RGBA with a varying alpha (dropped), and 8-bit BMP.
+    // 16-bit RGBA with a varying alpha, gray with alpha, and 8-bit BMP.
     let mut rgba16 = crop.to_rgba16();
     for (i, p) in rgba16.pixels_mut().enumerate() {
         p[3] = (i * 997 % 65536) as u16;
     }
     rgba16.save(input.join("deep.png")).unwrap();
+    let mut gray_alpha = crop.to_luma_alpha8();
+    for (x, _, p) in gray_alpha.enumerate_pixels_mut() {
+        p[1] = (x * 255 / 74) as u8;
+    }
+    gray_alpha.save(input.join("faded.png")).unwrap();
     crop.to_rgb8().save(input.join("plain.bmp")).unwrap();
     let output = tmp.path().join("out");
     let (ok, stdout, stderr) = sesr_cli(&[
@@ -221,11 +227,38 @@ fn upscale_reads_16_bit_rgba_png_and_bmp() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("deep.png: 75x61 -> 150x122, "), "{stdout}");
     assert!(stdout.contains("plain.bmp: 75x61 -> 150x122, "), "{stdout}");
-    for (name, file) in [("deep.png", "deep.png"), ("plain.bmp", "plain.png")] {
+    for (name, file, gray) in [
+        ("deep.png", "deep.png", false),
+        ("faded.png", "faded.png", true),
+        ("plain.bmp", "plain.png", false),
+    ] {
         let out = output.join(file);
-        assert!(matches!(load_image(&out).unwrap(), Image::Rgb(_)), "{name}");
+        assert_eq!(
+            matches!(load_image(&out).unwrap(), Image::Gray(_)),
+            gray,
+            "{name}"
+        );
         assert_upscaled(&input.join(name), &out, &model);
     }
+    // Alpha is kept, upscaled by bicubic as colour is; a file without alpha gets none.
+    for name in ["deep.png", "faded.png"] {
+        let (_, alpha) = load_image_and_alpha(input.join(name)).unwrap();
+        let alpha = alpha.unwrap();
+        let want = imresize(&alpha, alpha.width * 2, alpha.height * 2);
+        let (_, got) = load_image_and_alpha(output.join(name)).unwrap();
+        let got = got.unwrap_or_else(|| panic!("{name}: the alpha channel was dropped"));
+        assert_eq!((got.width, got.height), (150, 122), "{name}");
+        for (i, (w, g)) in want.data.iter().zip(&got.data).enumerate() {
+            assert!(
+                quantize(*w).abs_diff(quantize(*g)) <= 1,
+                "{name}: alpha at {i}"
+            );
+        }
+    }
+    assert!(load_image_and_alpha(output.join("plain.png"))
+        .unwrap()
+        .1
+        .is_none());
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {

@@ -11,7 +11,7 @@ pub use sesr_model::checkpoint::{
 use crate::{CoreError, Result, SesrConfig};
 use std::collections::HashMap;
 use std::path::Path;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 fn checkpoint_error(path: &Path, message: impl Into<String>) -> CoreError {
     CoreError::Checkpoint {
@@ -22,19 +22,57 @@ fn checkpoint_error(path: &Path, message: impl Into<String>) -> CoreError {
 
 /// Writes weights and sidecar. The sidecar goes last, so a complete sidecar implies its weights.
 pub fn write(path: &Path, tensors: &[(String, Tensor)], meta: &CheckpointMeta) -> Result<()> {
-    let cpu: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(n, t)| {
-            (
-                n.clone(),
-                t.detach().to_device(tch::Device::Cpu).contiguous(),
-            )
-        })
-        .collect();
-    write_atomic(path, |tmp| -> Result<()> {
-        Ok(Tensor::write_safetensors(&cpu, tmp)?)
-    })?;
+    write_safetensors(path, tensors)?;
     Ok(sesr_model::checkpoint::write_meta(path, meta)?)
+}
+
+/// Writes `tensors` (float32 or float64, any device) to `path` as safetensors, atomically.
+/// Serialised here rather than by libtorch so that a failed write (a read-only folder, a full
+/// disk) names the file and gives the system's reason, not a library's debug dump.
+pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    use safetensors::{tensor::TensorView, Dtype};
+    let mut data = Vec::with_capacity(tensors.len());
+    for (name, tensor) in tensors {
+        let flat = tensor.detach().to_device(tch::Device::Cpu).reshape([-1]);
+        let shape: Vec<usize> = tensor.size().iter().map(|&d| d as usize).collect();
+        let (dtype, bytes): (Dtype, Vec<u8>) = match tensor.kind() {
+            Kind::Float => (
+                Dtype::F32,
+                Vec::<f32>::try_from(&flat)?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+            ),
+            Kind::Double => (
+                Dtype::F64,
+                Vec::<f64>::try_from(&flat)?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+            ),
+            other => {
+                return Err(checkpoint_error(
+                    path,
+                    format!("cannot hold tensor `{name}` of type {other:?}"),
+                ))
+            }
+        };
+        data.push((name.as_str(), dtype, shape, bytes));
+    }
+    let views = data.iter().map(|(name, dtype, shape, bytes)| {
+        let view = TensorView::new(*dtype, shape.clone(), bytes)
+            .expect("the bytes were made for this shape and type");
+        (*name, view)
+    });
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| checkpoint_error(path, format!("cannot be serialised: {e}")))?;
+    write_atomic(path, |tmp| -> Result<()> {
+        std::fs::write(tmp, &bytes).map_err(|source| CoreError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
+    })
 }
 
 pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {

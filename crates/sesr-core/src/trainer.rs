@@ -433,13 +433,7 @@ impl Trainer {
         tensors.push(("epoch".into(), scalar(self.epoch as f64)));
         tensors.push(("adam_step".into(), scalar(self.optimizer.steps() as f64)));
         tensors.push(("best_psnr".into(), scalar(self.best_psnr)));
-        let cpu: Vec<(String, Tensor)> = tensors
-            .into_iter()
-            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu).contiguous()))
-            .collect();
-        write_atomic(&self.run_dir.join(RESUME_FILE), |tmp| {
-            Ok(Tensor::write_safetensors(&cpu, tmp)?)
-        })
+        checkpoint::write_safetensors(&self.run_dir.join(RESUME_FILE), &tensors)
     }
 }
 

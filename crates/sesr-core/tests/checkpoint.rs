@@ -276,3 +276,24 @@ fn models_hold_the_tensors_sesr_model_defines() {
         assert_eq!(listing(collapsed), expected, "{config:?} {quant:?}");
     }
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_names_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    // A folder where the temporary file must go: the write fails as in a read-only folder
+    // (which root, running the tests, could still write).
+    let blocker = dir
+        .path()
+        .join(format!("model.safetensors.tmp{}", std::process::id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let model = Sesr::new(config(3, 2), TrainingMode::Collapsed, Device::Cpu).unwrap();
+    let message = model.save(&path).unwrap_err().to_string();
+    assert!(
+        message.starts_with(&format!("cannot write {}: ", path.display()))
+            && message.contains("Is a directory"),
+        "{message}"
+    );
+    assert!(!message.contains("Os {"), "a debug dump: {message}");
+    assert!(!path.exists());
+}

@@ -232,18 +232,62 @@ fn planes_of<T>(
 
 /// Loads a PNG, JPEG or BMP file as planes with values in [0, 1].
 ///
-/// RGB and gray images keep their channels; alpha is dropped; 16-bit samples are divided by
-/// 65535 (not truncated to their high byte).
+/// RGB and gray images keep their channels; alpha is left out (see [`load_image_and_alpha`]);
+/// 16-bit samples are divided by 65535 (not truncated to their high byte).
 pub fn load_image(path: impl AsRef<Path>) -> Result<LoadedImage> {
+    Ok(load_image_and_alpha(path)?.0)
+}
+
+/// [`load_image`], plus the alpha plane in [0, 1] when the file has one.
+pub fn load_image_and_alpha(path: impl AsRef<Path>) -> Result<(LoadedImage, Option<PlaneF32>)> {
     let path = path.as_ref();
     let img = decode(path)?;
-    planes_of(
+    let image = planes_of(
         path,
         &img,
         |v| f32::from(v) / 255.0,
         |v| f32::from(v) / 65535.0,
         |v| v.clamp(0.0, 1.0),
-    )
+    )?;
+    let (w, h) = (image.width(), image.height());
+    let last = |raw: &[f32], channels: usize| last_channel(w, h, raw, channels, |v| v);
+    let alpha = match &img {
+        DynamicImage::ImageLumaA8(b) => {
+            Some(last_channel(w, h, b.as_raw(), 2, |v| f32::from(v) / 255.0))
+        }
+        DynamicImage::ImageRgba8(b) => {
+            Some(last_channel(w, h, b.as_raw(), 4, |v| f32::from(v) / 255.0))
+        }
+        DynamicImage::ImageLumaA16(b) => Some(last_channel(w, h, b.as_raw(), 2, |v| {
+            f32::from(v) / 65535.0
+        })),
+        DynamicImage::ImageRgba16(b) => Some(last_channel(w, h, b.as_raw(), 4, |v| {
+            f32::from(v) / 65535.0
+        })),
+        DynamicImage::ImageRgba32F(b) => Some(last(b.as_raw(), 4).map(|v| v.clamp(0.0, 1.0))),
+        _ => None,
+    };
+    Ok((image, alpha))
+}
+
+/// The last of `channels` interleaved channels (alpha) as a plane.
+fn last_channel<S: Copy>(
+    w: usize,
+    h: usize,
+    raw: &[S],
+    channels: usize,
+    conv: impl Fn(S) -> f32,
+) -> PlaneF32 {
+    Plane {
+        width: w,
+        height: h,
+        data: raw
+            .iter()
+            .skip(channels - 1)
+            .step_by(channels)
+            .map(|&v| conv(v))
+            .collect(),
+    }
 }
 
 /// Loads an image as 8-bit planes. 16-bit samples are rounded to the nearest 8-bit value
@@ -372,4 +416,29 @@ pub fn save_png(path: impl AsRef<Path>, img: &LoadedImage) -> Result<()> {
         Image::Gray(p) => save_gray_png(path, p),
         Image::Rgb(rgb) => save_rgb_png(path, rgb),
     }
+}
+
+/// Saves a gray or RGB image with an alpha plane of its size as an 8-bit gray-alpha or RGBA
+/// PNG (quantized, clamped), atomically; without alpha, as [`save_png`].
+pub fn save_png_with_alpha(
+    path: impl AsRef<Path>,
+    img: &LoadedImage,
+    alpha: Option<&PlaneF32>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let Some(alpha) = alpha else {
+        return save_png(path, img);
+    };
+    let mut planes: Vec<&PlaneF32> = img.planes().iter().collect();
+    planes.push(alpha);
+    let (w, h) = check_planes(path, &planes)?;
+    let mut bytes = Vec::with_capacity(alpha.data.len() * planes.len());
+    for i in 0..alpha.data.len() {
+        bytes.extend(planes.iter().map(|p| quantize(p.data[i])));
+    }
+    let color = match img {
+        Image::Gray(_) => ExtendedColorType::La8,
+        Image::Rgb(_) => ExtendedColorType::Rgba8,
+    };
+    write_png_atomic(path, &bytes, w, h, color)
 }
