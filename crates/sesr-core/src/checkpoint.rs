@@ -82,9 +82,40 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
             "does not exist (expected a .safetensors weights file)",
         ));
     }
-    let tensors = Tensor::read_safetensors(path)
-        .map_err(|e| checkpoint_error(path, format!("unreadable weights: {e}")))?;
-    Ok(tensors.into_iter().collect())
+    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| checkpoint_error(path, format!("is not a safetensors file: {e}")))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in file.tensors() {
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let data = view.data();
+        let flat = match view.dtype() {
+            safetensors::Dtype::F32 => Tensor::from_slice(
+                &data
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect::<Vec<f32>>(),
+            ),
+            safetensors::Dtype::F64 => Tensor::from_slice(
+                &data
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                    .collect::<Vec<f64>>(),
+            ),
+            other => {
+                return Err(checkpoint_error(
+                    path,
+                    format!("holds tensor `{name}` as {other:?}; SESR checkpoints hold float32"),
+                ))
+            }
+        };
+        tensors.insert(name, flat.reshape(&shape));
+    }
+    Ok(tensors)
 }
 
 /// The tensors of the checkpoint `path`, checked against its sidecar `meta`: exactly the

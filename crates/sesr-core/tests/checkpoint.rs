@@ -128,7 +128,8 @@ fn broken_checkpoints_give_errors_naming_the_file() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = Sesr::from_checkpoint(&path, Device::Cpu).unwrap_err();
     assert!(
-        err.to_string().contains("model.safetensors") && err.to_string().contains("unreadable"),
+        err.to_string().contains("model.safetensors")
+            && err.to_string().contains("is not a safetensors file"),
         "{err}"
     );
     std::fs::write(&path, &bytes).unwrap();
