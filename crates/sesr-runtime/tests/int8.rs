@@ -344,3 +344,17 @@ fn bad_files_and_inputs_are_clear_errors() -> Result<()> {
     assert!(err.to_string().contains("too large"), "{err}");
     Ok(())
 }
+
+/// Found by the `int8_model` fuzz target: an int8 model whose bias is so large that the int32
+/// accumulator overflows (a panic in checked builds, wrapped values in release ones).
+#[test]
+fn a_bias_that_overflows_the_accumulator_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fuzz_bias_overflow.tflite");
+    let text = Int8Sesr::from_tflite_file(&path).unwrap_err().to_string();
+    assert!(
+        text.contains("fuzz_bias_overflow.tflite")
+            && text.contains("can overflow the int32 accumulator"),
+        "{text}"
+    );
+}

@@ -387,6 +387,23 @@ pub(super) fn int8_conv(
             "{what} has weight -128 (int8 weights are symmetric, [-127, 127])"
         )));
     }
+    // Every int8 engine sums `w * (x - zp)` and the bias in int32, and sesr-runtime also folds
+    // `(128 + zp) * sum(w)` into the bias: |x - zp| and |128 + zp| are at most 255, so the
+    // sum stays within |bias| + 510 * sum|w|. Beyond int32 the result would wrap.
+    let per_channel = conv.in_channels * conv.kernel * conv.kernel;
+    for (oc, (w, &b)) in weight
+        .chunks(per_channel.max(1))
+        .zip(&conv.bias)
+        .enumerate()
+    {
+        let weights: i64 = w.iter().map(|&v| i64::from(v).abs()).sum();
+        if i64::from(b).abs() + 510 * weights > i64::from(i32::MAX) {
+            return Err(unsupported(format!(
+                "{what} output channel {oc} has bias {b}: with its weights it can overflow the \
+                 int32 accumulator, which no int8 export produces"
+            )));
+        }
+    }
     Ok(Int8Conv {
         out_channels: conv.out_channels,
         in_channels: conv.in_channels,
