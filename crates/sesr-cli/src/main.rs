@@ -5,6 +5,7 @@
 
 mod collapse;
 mod compare;
+mod distributed;
 mod eval;
 mod export;
 mod info;

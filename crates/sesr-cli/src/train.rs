@@ -1,5 +1,6 @@
 //! `sesr-cli train`: the reference's training flags, plus data, output, device and resume.
 
+use crate::distributed::{self, MpiCollective};
 use crate::model_args::ModelArgs;
 use crate::models::parse_device;
 use anyhow::{bail, Context, Result};
@@ -8,9 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
 use sesr_core::QuantConfig;
 use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
+use sesr_dist::Mpi;
 use sesr_export::{check_tflite_size, export_checkpoint, TfliteFormat};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tch::Device;
 
 #[derive(Args, Debug)]
@@ -80,12 +83,26 @@ pub struct TrainArgs {
     /// TFLite input width.
     #[arg(long, default_value_t = 1920)]
     tflite_width: usize,
+    /// Data-parallel: start this many ranks on this machine under Open MPI's `mpirun`, each
+    /// with a share of every batch (and of the cores, or GPU `cuda:LOCAL_RANK`). Ranks started
+    /// by `mpirun` or `srun` directly need no flag.
+    #[arg(long)]
+    nproc_per_node: Option<usize>,
+    /// Data-parallel: seconds a rank waits for the others before it stops the run.
+    #[arg(long, default_value_t = 60)]
+    dist_timeout: u64,
 }
 
-fn load(source: &Source, scale: usize, opts: &LoadOptions, what: &str) -> Result<Vec<ImagePair>> {
+fn load(
+    source: &Source,
+    scale: usize,
+    opts: &LoadOptions,
+    what: &str,
+    leader: bool,
+) -> Result<Vec<ImagePair>> {
     let report =
         load_pairs(source, scale, opts).with_context(|| format!("loading the {what} images"))?;
-    for warning in &report.warnings {
+    for warning in report.warnings.iter().filter(|_| leader) {
         eprintln!("warning: {warning}");
     }
     if report.pairs.is_empty() {
@@ -140,6 +157,9 @@ fn check_args(args: &TrainArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    if args.nproc_per_node == Some(0) || args.dist_timeout == 0 {
+        bail!("--nproc-per-node and --dist-timeout must be at least 1");
+    }
     let name_is_a_folder_name = !args.model_name.is_empty()
         && !args.model_name.starts_with('.')
         && args
@@ -185,11 +205,16 @@ fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
         sampler,
         steps_per_epoch: args.steps_per_epoch,
         init_from: args.init_from.clone(),
+        ranks: 1,
     })
 }
 
 /// The training and validation pairs; data problems surface before any training starts.
-fn load_data(args: &TrainArgs, scale: usize) -> Result<(Vec<ImagePair>, Vec<ImagePair>)> {
+fn load_data(
+    args: &TrainArgs,
+    scale: usize,
+    leader: bool,
+) -> Result<(Vec<ImagePair>, Vec<ImagePair>)> {
     let (train_source, valid_source) = sources(args)?;
     let train_opts = LoadOptions {
         skip_bad: args.skip_bad,
@@ -200,13 +225,15 @@ fn load_data(args: &TrainArgs, scale: usize) -> Result<(Vec<ImagePair>, Vec<Imag
         min_hr_size: 8 * scale,
         threads: None,
     };
-    let train = load(&train_source, scale, &train_opts, "training")?;
-    let valid = load(&valid_source, scale, &valid_opts, "validation")?;
-    println!(
-        "data: {} training images, {} validation images",
-        train.len(),
-        valid.len()
-    );
+    let train = load(&train_source, scale, &train_opts, "training", leader)?;
+    let valid = load(&valid_source, scale, &valid_opts, "validation", leader)?;
+    if leader {
+        println!(
+            "data: {} training images, {} validation images",
+            train.len(),
+            valid.len()
+        );
+    }
     Ok((train, valid))
 }
 
@@ -227,6 +254,15 @@ fn open_trainer(
     }
     let trainer = Trainer::resume(run_dir, Some(args.epochs), device)?;
     let differing = trainer.config().differing_settings(&config);
+    if differing.iter().any(|s| s == "ranks") {
+        let ranks = trainer.config().ranks;
+        bail!(
+            "--resume: {} was trained by {ranks} process(es) and this run has {}; resume it \
+             with the same number (--nproc-per-node {ranks}, or mpirun -np {ranks})",
+            run_dir.display(),
+            config.ranks
+        );
+    }
     if !differing.is_empty() {
         bail!(
             "--resume: {} was started with different settings ({}); repeat the original flags \
@@ -297,11 +333,51 @@ impl EpochPrinter {
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     check_args(args)?;
-    let device = parse_device(&args.device)?;
-    if let Some(threads) = args.threads {
+    if !sesr_dist::launched_by_mpi() {
+        return match args.nproc_per_node {
+            Some(ranks) => distributed::launch_local_ranks(ranks),
+            None => run_rank(args, None),
+        };
+    }
+    let mpi = Arc::new(Mpi::join(Duration::from_secs(args.dist_timeout))?);
+    match run_rank(args, Some(&mpi)) {
+        Err(e) if mpi.ranks() > 1 => {
+            // The other ranks would wait for this one forever: end them all.
+            eprintln!("error: rank {}: {e:#}", mpi.rank());
+            mpi.abort(1)
+        }
+        result => result,
+    }
+}
+
+/// One process's part of the run: all of it, or one rank's when `mpi` is given.
+fn run_rank(args: &TrainArgs, mpi: Option<&Arc<Mpi>>) -> Result<()> {
+    let leader = mpi.is_none_or(|m| m.rank() == 0);
+    let device = match (parse_device(&args.device)?, mpi) {
+        (Device::Cuda(_), Some(m)) => {
+            let gpus = tch::Cuda::device_count() as usize;
+            if m.local_rank() >= gpus {
+                bail!(
+                    "--device cuda: local rank {} has no GPU of its own ({gpus} on this \
+                     machine); start at most {gpus} ranks per machine",
+                    m.local_rank()
+                );
+            }
+            Device::Cuda(m.local_rank())
+        }
+        (device, _) => device,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args
+        .threads
+        .or(mpi.map(|m| (cores / m.local_ranks()).max(1)));
+    if let Some(threads) = threads {
         tch::set_num_threads(threads as i32);
     }
-    let config = train_config(args)?;
+    let config = TrainConfig {
+        ranks: mpi.map_or(1, |m| m.ranks()),
+        ..train_config(args)?
+    };
     let (scale, quant) = (config.model.scale, config.quant);
     let run_dir = args.out.join(run_name(
         &args.model_name,
@@ -309,10 +385,32 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         config.mode,
         quant.any(),
     ));
-    let (train, valid) = load_data(args, scale)?;
-    let mut trainer = open_trainer(args, config, &run_dir, device)?;
+    let (train, valid) = load_data(args, scale, leader)?;
+    let mut trainer = if leader {
+        open_trainer(args, config, &run_dir, device)?
+    } else {
+        Trainer::follower(config, device)?
+    };
+    if let Some(mpi) = mpi {
+        trainer = trainer.join(Box::new(MpiCollective(Arc::clone(mpi))))?;
+        if leader {
+            println!(
+                "data-parallel: {} ranks, {} per machine, {} threads each",
+                mpi.ranks(),
+                mpi.local_ranks(),
+                tch::get_num_threads()
+            );
+        }
+    }
     let mut printer = EpochPrinter::default();
-    trainer.run(Arc::new(train), &valid, |event| printer.show(event, scale))?;
+    trainer.run(Arc::new(train), &valid, |event| {
+        if leader {
+            printer.show(event, scale)
+        }
+    })?;
+    if !leader {
+        return Ok(());
+    }
     println!("done: {}", run_dir.display());
     if args.gen_tflite {
         let best = run_dir.join("best.safetensors");

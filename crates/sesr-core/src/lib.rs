@@ -31,6 +31,7 @@ mod accounting;
 pub mod checkpoint;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod cpu_step;
+pub mod distributed;
 mod error;
 pub mod infer;
 mod model;

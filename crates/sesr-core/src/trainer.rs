@@ -15,12 +15,14 @@
 //! numbers, so a resumed run continues exactly as an uninterrupted one would.
 
 use crate::checkpoint::{self, write_atomic};
+use crate::distributed::{broadcast_tensors, sum_gradients, Collective};
 use crate::infer::{plane_to_tensor, tensor_to_plane};
 use crate::optim::{Adam, AdamConfig};
 use crate::train::train_step;
 use crate::{CollapsedSesr, CoreError, QuantConfig, Result, Sesr, SesrConfig, TrainingMode};
 use serde::{Deserialize, Serialize};
 use sesr_data::metrics::{psnr_float, psnr_y8};
+use sesr_data::sampler::{LoaderOptions, Shard};
 use sesr_data::{ImagePair, Loader, SamplerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,13 @@ pub struct TrainConfig {
     pub steps_per_epoch: Option<usize>,
     /// Checkpoint whose weights start the run (x4 from x2: all but the output block).
     pub init_from: Option<PathBuf>,
+    /// Processes of a data-parallel run sharing each batch (1: a single process).
+    #[serde(default = "one_rank")]
+    pub ranks: usize,
+}
+
+fn one_rank() -> usize {
+    1
 }
 
 impl TrainConfig {
@@ -120,21 +129,30 @@ fn starting_model(config: &TrainConfig, device: Device) -> Result<Sesr> {
 
 /// Upscales every validation image with the collapsed model and averages both PSNRs.
 pub fn validate(model: &CollapsedSesr, pairs: &[ImagePair]) -> Result<Validation> {
+    let [reference, standard, n] = psnr_sums(model, pairs.iter())?;
+    Ok(Validation {
+        psnr_reference: reference / n.max(1.0),
+        psnr_y8: standard / n.max(1.0),
+    })
+}
+
+/// Sums of both PSNRs over `pairs`, and their count.
+fn psnr_sums<'a>(
+    model: &CollapsedSesr,
+    pairs: impl Iterator<Item = &'a ImagePair>,
+) -> Result<[f64; 3]> {
     let scale = model.config().scale;
     let device = model.device();
-    let (mut reference, mut standard) = (0.0, 0.0);
+    let mut sums = [0.0; 3];
     for pair in pairs {
         let input = plane_to_tensor(&pair.lr.to_f32(), device)?;
         let sr = tensor_to_plane(&model.forward(&input)?)?;
         let hr = pair.hr.to_f32();
-        reference += psnr_float(&sr, &hr);
-        standard += psnr_y8(&sr, &hr, scale);
+        sums[0] += psnr_float(&sr, &hr);
+        sums[1] += psnr_y8(&sr, &hr, scale);
+        sums[2] += 1.0;
     }
-    let n = pairs.len().max(1) as f64;
-    Ok(Validation {
-        psnr_reference: reference / n,
-        psnr_y8: standard / n,
-    })
+    Ok(sums)
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status` (0 if unknown).
@@ -188,6 +206,8 @@ pub struct Trainer {
     /// Epochs already finished.
     epoch: usize,
     best_psnr: f64,
+    /// The other ranks of a data-parallel run; `None` for a single process.
+    collective: Option<Box<dyn Collective>>,
 }
 
 impl Trainer {
@@ -231,7 +251,63 @@ impl Trainer {
             optimizer,
             epoch: 0,
             best_psnr: f64::NEG_INFINITY,
+            collective: None,
         })
+    }
+
+    /// A rank other than 0 of a data-parallel run: the model and optimizer of `config`, no
+    /// run directory (rank 0 writes every file). [`Trainer::join`] then gives it rank 0's state.
+    pub fn follower(config: TrainConfig, device: Device) -> Result<Self> {
+        config.model.validate()?;
+        let model = Sesr::with_quant(config.model, config.mode, config.quant, device)?;
+        let optimizer = Adam::new(
+            AdamConfig {
+                learning_rate: config.learning_rate,
+                ..AdamConfig::reference()
+            },
+            model.named_tensors(),
+        );
+        Ok(Trainer {
+            config,
+            run_dir: PathBuf::new(),
+            model,
+            optimizer,
+            epoch: 0,
+            best_psnr: f64::NEG_INFINITY,
+            collective: None,
+        })
+    }
+
+    /// Joins a data-parallel run: every rank takes rank 0's weights, optimizer state and
+    /// counters (rank 0 created or resumed the run), then trains its share of each batch.
+    pub fn join(mut self, collective: Box<dyn Collective>) -> Result<Self> {
+        if collective.ranks() != self.config.ranks {
+            return Err(CoreError::InvalidConfig(format!(
+                "the run is configured for {} ranks but {} processes joined",
+                self.config.ranks,
+                collective.ranks()
+            )));
+        }
+        let mut tensors: Vec<Tensor> = self
+            .model
+            .named_tensors()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        tensors.extend(self.optimizer.state_tensors().into_iter().map(|(_, t)| t));
+        broadcast_tensors(collective.as_ref(), &tensors)?;
+        let mut counters = [self.epoch as f32, self.optimizer.steps() as f32];
+        collective.broadcast(&mut counters)?;
+        let state = self.optimizer.state_tensors().into_iter().collect();
+        self.optimizer.load_state(&state, counters[1] as u64)?;
+        self.epoch = counters[0] as usize;
+        self.collective = Some(collective);
+        Ok(self)
+    }
+
+    /// This process's rank (0 for a single process).
+    pub fn rank(&self) -> usize {
+        self.collective.as_ref().map_or(0, |c| c.rank())
     }
 
     /// Reopens the run in `run_dir` after its last finished epoch. `epochs` may extend the run.
@@ -307,6 +383,7 @@ impl Trainer {
             optimizer,
             epoch,
             best_psnr,
+            collective: None,
         })
     }
 
@@ -344,11 +421,17 @@ impl Trainer {
         report: &mut impl FnMut(Progress),
     ) -> Result<EpochMetrics> {
         let started = Instant::now();
-        let loader = Loader::spawn(
+        let shard = self.collective.as_ref().map_or(Shard::WHOLE, |c| Shard {
+            rank: c.rank(),
+            ranks: c.ranks(),
+        });
+        let loader = Loader::spawn_shard(
             train,
             self.config.sampler,
             self.epoch as u64,
             self.config.steps_per_epoch,
+            LoaderOptions::default(),
+            shard,
         )?;
         let steps = loader.total_batches();
         report(Progress::EpochStart {
@@ -368,7 +451,26 @@ impl Trainer {
             let hr = Tensor::from_slice(&batch.hr)
                 .view([n, 1, h, h])
                 .to_device(device);
-            let loss = train_step(&self.model, &mut self.optimizer, &lr, &hr)?;
+            let loss = match &self.collective {
+                None => train_step(&self.model, &mut self.optimizer, &lr, &hr)?,
+                Some(collective) => {
+                    self.optimizer.zero_grad();
+                    let local = if batch.n > 0 {
+                        self.model.loss_backward(&lr, &hr)?
+                    } else {
+                        0.0
+                    };
+                    let params: Vec<Tensor> = self
+                        .model
+                        .named_tensors()
+                        .into_iter()
+                        .map(|(_, t)| t)
+                        .collect();
+                    let loss = sum_gradients(collective.as_ref(), &params, batch.n, local)?;
+                    self.optimizer.step();
+                    loss
+                }
+            };
             if !loss.is_finite() {
                 return Err(CoreError::Run(format!(
                     "the loss became {loss} at epoch {} step {}; lower --learning-rate",
@@ -384,8 +486,8 @@ impl Trainer {
             });
         }
         let train_seconds = started.elapsed().as_secs_f64();
-        let validation = validate(&self.model.collapse()?, valid)?;
         self.epoch += 1;
+        let validation = self.validate_shared(valid)?;
         let metrics = EpochMetrics {
             epoch: self.epoch,
             step: self.optimizer.steps(),
@@ -393,6 +495,10 @@ impl Trainer {
             valid_psnr_reference: validation.psnr_reference,
             valid_psnr_y8: validation.psnr_y8,
         };
+        if self.rank() != 0 {
+            // Rank 0 writes the run's files; the others only train and validate.
+            return Ok(metrics);
+        }
         self.commit_epoch(&metrics)?;
         let timings = EpochTimings {
             epoch: self.epoch,
@@ -407,6 +513,25 @@ impl Trainer {
             timings: &timings,
         });
         Ok(metrics)
+    }
+
+    /// [`validate`]; in a data-parallel run each rank takes every `ranks`-th image and the
+    /// ranks sum their figures.
+    fn validate_shared(&self, valid: &[ImagePair]) -> Result<Validation> {
+        let model = self.model.collapse()?;
+        let Some(collective) = &self.collective else {
+            return validate(&model, valid);
+        };
+        let mine = valid
+            .iter()
+            .skip(collective.rank())
+            .step_by(collective.ranks());
+        let mut sums = psnr_sums(&model, mine)?;
+        collective.sum(&mut sums)?;
+        Ok(Validation {
+            psnr_reference: sums[0] / sums[2].max(1.0),
+            psnr_y8: sums[1] / sums[2].max(1.0),
+        })
     }
 
     /// Writes the epoch's files; the rename of `resume.safetensors` is the commit point.

@@ -152,6 +152,7 @@ fn qat_fine_tunes_from_fp32_and_keeps_the_quality() {
         },
         steps_per_epoch: Some(16),
         init_from: None,
+        ranks: 1,
     };
     let dir = tempfile::tempdir().unwrap();
     tch::manual_seed(0);

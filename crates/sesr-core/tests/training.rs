@@ -32,6 +32,7 @@ fn config(model: SesrConfig, epochs: usize, steps: usize, batch: usize) -> Train
         },
         steps_per_epoch: Some(steps),
         init_from: None,
+        ranks: 1,
     }
 }
 

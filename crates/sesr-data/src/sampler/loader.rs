@@ -32,6 +32,25 @@ impl Default for LoaderOptions {
     }
 }
 
+/// This process's share of every batch in a data-parallel run of `ranks` processes: rank `r`
+/// takes patches `[r * n / ranks, (r + 1) * n / ranks)` of each `n`-patch batch, so the ranks'
+/// shares are disjoint, cover the batch, and depend only on seed, epoch and rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub rank: usize,
+    pub ranks: usize,
+}
+
+impl Shard {
+    /// The whole batch: a single-process run.
+    pub const WHOLE: Shard = Shard { rank: 0, ranks: 1 };
+
+    /// The range of a `len`-patch batch this shard takes.
+    pub fn range(&self, len: usize) -> std::ops::Range<usize> {
+        len * self.rank / self.ranks..len * (self.rank + 1) / self.ranks
+    }
+}
+
 /// Batches of one epoch, assembled on background threads.
 ///
 /// Batch `i` always holds patches `i * batch_size ..` of [`PatchSampler::plan_epoch`], whatever
@@ -67,6 +86,25 @@ impl Loader {
         steps_limit: Option<usize>,
         options: LoaderOptions,
     ) -> Result<Self> {
+        Self::spawn_shard(pairs, config, epoch, steps_limit, options, Shard::WHOLE)
+    }
+
+    /// Starts loading `shard`'s part of every batch of epoch `epoch` (a data-parallel rank).
+    /// Every rank yields the same number of batches; the last one's share may be empty.
+    pub fn spawn_shard(
+        pairs: Arc<Vec<ImagePair>>,
+        config: SamplerConfig,
+        epoch: u64,
+        steps_limit: Option<usize>,
+        options: LoaderOptions,
+        shard: Shard,
+    ) -> Result<Self> {
+        if shard.ranks == 0 || shard.rank >= shard.ranks {
+            return Err(DataError::InvalidConfig {
+                what: "data-parallel shard",
+                reason: format!("rank {} of {} ranks", shard.rank, shard.ranks),
+            });
+        }
         let sampler = PatchSampler::for_pairs(&pairs, config)?;
         let plan = Arc::new(sampler.plan_epoch(epoch));
         let mut total = sampler.batches_per_epoch();
@@ -90,7 +128,8 @@ impl Loader {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let specs = &plan[b * bs..((b + 1) * bs).min(plan.len())];
+                        let batch = &plan[b * bs..((b + 1) * bs).min(plan.len())];
+                        let specs = &batch[shard.range(batch.len())];
                         let batch = assemble_batch(&pairs, specs, &config);
                         if tx.send(batch).is_err() {
                             break;

@@ -20,5 +20,5 @@ mod loader;
 mod plan;
 
 pub use batch::{assemble_batch, source_of, Batch};
-pub use loader::{Loader, LoaderOptions};
+pub use loader::{Loader, LoaderOptions, Shard};
 pub use plan::{default_lr_patch, epoch_seed, PatchSampler, PatchSpec, SamplerConfig};
