@@ -5,7 +5,8 @@
 //! symlink from `.venv/libtorch` to the installed `torch` package, whose `lib/` and
 //! `include/` are a complete libtorch. A `LIBTORCH` set by the user is respected and left alone.
 //! The same virtualenv gets `ai-edge-litert` (LiteRT, the TFLite runtime) for sesr-tflite's
-//! tests, which run the exported models in it.
+//! tests, which run the exported models in it. On Debian it also installs the system packages
+//! data-parallel training needs: Open MPI and libclang (rsmpi generates its bindings with it).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -29,8 +30,75 @@ pub fn venv_python() -> PathBuf {
     repo_root().join(".venv/bin/python")
 }
 
+/// Debian packages `sesr-dist` needs to build (`libopenmpi-dev`, and `libclang-dev` for rsmpi's
+/// bindgen) and its tests need to run (`openmpi-bin`: `mpirun`).
+const DEBIAN_PACKAGES: [&str; 3] = ["openmpi-bin", "libopenmpi-dev", "libclang-dev"];
+
+fn debian_package_installed(name: &str) -> Option<bool> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).ends_with("install ok installed"))
+}
+
+/// Installs the missing [`DEBIAN_PACKAGES`] with apt-get (through sudo unless root). Elsewhere
+/// (no dpkg) it only says what to install.
+fn install_system_packages() -> Result<()> {
+    let mut missing = vec![];
+    for package in DEBIAN_PACKAGES {
+        match debian_package_installed(package) {
+            Some(true) => {}
+            Some(false) => missing.push(package),
+            None => {
+                println!(
+                    "xtask: not a Debian system: install Open MPI (mpirun, mpicc) and libclang \
+                     yourself; sesr-cli's data-parallel training links them"
+                );
+                return Ok(());
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: installing {} with apt-get", missing.join(" "));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    let install = [
+        &["install", "-y", "-q", "--no-install-recommends"],
+        &missing[..],
+    ]
+    .concat();
+    if run_checked(&mut apt(&install)).is_err() {
+        // A fresh machine may have no package lists yet.
+        run_checked(&mut apt(&["update", "-q"]))?;
+        run_checked(&mut apt(&install)).with_context(|| {
+            format!(
+                "apt-get install {} failed; install them, then run `cargo xtask setup` again",
+                missing.join(" ")
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// Makes libtorch available and returns its directory.
 pub fn run() -> Result<PathBuf> {
+    install_system_packages()?;
     let root = repo_root();
     let venv = root.join(".venv");
     let link = venv.join("libtorch");

@@ -22,7 +22,7 @@ use crate::train::train_step;
 use crate::{CollapsedSesr, CoreError, QuantConfig, Result, Sesr, SesrConfig, TrainingMode};
 use serde::{Deserialize, Serialize};
 use sesr_data::metrics::{psnr_float, psnr_y8};
-use sesr_data::sampler::{LoaderOptions, Shard};
+use sesr_data::sampler::{assemble_batch, LoaderOptions, PatchSampler, Shard};
 use sesr_data::{ImagePair, Loader, SamplerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -408,6 +408,9 @@ impl Trainer {
         mut report: impl FnMut(Progress),
     ) -> Result<Vec<EpochMetrics>> {
         let mut all = vec![];
+        if self.collective.is_some() && self.optimizer.steps() == 0 && self.config.quant.any() {
+            self.set_quant_ranges_from_first_batch(&train)?;
+        }
         while self.epoch < self.config.epochs {
             all.push(self.run_epoch(train.clone(), valid, &mut report)?);
         }
@@ -513,6 +516,22 @@ impl Trainer {
             timings: &timings,
         });
         Ok(metrics)
+    }
+
+    /// QAT sets each range from the first batch it sees. A single process sees the whole first
+    /// batch, a rank only its share: so every rank runs the whole first batch forward once,
+    /// without gradients, and all start with the ranges a single process would set.
+    fn set_quant_ranges_from_first_batch(&self, train: &[ImagePair]) -> Result<()> {
+        let sampler = PatchSampler::for_pairs(train, self.config.sampler)?;
+        let plan = sampler.plan_epoch(0);
+        let first = &plan[..self.config.sampler.batch_size.min(plan.len())];
+        let batch = assemble_batch(train, first, &self.config.sampler)?;
+        let (n, l) = (batch.n as i64, batch.lr_size as i64);
+        let lr = Tensor::from_slice(&batch.lr)
+            .view([n, 1, l, l])
+            .to_device(self.model.device());
+        tch::no_grad(|| self.model.forward(&lr))?;
+        Ok(())
     }
 
     /// [`validate`]; in a data-parallel run each rank takes every `ranks`-th image and the
