@@ -15,7 +15,7 @@ use std::process::Command;
 
 const USAGE: &str = "\
 usage: cargo xtask train-all [--data DIR] [--valid DIR] [--out DIR] [--full] [--preset NAME]
-                             [--epochs N] [--device cpu|cuda]
+                             [--epochs N] [--device cpu|cuda] [--nproc-per-node N]
 
   --data DIR    training images: a DIV2K folder or a folder of HR images
                 (default: the CC0 photos in assets/images/train)
@@ -26,6 +26,9 @@ usage: cargo xtask train-all [--data DIR] [--valid DIR] [--out DIR] [--full] [--
   --preset      m3, m5 (default), m7, m11 or xl
   --epochs N    epochs of every training stage
   --device      cpu (default) or cuda
+  --nproc-per-node N
+                data-parallel training stages: N ranks on this machine under mpirun,
+                each with a share of every batch (and GPU cuda:RANK with --device cuda)
 ";
 
 struct Options {
@@ -36,6 +39,7 @@ struct Options {
     preset: String,
     epochs: Option<usize>,
     device: String,
+    nproc_per_node: Option<usize>,
 }
 
 impl Options {
@@ -44,6 +48,7 @@ impl Options {
         let (mut data, mut valid, mut out) = (None, None, root.join("runs/train-all"));
         let (mut full, mut preset, mut epochs, mut device) =
             (false, "m5".to_string(), None, "cpu".to_string());
+        let mut nproc_per_node = None;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             let mut value = || {
@@ -65,6 +70,13 @@ impl Options {
                         })?);
                 }
                 "--device" => device = value()?,
+                "--nproc-per-node" => {
+                    let v = value()?;
+                    nproc_per_node =
+                        Some(v.parse().ok().filter(|n: &usize| *n > 0).with_context(|| {
+                            format!("--nproc-per-node {v}: expected a positive integer")
+                        })?);
+                }
                 "-h" | "--help" => {
                     print!("{USAGE}");
                     std::process::exit(0);
@@ -100,6 +112,7 @@ impl Options {
             preset,
             epochs,
             device,
+            nproc_per_node,
         })
     }
 }
@@ -216,6 +229,9 @@ impl Pipeline {
         }
         if stage.qat {
             args.extend(["--quant-w".into(), "--quant-a".into()]);
+        }
+        if let Some(ranks) = o.nproc_per_node {
+            args.extend(["--nproc-per-node".into(), ranks.to_string()]);
         }
         if let Some(from) = stage.init_from {
             args.extend(["--init-from".into(), self.best(from)?.display().to_string()]);

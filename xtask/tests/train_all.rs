@@ -26,6 +26,10 @@ fn missing_or_empty_data_fails_before_training() {
         (vec!["--data", empty], "the folder is empty"),
         (vec!["--valid", empty], "--valid"),
         (vec!["--epochs", "0"], "expected a positive integer"),
+        (
+            vec!["--nproc-per-node", "0"],
+            "--nproc-per-node 0: expected a positive integer",
+        ),
         (vec!["--bogus"], "unknown flag `--bogus`"),
         (vec!["--data"], "--data needs a value"),
     ] {

@@ -19,8 +19,13 @@ impl Collective for MpiCollective {
         self.0.ranks()
     }
 
-    fn sum(&self, values: &mut [f64]) -> sesr_core::Result<()> {
-        self.0.sum(values);
+    fn sum(&self, values: &mut [f32]) -> sesr_core::Result<()> {
+        self.0.sum("summing gradients", values);
+        Ok(())
+    }
+
+    fn sum_f64(&self, values: &mut [f64]) -> sesr_core::Result<()> {
+        self.0.sum("summing validation figures", values);
         Ok(())
     }
 

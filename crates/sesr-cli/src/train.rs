@@ -333,6 +333,14 @@ impl EpochPrinter {
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     check_args(args)?;
+    let torchrun_world = std::env::var("WORLD_SIZE").ok().filter(|n| n != "1");
+    if let (Some(n), false) = (torchrun_world, sesr_dist::launched_by_mpi()) {
+        bail!(
+            "WORLD_SIZE={n} is set (a torchrun-style launch), but sesr-cli's ranks find each \
+             other through MPI: start them with --nproc-per-node {n}, mpirun -np {n} or srun \
+             (docs/distributed.md)"
+        );
+    }
     if !sesr_dist::launched_by_mpi() {
         return match args.nproc_per_node {
             Some(ranks) => distributed::launch_local_ranks(ranks),

@@ -355,3 +355,25 @@ fn a_hanging_rank_is_given_up_after_the_timeout() {
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     assert!(rank_pids("hang").is_empty(), "ranks left running");
 }
+
+#[test]
+fn launches_the_run_cannot_use_are_refused_with_what_to_do() {
+    let root = tempfile::tempdir().unwrap();
+    let args = train_args(&root.path().join("run"), 1, &[]);
+    let torchrun = cli().args(&args).env("WORLD_SIZE", "2").output().unwrap();
+    let stderr = String::from_utf8_lossy(&torchrun.stderr);
+    assert!(!torchrun.status.success());
+    assert!(
+        stderr.contains("WORLD_SIZE=2") && stderr.contains("--nproc-per-node 2"),
+        "{stderr}"
+    );
+    for (flag, value) in [("--nproc-per-node", "0"), ("--dist-timeout", "0")] {
+        let out = run(&train_args(&root.path().join("run"), 1, &[flag, value]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(flag), "{stderr}");
+    }
+    assert!(
+        !root.path().join("run").exists(),
+        "a refused run wrote files"
+    );
+}

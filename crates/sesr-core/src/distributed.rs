@@ -16,8 +16,10 @@ pub trait Collective {
     fn rank(&self) -> usize;
     /// Number of processes in the run.
     fn ranks(&self) -> usize;
-    /// Element-wise sum over all ranks, in place.
-    fn sum(&self, values: &mut [f64]) -> Result<()>;
+    /// Element-wise sum over all ranks, in place (gradients).
+    fn sum(&self, values: &mut [f32]) -> Result<()>;
+    /// Element-wise sum over all ranks, in place, in double precision (figures).
+    fn sum_f64(&self, values: &mut [f64]) -> Result<()>;
     /// Rank 0's `values` on every rank.
     fn broadcast(&self, values: &mut [f32]) -> Result<()>;
 }
@@ -62,8 +64,9 @@ pub fn broadcast_tensors(collective: &dyn Collective, tensors: &[Tensor]) -> Res
 
 /// Replaces each parameter's gradient (of the mean loss over this rank's `local_count`
 /// patches) by the gradient of the mean loss over the whole batch, and returns that loss.
-/// One exchange per step: `local_count * gradient` for every parameter, a flag per parameter
-/// saying whether it has a gradient here, the count and `local_count * local_loss`.
+/// One exchange per step, in float32 like the gradients themselves: `local_count * gradient`
+/// for every parameter, a flag per parameter saying whether it has a gradient here, the count
+/// and `local_count * local_loss` (4 bytes per weight: 1.3 MB for SESR-M5).
 pub fn sum_gradients(
     collective: &dyn Collective,
     params: &[Tensor],
@@ -72,12 +75,12 @@ pub fn sum_gradients(
 ) -> Result<f64> {
     let numel: usize = params.iter().map(Tensor::numel).sum();
     let mut buffer = Vec::with_capacity(numel + params.len() + 2);
-    let weight = local_count as f64;
+    let weight = local_count as f32;
     for p in params {
         let grad = p.grad();
         if grad.defined() && local_count > 0 {
             let values = Vec::<f32>::try_from(grad.to_device(tch::Device::Cpu).reshape([-1]))?;
-            buffer.extend(values.iter().map(|&g| f64::from(g) * weight));
+            buffer.extend(values.iter().map(|&g| g * weight));
         } else {
             buffer.extend(std::iter::repeat_n(0.0, p.numel()));
         }
@@ -90,7 +93,7 @@ pub fn sum_gradients(
         }
     }));
     buffer.push(weight);
-    buffer.push(weight * local_loss);
+    buffer.push(weight * local_loss as f32);
     collective.sum(&mut buffer)?;
     let total = buffer[numel + params.len()];
     if total <= 0.0 {
@@ -105,7 +108,7 @@ pub fn sum_gradients(
         if flag > 0.0 {
             let mean: Vec<f32> = buffer[offset..offset + n]
                 .iter()
-                .map(|&g| (g / total) as f32)
+                .map(|&g| g / total)
                 .collect();
             let mean = Tensor::from_slice(&mean)
                 .view(p.size().as_slice())
@@ -120,5 +123,5 @@ pub fn sum_gradients(
         }
         offset += n;
     }
-    Ok(buffer[numel + params.len() + 1] / total)
+    Ok(f64::from(buffer[numel + params.len() + 1] / total))
 }

@@ -530,7 +530,7 @@ impl Trainer {
         let lr = Tensor::from_slice(&batch.lr)
             .view([n, 1, l, l])
             .to_device(self.model.device());
-        tch::no_grad(|| self.model.forward(&lr))?;
+        let _ranges_now_set = tch::no_grad(|| self.model.forward(&lr))?;
         Ok(())
     }
 
@@ -546,7 +546,7 @@ impl Trainer {
             .skip(collective.rank())
             .step_by(collective.ranks());
         let mut sums = psnr_sums(&model, mine)?;
-        collective.sum(&mut sums)?;
+        collective.sum_f64(&mut sums)?;
         Ok(Validation {
             psnr_reference: sums[0] / sums[2].max(1.0),
             psnr_y8: sums[1] / sums[2].max(1.0),

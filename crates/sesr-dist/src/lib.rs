@@ -1,12 +1,12 @@
 //! Data-parallel runs of SESR training over MPI (Open MPI, through rsmpi): which rank this
-//! process is, the two collectives training needs (sum of `f64` buffers, broadcast of `f32`
-//! buffers from rank 0), a watchdog that stops a rank whose peers stopped answering, and the
+//! process is, the two collectives training needs (sums of `f32` or `f64` buffers, broadcast
+//! of `f32` buffers from rank 0), a watchdog that stops a rank whose peers stopped answering, and the
 //! `mpirun` command that starts local ranks. No tensors here: `sesr-cli` hands the buffers of
 //! `sesr_core::distributed` to it.
 //!
 //! Why MPI: it carries CPU buffers natively, `mpirun` and Slurm's `srun` launch it on one
 //! machine or many, Debian ships it (`openmpi-bin`, `libopenmpi-dev`), and a failed rank ends
-//! the whole job. SESR's gradients are small (about 1 MB for M5), so CUDA runs stage them
+//! the whole job. SESR's gradients are small (1.3 MB for M5), so CUDA runs stage them
 //! through host memory at a cost far below a training step. docs/distributed.md says more.
 
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
@@ -100,9 +100,9 @@ impl Mpi {
         self.local_ranks
     }
 
-    /// Element-wise sum over all ranks, in place.
-    pub fn sum(&self, values: &mut [f64]) {
-        self.watched("summing gradients", || {
+    /// Element-wise sum over all ranks, in place; `what` names it if the watchdog fires.
+    pub fn sum<T: mpi::datatype::Equivalence + Copy>(&self, what: &'static str, values: &mut [T]) {
+        self.watched(what, || {
             let send = values.to_vec();
             self.world
                 .all_reduce_into(&send[..], values, SystemOperation::sum());
