@@ -5,10 +5,10 @@ use anyhow::{bail, Context, Result};
 use sesr_core::distributed::Collective;
 use sesr_dist::Mpi;
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// A rank of an MPI run, as the trainer sees it.
-pub struct MpiCollective(pub Arc<Mpi>);
+pub struct MpiCollective(pub Rc<Mpi>);
 
 impl Collective for MpiCollective {
     fn rank(&self) -> usize {

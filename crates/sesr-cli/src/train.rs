@@ -12,6 +12,7 @@ use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split
 use sesr_dist::Mpi;
 use sesr_export::{check_tflite_size, export_checkpoint, TfliteFormat};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tch::Device;
@@ -347,7 +348,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             None => run_rank(args, None),
         };
     }
-    let mpi = Arc::new(Mpi::join(Duration::from_secs(args.dist_timeout))?);
+    let mpi = Rc::new(Mpi::join(Duration::from_secs(args.dist_timeout))?);
     match run_rank(args, Some(&mpi)) {
         Err(e) if mpi.ranks() > 1 => {
             // The other ranks would wait for this one forever: end them all.
@@ -359,7 +360,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 }
 
 /// One process's part of the run: all of it, or one rank's when `mpi` is given.
-fn run_rank(args: &TrainArgs, mpi: Option<&Arc<Mpi>>) -> Result<()> {
+fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
     let leader = mpi.is_none_or(|m| m.rank() == 0);
     let device = match (parse_device(&args.device)?, mpi) {
         (Device::Cuda(_), Some(m)) => {
@@ -400,7 +401,7 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Arc<Mpi>>) -> Result<()> {
         Trainer::follower(config, device)?
     };
     if let Some(mpi) = mpi {
-        trainer = trainer.join(Box::new(MpiCollective(Arc::clone(mpi))))?;
+        trainer = trainer.join(Box::new(MpiCollective(Rc::clone(mpi))))?;
         if leader {
             println!(
                 "data-parallel: {} ranks, {} per machine, {} threads each",
