@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::asset;
+use common::{run_files, run_ok, short_train_args};
 use sesr_core::checkpoint::read_tensors;
-use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,46 +17,22 @@ fn cli() -> Command {
 
 /// A short run: m3, f = 16, global batch 8, 6 steps per epoch.
 fn train_args(out: &Path, epochs: usize, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "train",
-        "--data",
-        asset("train").to_str().unwrap(),
-        "--valid",
-        asset("valid").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--preset",
-        "m3",
-        "--feature-size",
-        "16",
+    let epochs = epochs.to_string();
+    let base = [
         "--batch-size",
-        "8",
-        "--patches-per-image",
         "8",
         "--steps-per-epoch",
         "6",
         "--seed",
         "4",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(["--epochs".to_string(), epochs.to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
+        "--epochs",
+        &epochs,
+    ];
+    short_train_args(out, &[&base[..], extra].concat())
 }
 
 fn run(args: &[String]) -> Output {
     cli().args(args).output().expect("sesr-cli runs")
-}
-
-fn run_ok(args: &[String]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn run_dir(out: &Path) -> PathBuf {
@@ -70,17 +45,6 @@ fn committed_run(out: &Path) -> Option<PathBuf> {
         .ok()?
         .map(|e| e.unwrap().path())
         .find(|p| p.join("resume.safetensors").exists())
-}
-
-/// Every file of a run folder but `timings.jsonl`, by name.
-fn run_files(run: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(run)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(name, _)| name != "timings.jsonl")
-        .map(|(name, path)| (name, std::fs::read(path).unwrap()))
-        .collect()
 }
 
 /// Learning rate of the runs (the reference's).

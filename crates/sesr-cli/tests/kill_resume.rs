@@ -4,22 +4,10 @@
 
 mod common;
 
-use common::asset;
-use std::collections::BTreeMap;
+use common::{run_files, run_ok, short_train_args};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Every file of a run folder but `timings.jsonl`, by name.
-fn run_files(run: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(run)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(name, _)| name != "timings.jsonl")
-        .map(|(name, path)| (name, std::fs::read(path).unwrap()))
-        .collect()
-}
 
 /// The one run folder `train` made under `out`.
 fn run_dir(out: &Path) -> Option<PathBuf> {
@@ -36,29 +24,8 @@ fn metrics_lines(run: &Path) -> usize {
 }
 
 fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "train",
-        "--data",
-        asset("train").to_str().unwrap(),
-        "--valid",
-        asset("valid").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--preset",
-        "m3",
-        "--feature-size",
-        "16",
-        "--batch-size",
-        "4",
-        "--patches-per-image",
-        "8",
-        "--threads",
-        "2",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
+    let base = ["--batch-size", "4", "--threads", "2"];
+    short_train_args(out, &[&base[..], extra].concat())
 }
 
 fn spawn(args: &[String], fail_points: &str) -> Child {
@@ -69,18 +36,6 @@ fn spawn(args: &[String], fail_points: &str) -> Child {
         .stderr(Stdio::piped());
     command.env("FAILPOINTS", fail_points);
     command.spawn().expect("sesr-cli starts")
-}
-
-fn run_to_end(args: &[String]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesr-cli"))
-        .args(args)
-        .output()
-        .expect("sesr-cli runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// SIGKILLs `child` as soon as `moment` holds; panics if it ends first.
@@ -119,7 +74,7 @@ fn a_run_killed_anywhere_and_resumed_writes_the_bytes_of_an_uninterrupted_run() 
     let root = tempfile::tempdir().unwrap();
     // The starting checkpoint, as the x4 and QAT stages of `train-all` have one.
     let init_out = root.path().join("init");
-    run_to_end(&train_args(
+    run_ok(&train_args(
         &init_out,
         &["--epochs", "1", "--steps-per-epoch", "3"],
     ));
@@ -138,7 +93,7 @@ fn a_run_killed_anywhere_and_resumed_writes_the_bytes_of_an_uninterrupted_run() 
         init.to_str().unwrap(),
     ];
     let reference_out = root.path().join("reference");
-    run_to_end(&train_args(&reference_out, &schedule));
+    run_ok(&train_args(&reference_out, &schedule));
     let reference_run = run_dir(&reference_out).unwrap();
     let reference = run_files(&reference_run);
     assert_eq!(metrics_lines(&reference_run), 3);
@@ -187,7 +142,7 @@ fn a_run_killed_anywhere_and_resumed_writes_the_bytes_of_an_uninterrupted_run() 
         }
         let mut resume = train_args(&out, &schedule);
         resume.push("--resume".into());
-        run_to_end(&resume);
+        run_ok(&resume);
         let resumed = run_files(&killed_run);
         assert_eq!(
             resumed.keys().collect::<Vec<_>>(),
@@ -212,7 +167,7 @@ fn one_seed_gives_the_same_bytes_and_another_seed_other_weights() {
     let mut runs = vec![];
     for (name, seed) in [("a", "5"), ("b", "5"), ("c", "6")] {
         let out = root.path().join(name);
-        run_to_end(&train_args(&out, &schedule(seed)));
+        run_ok(&train_args(&out, &schedule(seed)));
         runs.push(run_files(&run_dir(&out).unwrap()));
     }
     assert_eq!(runs[0], runs[1], "two runs with --seed 5 differ");
