@@ -9,7 +9,7 @@ use anyhow::Result;
 use sesr_data::dataset::{load_pairs, ImagePair, LoadOptions, Source};
 use sesr_data::resize::{imresize_by, Factor};
 use sesr_data::sampler::{
-    assemble_batch, Batch, Loader, LoaderOptions, PatchSampler, SamplerConfig,
+    assemble_batch, Batch, Loader, LoaderOptions, PatchSampler, SamplerConfig, Shard,
 };
 use sesr_data::{DataError, Plane, PlaneF32};
 
@@ -259,4 +259,38 @@ fn reference_sizes_are_the_defaults() {
     );
     let x4 = SamplerConfig::for_scale(4, 0);
     assert_eq!((x4.lr_patch, x4.hr_patch()), (50, 200));
+}
+
+#[test]
+fn rank_shards_split_every_batch_into_disjoint_covering_parts() -> Result<()> {
+    let pairs = fixture_pairs(2)?;
+    let cfg = small_config(2, 77);
+    let whole = collect(Loader::spawn(pairs.clone(), cfg, 5, None)?);
+    for ranks in [2, 3] {
+        let shards: Vec<Vec<Batch>> = (0..ranks)
+            .map(|rank| {
+                let shard = Shard { rank, ranks };
+                Ok(collect(Loader::spawn_shard(
+                    pairs.clone(),
+                    cfg,
+                    5,
+                    None,
+                    LoaderOptions::default(),
+                    shard,
+                )?))
+            })
+            .collect::<Result<_>>()?;
+        for (b, batch) in whole.iter().enumerate() {
+            // The ranks' parts, in rank order, are the single-process batch.
+            let lr: Vec<f32> = shards.iter().flat_map(|s| s[b].lr.clone()).collect();
+            let hr: Vec<f32> = shards.iter().flat_map(|s| s[b].hr.clone()).collect();
+            let n: usize = shards.iter().map(|s| s[b].n).sum();
+            assert_eq!((n, &lr, &hr), (batch.n, &batch.lr, &batch.hr), "batch {b}");
+        }
+        assert!(shards.iter().all(|s| s.len() == whole.len()));
+    }
+    let bad = Shard { rank: 2, ranks: 2 };
+    let err = Loader::spawn_shard(pairs, cfg, 0, None, LoaderOptions::default(), bad);
+    assert!(err.is_err());
+    Ok(())
 }
