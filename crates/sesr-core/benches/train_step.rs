@@ -1,5 +1,6 @@
 //! One SESR-M5 x2 training step (Adam, L1, batch 32, LR 64x64) in collapsed and expanded mode,
-//! and the collapsed step of quantization-aware training (8-bit weights and activations).
+//! and the collapsed step of quantization-aware training (8-bit weights and activations); the
+//! collapsed step of SESR-XL (f = 32), for its cost per MAC next to M5's.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sesr_core::optim::{Adam, AdamConfig};
@@ -33,6 +34,23 @@ fn bench_train_step(c: &mut Criterion) {
     // The first step sets the quantizers' ranges; the steps measured are the steady ones.
     train_step(&model, &mut adam, &lr, &hr).unwrap();
     group.bench_function("collapsed_qat", |b| {
+        b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sesr_xl_x2_train_step_b32_64x64");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(20));
+    let model = Sesr::new(
+        Preset::Xl.config(2).unwrap(),
+        TrainingMode::Collapsed,
+        Device::Cpu,
+    )
+    .unwrap();
+    let mut adam = Adam::new(AdamConfig::reference(), model.named_tensors());
+    group.bench_function("collapsed", |b| {
         b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
     });
     group.finish();
