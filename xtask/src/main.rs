@@ -2,9 +2,11 @@
 //! install libtorch first; the real work happens in the crates it calls through cargo.
 
 mod downstream;
+mod model_card;
 mod setup;
 mod test;
 mod train_all;
+mod train_zoo;
 
 use std::process::ExitCode;
 
@@ -16,6 +18,7 @@ tasks:
   test       setup, then run every test of the workspace and the README's library example
   downstream build and run the README's library example in a crate outside the workspace
   train-all  the whole pipeline: x2, x4 from x2, QAT, TFLite export, summary (--help for flags)
+  train-zoo  train the shipped models of sesr-zoo from scratch and write their card (--help)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("downstream") => downstream::run(),
         Some("train-all") => train_all::run(&args[1..]),
+        Some("train-zoo") => train_zoo::run(&args[1..]),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

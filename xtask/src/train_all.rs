@@ -505,7 +505,7 @@ impl Pipeline {
 }
 
 /// Writes `bytes` atomically (sesr-model's rule for every file the project writes).
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     sesr_model::atomic::write_file_atomic(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
 }

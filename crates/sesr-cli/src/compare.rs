@@ -19,8 +19,8 @@ pub struct CompareArgs {
     /// The high-resolution (ground-truth) image.
     #[arg(long, value_name = "HR.png")]
     image: PathBuf,
-    /// A model to show, as `LABEL=PATH` (a checkpoint or an int8 .tflite); repeat for several,
-    /// all of the same scale. Shown left to right after bicubic.
+    /// A model to show, as `LABEL=PATH` (a checkpoint, an int8 .tflite, or a shipped model's
+    /// name such as m5-x2-int8); repeat for several, all of the same scale. Shown left to right after bicubic.
     #[arg(long = "model", required = true, value_name = "LABEL=PATH")]
     models: Vec<String>,
     /// The PNG to write.

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
-    /// sidecar (same name, .json) next to it; or an int8 .tflite export. The scale comes from
-    /// the model.
-    #[arg(long, value_name = "MODEL.safetensors|MODEL.tflite")]
+    /// sidecar (same name, .json) next to it; or an int8 .tflite export; or a shipped model's
+    /// name, PRESET[-xSCALE][-qat|-int8] (docs/models.md). The scale comes from the model.
+    #[arg(long, value_name = "MODEL.safetensors|MODEL.tflite|NAME")]
     checkpoint: PathBuf,
     /// A folder of HR images (Set5, Set14, BSD100, Urban100, DIV2K_valid_HR, ...); repeat the
     /// flag for several.

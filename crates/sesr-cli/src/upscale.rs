@@ -23,8 +23,9 @@ use tch::Device;
 pub struct UpscaleArgs {
     /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
     /// sidecar (same name, .json) next to it; with `--engine native` also an int8 .tflite
-    /// written by `sesr-cli export --format int8`.
-    #[arg(long, value_name = "MODEL.safetensors")]
+    /// written by `sesr-cli export --format int8`. Or a shipped model's name,
+    /// PRESET[-xSCALE][-qat|-int8] (docs/models.md): m5 (the default) is SESR-M5 x2 float32.
+    #[arg(long, value_name = "MODEL.safetensors|NAME", default_value = "m5")]
     checkpoint: PathBuf,
     /// An image (png, jpg, jpeg, bmp) or a folder of images (not searched recursively).
     #[arg(long, value_name = "PATH")]

@@ -87,7 +87,12 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         path: path.to_path_buf(),
         source,
     })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
+    tensors_of(path, &bytes)
+}
+
+/// The tensors of safetensors `bytes`; `path` names them in errors.
+pub fn tensors_of(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| checkpoint_error(path, format!("is not a safetensors file: {e}")))?;
     let mut tensors = HashMap::new();
     for (name, view) in file.tensors() {
@@ -121,7 +126,15 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 /// The tensors of the checkpoint `path`, checked against its sidecar `meta`: exactly the
 /// names and shapes it describes, every value finite. Errors name the file and the tensor.
 pub fn read_checked(path: &Path, meta: &CheckpointMeta) -> Result<HashMap<String, Tensor>> {
-    let tensors = read_tensors(path)?;
+    check_read(path, meta, read_tensors(path)?)
+}
+
+/// [`read_checked`] of tensors already read.
+pub fn check_read(
+    path: &Path,
+    meta: &CheckpointMeta,
+    tensors: HashMap<String, Tensor>,
+) -> Result<HashMap<String, Tensor>> {
     let shapes = tensors.iter().map(|(name, t)| {
         let shape = t.size().iter().map(|&d| d as usize).collect();
         (name.as_str(), shape)

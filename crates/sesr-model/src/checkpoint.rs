@@ -76,11 +76,16 @@ pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
         path: sidecar.clone(),
         source,
     })?;
+    parse_meta(&text, &sidecar)
+}
+
+/// Parses and checks a sidecar's text; `sidecar` names it in errors.
+pub fn parse_meta(text: &str, sidecar: &Path) -> Result<CheckpointMeta> {
     let bad = |message: String| ModelError::Sidecar {
-        path: sidecar.clone(),
+        path: sidecar.to_path_buf(),
         message,
     };
-    let meta: CheckpointMeta = serde_json::from_str(&text)
+    let meta: CheckpointMeta = serde_json::from_str(text)
         .map_err(|e| bad(format!("is not a SESR checkpoint sidecar: {e}")))?;
     if meta.format_version != FORMAT_VERSION {
         return Err(bad(format!(

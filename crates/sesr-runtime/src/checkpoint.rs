@@ -4,7 +4,7 @@
 use crate::{Result, RuntimeError};
 use safetensors::{Dtype, SafeTensors};
 use sesr_model::checkpoint::{
-    check_tensors, read_meta, sidecar_path, CheckpointKind, CheckpointMeta,
+    check_tensors, parse_meta, read_meta, sidecar_path, CheckpointKind, CheckpointMeta,
 };
 use sesr_model::names::{layer_shape, TensorSpec};
 use sesr_tflite::{ConvWeights, SesrGraph};
@@ -29,7 +29,10 @@ fn read_sidecar(path: &Path) -> Result<CheckpointMeta> {
             ),
         ));
     }
-    let meta = read_meta(path)?;
+    collapsed_only(path, read_meta(path)?)
+}
+
+fn collapsed_only(path: &Path, meta: CheckpointMeta) -> Result<CheckpointMeta> {
     match meta.kind {
         CheckpointKind::Collapsed { .. } => Ok(meta),
         CheckpointKind::Training { .. } => Err(model_error(
@@ -88,11 +91,26 @@ pub(crate) fn read_collapsed(path: &Path) -> Result<SesrGraph> {
         ));
     }
     let meta = read_sidecar(path)?;
-    let config = meta.config;
     let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    graph_of(path, &meta, &bytes)
+}
+
+/// A collapsed checkpoint held in memory (`safetensors` bytes and the sidecar's text), as
+/// [`read_collapsed`] reads it from files; `name` stands for the file in errors.
+pub(crate) fn collapsed_from_bytes(
+    name: &Path,
+    safetensors: &[u8],
+    sidecar: &str,
+) -> Result<SesrGraph> {
+    let meta = collapsed_only(name, parse_meta(sidecar, &sidecar_path(name))?)?;
+    graph_of(name, &meta, safetensors)
+}
+
+fn graph_of(path: &Path, meta: &CheckpointMeta, bytes: &[u8]) -> Result<SesrGraph> {
+    let config = meta.config;
     let tensors = SafeTensors::deserialize(&bytes)
         .map_err(|e| model_error(path, format!("is not a safetensors file: {e}")))?;
     let found: Vec<(String, Vec<usize>)> = tensors
@@ -102,7 +120,7 @@ pub(crate) fn read_collapsed(path: &Path) -> Result<SesrGraph> {
         .collect();
     check_tensors(
         path,
-        &meta,
+        meta,
         found
             .iter()
             .map(|(name, shape)| (name.as_str(), shape.clone())),

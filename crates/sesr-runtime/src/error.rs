@@ -49,6 +49,9 @@ pub enum RuntimeError {
         threads: usize,
         source: rayon::ThreadPoolBuildError,
     },
+    /// A shipped model that does not exist (unknown preset, or not trained at that scale).
+    #[error(transparent)]
+    Pretrained(#[from] sesr_zoo::ZooError),
     /// Decoding or colour conversion of an image (the RGB helper).
     #[error(transparent)]
     Data(#[from] sesr_data::DataError),

@@ -83,7 +83,7 @@ use float32::{Float32Sesr, RowKernels};
 use sesr_data::io::LoadedImage;
 use sesr_data::plane::PlaneF32;
 use sesr_tflite::SesrGraph;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The largest output this runtime allocates, in pixels (a 4 GiB float plane, e.g.
 /// 32768 x 32768); larger requests are refused before any allocation.
@@ -201,6 +201,41 @@ impl Upscaler {
                     .into(),
             }),
         }
+    }
+
+    /// A collapsed checkpoint held in memory (safetensors bytes and the sidecar's text), as
+    /// [`Upscaler::load`] reads it from files; `name` stands for the file in errors.
+    pub fn from_checkpoint_bytes(
+        name: &Path,
+        safetensors: &[u8],
+        sidecar: &str,
+    ) -> Result<Upscaler> {
+        let graph = checkpoint::collapsed_from_bytes(name, safetensors, sidecar)?;
+        Self::new(Network::Float32(
+            Float32Sesr::from_graph(&graph).map_err(|e| e.in_file(name))?,
+        ))
+    }
+
+    /// An int8 `.tflite` held in memory; `name` stands for the file in errors.
+    pub fn from_tflite_bytes(name: &Path, bytes: &[u8]) -> Result<Upscaler> {
+        let model =
+            sesr_tflite::Model::parse(bytes).map_err(|e| RuntimeError::from(e).in_file(name))?;
+        Self::new(Network::Int8(int8::Int8Sesr::from_model(&model, name)?))
+    }
+
+    /// The shipped float32 model of `preset` (`m3`, `m5`, `m7`, `m11`, `xl`) at `scale`, from
+    /// `sesr-zoo`: no file on disk. `docs/models.md` says how each was trained and scores.
+    pub fn pretrained(preset: &str, scale: usize) -> Result<Upscaler> {
+        let model = sesr_zoo::find(preset, scale)?;
+        let name = PathBuf::from(format!("pretrained {}", model.name()));
+        Self::from_checkpoint_bytes(&name, model.float32.safetensors, model.float32.sidecar)
+    }
+
+    /// The shipped int8 model (its `.tflite`) of `preset` at `scale`; see [`Upscaler::pretrained`].
+    pub fn pretrained_int8(preset: &str, scale: usize) -> Result<Upscaler> {
+        let model = sesr_zoo::find(preset, scale)?;
+        let name = PathBuf::from(format!("pretrained {}-int8", model.name()));
+        Self::from_tflite_bytes(&name, model.int8_tflite)
     }
 
     /// A float32 upscaler from a collapsed network in memory (its `height` and `width` are

@@ -5,11 +5,12 @@ use super::block::conv_same;
 use super::graph::{activation_fn, check_input, sesr_graph};
 use super::training::Sesr;
 use crate::checkpoint::{self, CheckpointKind, CheckpointMeta};
-use crate::{Result, SesrConfig};
+use crate::{CoreError, Result, SesrConfig};
 use sesr_collapse::CollapsedConv;
 use sesr_model::names::collapsed_tensors;
 use sesr_model::{QuantConfig, QuantPoint};
 use sesr_quant::fake_quant;
+use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -185,7 +186,37 @@ impl CollapsedSesr {
             }
             CheckpointKind::Collapsed { quant } => quant,
         };
-        let config = meta.config;
+        let tensors = checkpoint::read_checked(path, &meta)?;
+        Self::from_tensors(path, meta.config, quant, tensors, device)
+    }
+
+    /// A collapsed checkpoint held in memory: its safetensors bytes and its sidecar's text
+    /// (the shipped models of `sesr-zoo`); `name` stands for the file in errors.
+    pub fn from_bytes(
+        name: &Path,
+        safetensors: &[u8],
+        sidecar: &str,
+        device: Device,
+    ) -> Result<Self> {
+        let meta = sesr_model::checkpoint::parse_meta(sidecar, &checkpoint::sidecar_path(name))?;
+        let CheckpointKind::Collapsed { quant } = meta.kind else {
+            return Err(CoreError::Checkpoint {
+                path: name.to_path_buf(),
+                message: "is a training checkpoint; only collapsed ones load from memory".into(),
+            });
+        };
+        let tensors = checkpoint::tensors_of(name, safetensors)?;
+        let tensors = checkpoint::check_read(name, &meta, tensors)?;
+        Self::from_tensors(name, meta.config, quant, tensors, device)
+    }
+
+    fn from_tensors(
+        path: &Path,
+        config: SesrConfig,
+        quant: QuantConfig,
+        tensors: HashMap<String, Tensor>,
+        device: Device,
+    ) -> Result<Self> {
         let opts = (Kind::Float, device);
         let mut slots = collapsed_tensors(&config, quant).into_iter().map(|spec| {
             let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
@@ -218,7 +249,6 @@ impl CollapsedSesr {
             act_ranges,
             weight_scales,
         };
-        let tensors = checkpoint::read_checked(path, &meta)?;
         let slots = model.named_tensors().into_iter().collect();
         tch::no_grad(|| checkpoint::copy_into(path, &tensors, &slots, |_| true))?;
         Ok(model)

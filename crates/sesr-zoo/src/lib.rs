@@ -1,0 +1,89 @@
+//! The trained SESR models that ship with the project, compiled into the library as bytes, so
+//! that upscaling works without a model file on disk.
+//!
+//! Every preset and scale holds three forms of one trained network: the collapsed float32
+//! checkpoint, the collapsed quantization-aware (QAT) checkpoint (weights plus the learned
+//! 8-bit ranges) and the int8 `.tflite` exported from it at 1080x1920. They are made by
+//! `cargo xtask train-zoo` from the project's CC0 photos; `models/card.json` records how each
+//! was trained and how well it scores, and `docs/models.md` is the model card written from it.
+//! This crate only holds the bytes: `sesr-runtime` (`Upscaler::pretrained`) and `sesr-core`
+//! load them.
+
+/// A checkpoint in memory: the safetensors bytes and the text of its JSON sidecar.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint {
+    pub safetensors: &'static [u8],
+    pub sidecar: &'static str,
+}
+
+/// One trained preset at one scale.
+#[derive(Debug, Clone, Copy)]
+pub struct Pretrained {
+    /// The paper's preset, lower case: `m3`, `m5`, `m7`, `m11` or `xl`.
+    pub preset: &'static str,
+    pub scale: usize,
+    /// The collapsed float32 model.
+    pub float32: Checkpoint,
+    /// The collapsed model after quantization-aware training, with its activation ranges.
+    pub qat: Checkpoint,
+    /// The int8 TFLite export of `qat` (input 1080x1920, int8 in and out).
+    pub int8_tflite: &'static [u8],
+}
+
+impl Pretrained {
+    /// The model's name: `m5-x2`.
+    pub fn name(&self) -> String {
+        format!("{}-x{}", self.preset, self.scale)
+    }
+}
+
+/// The preset a program uses when the user names none.
+pub const DEFAULT_PRESET: &str = "m5";
+
+/// The paper's presets, smallest first.
+pub const PRESETS: [&str; 5] = ["m3", "m5", "m7", "m11", "xl"];
+
+/// How the shipped models were trained and what they score (`models/card.json`).
+pub const CARD_JSON: &str = include_str!("../models/card.json");
+
+static MODELS: &[Pretrained] = include!(concat!(env!("OUT_DIR"), "/models.rs"));
+
+/// Every shipped model, presets smallest first, x2 before x4.
+pub fn all() -> &'static [Pretrained] {
+    MODELS
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ZooError {
+    #[error("no preset named `{0}`: the presets are m3, m5, m7, m11 and xl")]
+    UnknownPreset(String),
+    #[error("SESR-{preset} x{scale} is not among the shipped models ({shipped}); train it with `sesr-cli train` or `cargo xtask train-zoo`")]
+    NotShipped {
+        preset: String,
+        scale: usize,
+        shipped: String,
+    },
+}
+
+/// The shipped model of `preset` (`m5`, `M5`, `xl`...) at `scale`.
+pub fn find(preset: &str, scale: usize) -> Result<&'static Pretrained, ZooError> {
+    let preset = preset.to_ascii_lowercase();
+    if !PRESETS.contains(&preset.as_str()) {
+        return Err(ZooError::UnknownPreset(preset));
+    }
+    MODELS
+        .iter()
+        .find(|m| m.preset == preset && m.scale == scale)
+        .ok_or_else(|| ZooError::NotShipped {
+            preset,
+            scale,
+            shipped: match MODELS.len() {
+                0 => "none yet".into(),
+                _ => MODELS
+                    .iter()
+                    .map(Pretrained::name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        })
+}

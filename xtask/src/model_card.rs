@@ -1,0 +1,162 @@
+//! `docs/models.md`, the model card, written from `crates/sesr-zoo/models/card.json` (which
+//! `cargo xtask train-zoo` measures), so the card says what the files score.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// The paper's PSNR (dB) for a preset, scale and set, where a figure could be checked against
+/// a citable source here; every other cell stays empty.
+fn paper_psnr(preset: &str, scale: u64, set: &str) -> Option<f64> {
+    match (preset, scale, set) {
+        // Bhardwaj et al., MLSys 2022, Table 1 (also in the original repository's issue #13).
+        ("m5", 2, "Set14") => Some(32.84),
+        _ => None,
+    }
+}
+
+fn db(v: &Value) -> String {
+    v.as_f64().map_or("".into(), |x| format!("{x:.2}"))
+}
+
+fn ssim(v: &Value) -> String {
+    v.as_f64().map_or("".into(), |x| format!("{x:.4}"))
+}
+
+pub fn render(card: &Value) -> Result<String> {
+    let models = card["models"]
+        .as_array()
+        .context("card.json has no models")?;
+    let recipe = &card["recipe"];
+    let images: Vec<&str> = card["training_images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut md = String::new();
+    writeln!(
+        md,
+        "# Shipped SESR models\n\n\
+         <!-- Written by `cargo xtask train-zoo --install` from crates/sesr-zoo/models/card.json; \
+         do not edit by hand. -->\n\n\
+         The project ships trained SESR models inside `sesr-zoo` (a few hundred KB per preset), \
+         so upscaling works without training first:\n\n\
+         ```sh\n\
+         cargo run --release -p sesr-cli -- upscale --input photo.jpg --output photo_x2.png             # SESR-M5 x2, float32\n\
+         cargo run --release -p sesr-cli -- upscale --checkpoint m11-x4-int8 --input photo.jpg --output photo_x4.png\n\
+         ```\n\n\
+         `--checkpoint` takes a file or a shipped model's name, `PRESET[-xSCALE][-qat|-int8]` \
+         (`eval` and `compare` too); a library calls `sesr_runtime::Upscaler::pretrained(\"m5\", 2)` \
+         or `pretrained_int8`. Each model comes in three forms, in `crates/sesr-zoo/models/`: \
+         `<preset>_x<scale>.safetensors` (+ `.json`), the collapsed float32 network; \
+         `<preset>_x<scale>_qat.safetensors`, the collapsed network after quantization-aware \
+         training with its learned 8-bit ranges; `<preset>_x<scale>_int8.tflite`, its int8 \
+         TFLite export (1080x1920 input).\n"
+    )?;
+    writeln!(
+        md,
+        "## What they were trained on, and how\n\n\
+         **Data.** The {} freely licensed (CC0 / public-domain) photos in `assets/images` \
+         (training and validation folders together; licences in `assets/README.md`): {}. \
+         The paper trained on DIV2K's 800 photos; these models saw about 1% of that, so expect \
+         them below the paper's figures, and retrain on DIV2K for paper-level quality:\n\n\
+         ```sh\n\
+         cargo xtask train-all --data /path/to/DIV2K --full --preset m5   # x2, x4, QAT, export\n\
+         ```\n\n\
+         **Schedule** (`cargo xtask train-zoo`, which reproduces every file here and resumes \
+         where it stopped): per preset, x2 float32 from scratch, x4 float32 from x2, then QAT \
+         (8-bit weights and activations) of each from its float32 model. Batch {}, {} random \
+         64x64 LR patches per photo per epoch, Adam (AMSGrad) at {} (float32) and {} (QAT) with \
+         a {} decay to zero, seed {}, {} training threads. Every stage keeps its last \
+         checkpoint: nothing was chosen by a score, and Set5 / Set14 were used only to fill \
+         this card. Training times below are for `{}`.\n",
+        images.len(),
+        images.join(", "),
+        recipe["batch_size"],
+        recipe["patches_per_image"],
+        recipe["fp32_learning_rate"],
+        recipe["qat_learning_rate"],
+        recipe["lr_schedule"].as_str().unwrap_or("constant"),
+        recipe["seed"],
+        recipe["threads"],
+        card["cpu"].as_str().unwrap_or("unknown CPU"),
+    )?;
+    writeln!(
+        md,
+        "## Sizes and costs\n\n\
+         | model | parameters | MACs, 1080p input | float32 file | QAT file | int8 .tflite | epochs (x2 / x4 / QAT) | training minutes (x2 / x4 / x2 QAT / x4 QAT) |\n\
+         |---|---|---|---|---|---|---|---|"
+    )?;
+    for m in models {
+        let kib = |v: &Value| format!("{:.1} KiB", v.as_f64().unwrap_or(0.0) / 1024.0);
+        let t = &m["training_minutes"];
+        writeln!(
+            md,
+            "| {} | {} | {:.2} G | {} | {} | {} | {} / {} / {} | {} / {} / {} / {} |",
+            m["name"].as_str().unwrap_or_default(),
+            m["params"],
+            m["macs_1080p"].as_f64().unwrap_or(0.0) / 1e9,
+            kib(&m["bytes"]["float32"]),
+            kib(&m["bytes"]["qat"]),
+            kib(&m["bytes"]["int8_tflite"]),
+            m["epochs"]["x2_fp32"],
+            m["epochs"]["x4_fp32"],
+            m["epochs"]["qat"],
+            t["x2-fp32"],
+            t["x4-fp32"],
+            t["x2-qat"],
+            t["x4-qat"],
+        )?;
+    }
+    writeln!(
+        md,
+        "\n## Quality\n\n\
+         PSNR (dB) / SSIM on 8-bit Y (ITU-R BT.601), `scale` pixels cropped at each border, LR \
+         made by MATLAB-style bicubic: the standard protocol (`sesr-cli eval`). `float32`: the \
+         collapsed model; `QAT`: the quantization-aware model with its fake quantization \
+         (libtorch); `int8 .tflite`: the exported file itself, run by sesr-runtime (bit-exact to \
+         TFLite's reference kernels). `cc0-valid` is the three photos of `assets/images/valid`, \
+         which are also among the training photos, so it checks the files, not generalisation. \
+         The paper column holds only figures checked against a citable source here; the \
+         others are left empty.\n"
+    )?;
+    let sets: Vec<String> = models
+        .first()
+        .and_then(|m| m["float32"].as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    for scale in [2u64, 4] {
+        writeln!(
+            md,
+            "### x{scale}\n\n\
+             | model | set | bicubic | float32 | QAT | int8 .tflite | paper (float32, DIV2K) |\n\
+             |---|---|---|---|---|---|---|"
+        )?;
+        for m in models.iter().filter(|m| m["scale"].as_u64() == Some(scale)) {
+            let preset = m["preset"].as_str().unwrap_or_default();
+            for set in &sets {
+                let cell = |form: &str, key: &str| {
+                    let s = &m[form][set.as_str()];
+                    format!(
+                        "{} / {}",
+                        db(&s[format!("{key}psnr")]),
+                        ssim(&s[format!("{key}ssim")])
+                    )
+                };
+                writeln!(
+                    md,
+                    "| {} | {set} | {} | {} | {} | {} | {} |",
+                    m["name"].as_str().unwrap_or_default(),
+                    cell("float32", "bicubic_"),
+                    cell("float32", ""),
+                    cell("qat", ""),
+                    cell("int8_tflite", ""),
+                    paper_psnr(preset, scale, set).map_or(String::new(), |p| format!("{p:.2}")),
+                )?;
+            }
+        }
+        writeln!(md)?;
+    }
+    Ok(md)
+}

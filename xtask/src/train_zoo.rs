@@ -1,0 +1,573 @@
+//! `cargo xtask train-zoo`: trains the models `sesr-zoo` ships, from scratch, and writes their
+//! model card.
+//!
+//! Per preset, each a `sesr-cli` run: x2 FP32, x4 FP32 from x2, QAT of both, then the shipped
+//! files (collapsed float32, collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
+//! A finished stage leaves `stages/<preset>-<stage>.done`; an interrupted training stage
+//! resumes inside its run (`--resume`), so running the command again continues where it
+//! stopped. The data are every CC0 photo of `assets/images` (training and validation folders
+//! together); every stage keeps its last checkpoint, so no choice looks at any test set.
+//! `card` then scores every model in `<out>/models` (CC0 validation photos, and Set5/Set14
+//! when `--benchmarks` names them) into `card.json` and `models.md`; `--install` copies the
+//! models and the card into `crates/sesr-zoo/models` and `docs/models.md`.
+
+use crate::setup;
+use crate::train_all::write_file;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "\
+usage: cargo xtask train-zoo [--presets m3,m5,...] [--out DIR] [--benchmarks DIR] [--install]
+
+  --presets LIST    presets to train, comma-separated (default: m3,m5,m7,m11,xl)
+  --out DIR         working folder (default: runs/train-zoo); the models land in DIR/models
+  --benchmarks DIR  a folder holding Set5/ and Set14/ (HR images) for the card's benchmark
+                    columns; never shipped, read only to score
+  --install         copy DIR/models into crates/sesr-zoo/models and the card to docs/models.md
+";
+
+/// Training threads: the shipped files are reproduced byte for byte with the same count on
+/// the same kind of CPU (gradients are summed per thread).
+const THREADS: &str = "2";
+const SEED: &str = "0";
+const PATCHES_PER_IMAGE: &str = "128";
+const FP32_LEARNING_RATE: &str = "5e-4";
+const QAT_LEARNING_RATE: &str = "1e-4";
+const LR_SCHEDULE: &str = "cosine";
+
+/// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo).
+struct Recipe {
+    preset: &'static str,
+    x2_epochs: usize,
+    x4_epochs: usize,
+    qat_epochs: usize,
+}
+
+const RECIPES: [Recipe; 5] = [
+    Recipe {
+        preset: "m3",
+        x2_epochs: 300,
+        x4_epochs: 150,
+        qat_epochs: 30,
+    },
+    Recipe {
+        preset: "m5",
+        x2_epochs: 300,
+        x4_epochs: 150,
+        qat_epochs: 30,
+    },
+    Recipe {
+        preset: "m7",
+        x2_epochs: 300,
+        x4_epochs: 150,
+        qat_epochs: 30,
+    },
+    Recipe {
+        preset: "m11",
+        x2_epochs: 300,
+        x4_epochs: 150,
+        qat_epochs: 30,
+    },
+    Recipe {
+        preset: "xl",
+        x2_epochs: 60,
+        x4_epochs: 30,
+        qat_epochs: 10,
+    },
+];
+
+/// A training stage of a preset.
+struct Stage {
+    name: &'static str,
+    scale: usize,
+    qat: bool,
+    init_from: Option<&'static str>,
+}
+
+const STAGES: [Stage; 4] = [
+    Stage {
+        name: "x2-fp32",
+        scale: 2,
+        qat: false,
+        init_from: None,
+    },
+    Stage {
+        name: "x4-fp32",
+        scale: 4,
+        qat: false,
+        init_from: Some("x2-fp32"),
+    },
+    Stage {
+        name: "x2-qat",
+        scale: 2,
+        qat: true,
+        init_from: Some("x2-fp32"),
+    },
+    Stage {
+        name: "x4-qat",
+        scale: 4,
+        qat: true,
+        init_from: Some("x4-fp32"),
+    },
+];
+
+struct Zoo {
+    out: PathBuf,
+    recipes: Vec<&'static Recipe>,
+    benchmarks: Option<PathBuf>,
+    install: bool,
+    cli: PathBuf,
+}
+
+fn parse(args: &[String]) -> Result<Zoo> {
+    let root = setup::repo_root();
+    let mut zoo = Zoo {
+        out: root.join("runs/train-zoo"),
+        recipes: RECIPES.iter().collect(),
+        benchmarks: None,
+        install: false,
+        cli: root.join("target/release/sesr-cli"),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--out" => zoo.out = PathBuf::from(value()?),
+            "--benchmarks" => {
+                let dir = PathBuf::from(value()?);
+                for set in ["Set5", "Set14"] {
+                    if !dir.join(set).is_dir() {
+                        bail!(
+                            "--benchmarks {}: no {set}/ folder inside; give the folder that \
+                             holds Set5/ and Set14/",
+                            dir.display()
+                        );
+                    }
+                }
+                zoo.benchmarks = Some(dir);
+            }
+            "--presets" => {
+                let list = value()?;
+                zoo.recipes = list
+                    .split(',')
+                    .map(|name| {
+                        RECIPES
+                            .iter()
+                            .find(|r| r.preset == name.trim().to_ascii_lowercase())
+                            .with_context(|| {
+                                format!(
+                                    "--presets {list}: no preset `{name}` (m3, m5, m7, m11, xl)"
+                                )
+                            })
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--install" => zoo.install = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(zoo)
+}
+
+impl Zoo {
+    fn sesr_cli(&self, args: &[String]) -> Result<String> {
+        let out = Command::new(&self.cli)
+            .args(args)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("cannot run {}", self.cli.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            bail!("sesr-cli {} failed:\n{stdout}", args.join(" "));
+        }
+        Ok(stdout)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.out.join("data")
+    }
+
+    fn models(&self) -> PathBuf {
+        self.out.join("models")
+    }
+
+    /// The training data: every CC0 photo the project ships, copied into one folder.
+    fn gather_data(&self) -> Result<Vec<String>> {
+        let root = setup::repo_root();
+        std::fs::create_dir_all(self.data())?;
+        let mut names = vec![];
+        for split in ["train", "valid"] {
+            let dir = root.join("assets/images").join(split);
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+            {
+                let path = entry?.path();
+                let name = path.file_name().unwrap_or_default().to_owned();
+                let target = self.data().join(&name);
+                if !target.exists() {
+                    std::fs::copy(&path, &target).with_context(|| {
+                        format!("cannot copy {} to {}", path.display(), target.display())
+                    })?;
+                }
+                names.push(name.to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn run_dir(&self, preset: &str, stage: &str) -> Result<PathBuf> {
+        let parent = self.out.join(preset).join(stage);
+        std::fs::read_dir(&parent)
+            .with_context(|| format!("{}: stage `{stage}` has no output yet", parent.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.is_dir())
+            .with_context(|| format!("{}: stage `{stage}` wrote no run", parent.display()))
+    }
+
+    fn last(&self, preset: &str, stage: &str) -> Result<PathBuf> {
+        Ok(self.run_dir(preset, stage)?.join("last.safetensors"))
+    }
+
+    fn train(&self, recipe: &Recipe, stage: &Stage) -> Result<()> {
+        let root = setup::repo_root();
+        let epochs = match (stage.qat, stage.scale) {
+            (true, _) => recipe.qat_epochs,
+            (false, 2) => recipe.x2_epochs,
+            (false, _) => recipe.x4_epochs,
+        };
+        let lr = if stage.qat {
+            QAT_LEARNING_RATE
+        } else {
+            FP32_LEARNING_RATE
+        };
+        let mut args: Vec<String> = vec![
+            "train".into(),
+            "--data".into(),
+            self.data().display().to_string(),
+            "--valid".into(),
+            root.join("assets/images/valid").display().to_string(),
+            "--out".into(),
+            self.out
+                .join(recipe.preset)
+                .join(stage.name)
+                .display()
+                .to_string(),
+            "--preset".into(),
+            recipe.preset.into(),
+            "--scale".into(),
+            stage.scale.to_string(),
+            "--epochs".into(),
+            epochs.to_string(),
+            "--patches-per-image".into(),
+            PATCHES_PER_IMAGE.into(),
+            "--learning-rate".into(),
+            lr.into(),
+            "--lr-schedule".into(),
+            LR_SCHEDULE.into(),
+            "--seed".into(),
+            SEED.into(),
+            "--threads".into(),
+            THREADS.into(),
+        ];
+        if stage.qat {
+            args.extend(["--quant-w".into(), "--quant-a".into()]);
+        }
+        if let Some(from) = stage.init_from {
+            let init = self.last(recipe.preset, from)?;
+            args.extend(["--init-from".into(), init.display().to_string()]);
+        }
+        if self
+            .run_dir(recipe.preset, stage.name)
+            .is_ok_and(|d| d.join("resume.safetensors").exists())
+        {
+            args.push("--resume".into());
+        }
+        let status = Command::new(&self.cli).args(&args).status()?;
+        if !status.success() {
+            bail!("sesr-cli {} exited with {status}", args.join(" "));
+        }
+        Ok(())
+    }
+
+    /// The shipped files of a preset: collapsed float32 and QAT checkpoints, int8 `.tflite`.
+    fn files(&self, recipe: &Recipe) -> Result<()> {
+        std::fs::create_dir_all(self.models())?;
+        for scale in [2, 4] {
+            let stem = self.models().join(format!("{}_x{scale}", recipe.preset));
+            let float32 = stem.with_extension("safetensors");
+            let qat = self
+                .models()
+                .join(format!("{}_x{scale}_qat.safetensors", recipe.preset));
+            for (stage, output) in [("fp32", &float32), ("qat", &qat)] {
+                let checkpoint = self.last(recipe.preset, &format!("x{scale}-{stage}"))?;
+                print!(
+                    "{}",
+                    self.sesr_cli(&[
+                        "collapse".into(),
+                        "--checkpoint".into(),
+                        checkpoint.display().to_string(),
+                        "--output".into(),
+                        output.display().to_string(),
+                    ])?
+                );
+            }
+            let int8 = self
+                .models()
+                .join(format!("{}_x{scale}_int8.tflite", recipe.preset));
+            print!(
+                "{}",
+                self.sesr_cli(&[
+                    "export".into(),
+                    "--checkpoint".into(),
+                    qat.display().to_string(),
+                    "--format".into(),
+                    "int8".into(),
+                    "--output".into(),
+                    int8.display().to_string(),
+                ])?
+            );
+        }
+        Ok(())
+    }
+
+    /// Minutes the preset's training stages took, from their `timings.jsonl`.
+    fn training_minutes(&self, preset: &str) -> Result<Value> {
+        let mut minutes = serde_json::Map::new();
+        for stage in &STAGES {
+            let file = self.run_dir(preset, stage.name)?.join("timings.jsonl");
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let seconds: f64 = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|v| v["epoch_seconds"].as_f64())
+                .sum();
+            minutes.insert(
+                stage.name.into(),
+                json!((seconds / 60.0 * 10.0).round() / 10.0),
+            );
+        }
+        Ok(Value::Object(minutes))
+    }
+
+    /// `sesr-cli eval` of one model on the card's image sets: `(set name, report)` per set.
+    fn scores(&self, model: &Path, sets: &[(String, PathBuf)]) -> Result<Value> {
+        let json_path = self.out.join("eval.json");
+        let mut args: Vec<String> = vec![
+            "eval".into(),
+            "--checkpoint".into(),
+            model.display().to_string(),
+            "--json".into(),
+            json_path.display().to_string(),
+        ];
+        for (_, dir) in sets {
+            args.extend(["--data".into(), dir.display().to_string()]);
+        }
+        self.sesr_cli(&args)?;
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+        let mut scores = serde_json::Map::new();
+        for ((name, _), dataset) in sets
+            .iter()
+            .zip(report["datasets"].as_array().into_iter().flatten())
+        {
+            scores.insert(
+                name.clone(),
+                json!({
+                    "psnr": dataset["sesr"]["psnr"],
+                    "ssim": dataset["sesr"]["ssim"],
+                    "bicubic_psnr": dataset["bicubic"]["psnr"],
+                    "bicubic_ssim": dataset["bicubic"]["ssim"],
+                }),
+            );
+        }
+        Ok(Value::Object(scores))
+    }
+
+    fn params_and_macs(&self, preset: &str, scale: usize) -> Result<(u64, u64)> {
+        let text = self.sesr_cli(
+            &[
+                "info",
+                "--preset",
+                preset,
+                "--scale",
+                &scale.to_string(),
+                "--lr-size",
+                "1080x1920",
+            ]
+            .map(String::from),
+        )?;
+        let number = |label: &str| -> Result<u64> {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(label))
+                .with_context(|| format!("sesr-cli info printed no `{label}`"))?;
+            let inner = line
+                .rsplit('(')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(')');
+            Ok(inner.parse()?)
+        };
+        Ok((
+            number("parameters, collapsed conv weights")?,
+            number("inference MACs")?,
+        ))
+    }
+
+    /// Scores every model in `<out>/models` and writes `card.json` beside them and
+    /// `models.md` into `<out>`.
+    fn card(&self, data: &[String]) -> Result<()> {
+        let root = setup::repo_root();
+        let mut sets = vec![("cc0-valid".to_string(), root.join("assets/images/valid"))];
+        if let Some(dir) = &self.benchmarks {
+            sets.push(("Set5".into(), dir.join("Set5")));
+            sets.push(("Set14".into(), dir.join("Set14")));
+        }
+        let mut models = vec![];
+        for recipe in &RECIPES {
+            for scale in [2, 4] {
+                let stem = format!("{}_x{scale}", recipe.preset);
+                let file = |suffix: &str| self.models().join(format!("{stem}{suffix}"));
+                if !file(".safetensors").is_file() {
+                    continue;
+                }
+                println!("xtask: scoring {stem}");
+                let (params, macs) = self.params_and_macs(recipe.preset, scale)?;
+                let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                models.push(json!({
+                    "name": format!("{}-x{scale}", recipe.preset),
+                    "preset": recipe.preset,
+                    "scale": scale,
+                    "params": params,
+                    "macs_1080p": macs,
+                    "bytes": {
+                        "float32": size(file(".safetensors")),
+                        "qat": size(file("_qat.safetensors")),
+                        "int8_tflite": size(file("_int8.tflite")),
+                    },
+                    "training_minutes": self.training_minutes(recipe.preset)?,
+                    "epochs": {
+                        "x2_fp32": recipe.x2_epochs,
+                        "x4_fp32": recipe.x4_epochs,
+                        "qat": recipe.qat_epochs,
+                    },
+                    "float32": self.scores(&file(".safetensors"), &sets)?,
+                    "qat": self.scores(&file("_qat.safetensors"), &sets)?,
+                    "int8_tflite": self.scores(&file("_int8.tflite"), &sets)?,
+                }));
+            }
+        }
+        let card = json!({
+            "training_images": data,
+            "recipe": {
+                "patches_per_image": PATCHES_PER_IMAGE.parse::<u64>()?,
+                "batch_size": 32,
+                "seed": SEED.parse::<u64>()?,
+                "threads": THREADS.parse::<u64>()?,
+                "fp32_learning_rate": FP32_LEARNING_RATE.parse::<f64>()?,
+                "qat_learning_rate": QAT_LEARNING_RATE.parse::<f64>()?,
+                "lr_schedule": LR_SCHEDULE,
+                "checkpoint": "last",
+            },
+            "cpu": cpu_name(),
+            "models": models,
+        });
+        write_file(
+            &self.models().join("card.json"),
+            &serde_json::to_vec_pretty(&card)?,
+        )?;
+        write_file(
+            &self.out.join("models.md"),
+            crate::model_card::render(&card)?.as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    fn install(&self) -> Result<()> {
+        let root = setup::repo_root();
+        let target = root.join("crates/sesr-zoo/models");
+        for entry in std::fs::read_dir(self.models())? {
+            let path = entry?.path();
+            let name = path.file_name().unwrap_or_default();
+            std::fs::copy(&path, target.join(name)).with_context(|| {
+                format!("cannot copy {} into {}", path.display(), target.display())
+            })?;
+        }
+        std::fs::copy(self.out.join("models.md"), root.join("docs/models.md"))?;
+        println!("xtask: installed {} and docs/models.md", target.display());
+        Ok(())
+    }
+}
+
+/// The CPU's model name (`lscpu`), recorded with the training times.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let zoo = parse(args)?;
+    setup::run()?;
+    println!("xtask: building sesr-cli (release)");
+    setup::run_checked(setup::cargo().current_dir(setup::repo_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "sesr-cli",
+    ]))?;
+    let stages_dir = zoo.out.join("stages");
+    std::fs::create_dir_all(&stages_dir)?;
+    let data = zoo.gather_data()?;
+    for recipe in &zoo.recipes {
+        let names = STAGES.iter().map(|s| s.name).chain(["files"]);
+        for name in names {
+            let marker = stages_dir.join(format!("{}-{name}.done", recipe.preset));
+            if marker.exists() {
+                println!("xtask: {} `{name}` already done", recipe.preset);
+                continue;
+            }
+            println!("\nxtask: {} `{name}`", recipe.preset);
+            let result = match STAGES.iter().find(|s| s.name == name) {
+                Some(stage) => zoo.train(recipe, stage),
+                None => zoo.files(recipe),
+            };
+            result.with_context(|| {
+                format!(
+                    "{} `{name}` failed; fix the cause and run `cargo xtask train-zoo` again to \
+                     resume here",
+                    recipe.preset
+                )
+            })?;
+            write_file(&marker, b"")?;
+        }
+    }
+    println!("\nxtask: card");
+    zoo.card(&data)?;
+    if zoo.install {
+        zoo.install()?;
+    }
+    println!(
+        "\nxtask: zoo complete: {} and {}",
+        zoo.models().display(),
+        zoo.out.join("models.md").display()
+    );
+    Ok(())
+}
