@@ -44,7 +44,7 @@ pub fn render(card: &Value) -> Result<String> {
          so upscaling works without training first:\n\n\
          ```sh\n\
          cargo run --release -p sesr-cli -- upscale --input photo.jpg --output photo_x2.png             # SESR-M5 x2, float32\n\
-         cargo run --release -p sesr-cli -- upscale --checkpoint m11-x4-int8 --input photo.jpg --output photo_x4.png\n\
+         cargo run --release -p sesr-cli -- upscale --checkpoint m5-x4-int8 --input photo.jpg --output photo_x4.png\n\
          ```\n\n\
          `--checkpoint` takes a file or a shipped model's name, `PRESET[-xSCALE][-qat|-int8]` \
          (`eval` and `compare` too); a library calls `sesr_runtime::Upscaler::pretrained(\"m5\", 2)` \
@@ -67,46 +67,46 @@ pub fn render(card: &Value) -> Result<String> {
          **Schedule** (`cargo xtask train-zoo`, which reproduces every file here and resumes \
          where it stopped): per preset, x2 float32 from scratch, x4 float32 from x2, then QAT \
          (8-bit weights and activations) of each from its float32 model. Batch {}, {} random \
-         64x64 LR patches per photo per epoch, Adam (AMSGrad) at {} (float32) and {} (QAT) with \
-         a {} decay to zero, seed {}, {} training threads. Every stage keeps its last \
+         64x64 LR patches per photo per epoch, Adam (AMSGrad) at a constant {} (float32) and {} \
+         (QAT), seed {}, {} training threads. Every stage keeps its last \
          checkpoint: nothing was chosen by a score, and Set5 / Set14 were used only to fill \
-         this card. Training times below are for `{}`.\n",
+         this card. The schedule was {}. Training times below are for `{}`.\n",
         images.len(),
         images.join(", "),
         recipe["batch_size"],
         recipe["patches_per_image"],
         recipe["fp32_learning_rate"],
         recipe["qat_learning_rate"],
-        recipe["lr_schedule"].as_str().unwrap_or("constant"),
         recipe["seed"],
         recipe["threads"],
+        recipe["choice"].as_str().unwrap_or("not recorded"),
         card["cpu"].as_str().unwrap_or("unknown CPU"),
     )?;
     writeln!(
         md,
         "## Sizes and costs\n\n\
-         | model | parameters | MACs, 1080p input | float32 file | QAT file | int8 .tflite | epochs (x2 / x4 / QAT) | training minutes (x2 / x4 / x2 QAT / x4 QAT) |\n\
+         An x4 model starts from the x2 model of its preset, so its training time adds to the \
+         x2 model's.\n\n\
+         | model | parameters | MACs, 1080p input | float32 file | QAT file | int8 .tflite | epochs, float32 / QAT | training minutes, float32 / QAT |\n\
          |---|---|---|---|---|---|---|---|"
     )?;
     for m in models {
         let kib = |v: &Value| format!("{:.1} KiB", v.as_f64().unwrap_or(0.0) / 1024.0);
+        let scale = m["scale"].as_u64().unwrap_or(2);
         let t = &m["training_minutes"];
         writeln!(
             md,
-            "| {} | {} | {:.2} G | {} | {} | {} | {} / {} / {} | {} / {} / {} / {} |",
+            "| {} | {} | {:.2} G | {} | {} | {} | {} / {} | {} / {} |",
             m["name"].as_str().unwrap_or_default(),
             m["params"],
             m["macs_1080p"].as_f64().unwrap_or(0.0) / 1e9,
             kib(&m["bytes"]["float32"]),
             kib(&m["bytes"]["qat"]),
             kib(&m["bytes"]["int8_tflite"]),
-            m["epochs"]["x2_fp32"],
-            m["epochs"]["x4_fp32"],
+            m["epochs"][format!("x{scale}_fp32")],
             m["epochs"]["qat"],
-            t["x2-fp32"],
-            t["x4-fp32"],
-            t["x2-qat"],
-            t["x4-qat"],
+            t[format!("x{scale}-fp32")],
+            t[format!("x{scale}-qat")],
         )?;
     }
     writeln!(
@@ -121,11 +121,10 @@ pub fn render(card: &Value) -> Result<String> {
          The paper column holds only figures checked against a citable source here; the \
          others are left empty.\n"
     )?;
-    let sets: Vec<String> = models
-        .first()
-        .and_then(|m| m["float32"].as_object())
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
+    let sets: Vec<&str> = ["Set5", "Set14", "cc0-valid"]
+        .into_iter()
+        .filter(|set| models.iter().any(|m| !m["float32"][*set].is_null()))
+        .collect();
     for scale in [2u64, 4] {
         writeln!(
             md,
@@ -135,9 +134,9 @@ pub fn render(card: &Value) -> Result<String> {
         )?;
         for m in models.iter().filter(|m| m["scale"].as_u64() == Some(scale)) {
             let preset = m["preset"].as_str().unwrap_or_default();
-            for set in &sets {
+            for &set in &sets {
                 let cell = |form: &str, key: &str| {
-                    let s = &m[form][set.as_str()];
+                    let s = &m[form][set];
                     format!(
                         "{} / {}",
                         db(&s[format!("{key}psnr")]),
@@ -159,4 +158,24 @@ pub fn render(card: &Value) -> Result<String> {
         writeln!(md)?;
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::setup::repo_root;
+
+    /// docs/models.md is what the shipped card.json renders to: the card cannot drift from the
+    /// figures measured on the shipped files.
+    #[test]
+    fn docs_models_md_is_the_rendered_card() {
+        let root = repo_root();
+        let card = std::fs::read_to_string(root.join("crates/sesr-zoo/models/card.json")).unwrap();
+        let card: serde_json::Value = serde_json::from_str(&card).unwrap();
+        let docs = std::fs::read_to_string(root.join("docs/models.md")).unwrap();
+        assert!(
+            docs == super::render(&card).unwrap(),
+            "docs/models.md differs from crates/sesr-zoo/models/card.json; run `cargo xtask \
+             train-zoo --install` (or copy its models.md) instead of editing it"
+        );
+    }
 }

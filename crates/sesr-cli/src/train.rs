@@ -42,9 +42,6 @@ pub struct TrainArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 2e-4)]
     learning_rate: f64,
-    /// `constant` (the reference) or `cosine` (decays to zero by the last epoch).
-    #[arg(long, default_value = "constant")]
-    lr_schedule: String,
     /// Prefix of the run directory name, as in the reference.
     #[arg(long, default_value = "SESR")]
     model_name: String,
@@ -206,10 +203,6 @@ fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
         },
         epochs: args.epochs,
         learning_rate: args.learning_rate,
-        lr_schedule: args
-            .lr_schedule
-            .parse()
-            .with_context(|| format!("--lr-schedule {}", args.lr_schedule))?,
         sampler,
         steps_per_epoch: args.steps_per_epoch,
         init_from: args.init_from.clone(),

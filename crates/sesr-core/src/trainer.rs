@@ -40,9 +40,6 @@ pub struct TrainConfig {
     pub quant: QuantConfig,
     pub epochs: usize,
     pub learning_rate: f64,
-    /// How the learning rate moves over the run (`constant`, the reference's, by default).
-    #[serde(default)]
-    pub lr_schedule: LrSchedule,
     pub sampler: SamplerConfig,
     /// Limits each epoch to this many steps (short runs); `None` runs whole epochs.
     pub steps_per_epoch: Option<usize>,
@@ -55,44 +52,6 @@ pub struct TrainConfig {
 
 fn one_rank() -> usize {
     1
-}
-
-/// The learning rate over a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LrSchedule {
-    /// `learning_rate` at every step, as the reference trains.
-    #[default]
-    Constant,
-    /// Half a cosine from `learning_rate` at the first step towards zero after the last one
-    /// (the run's `epochs`, so a resume that changes `--epochs` bends the rest of the curve).
-    Cosine,
-}
-
-impl LrSchedule {
-    /// The learning rate of step `step` (from 0) of a run of `total_steps`.
-    pub fn rate(self, base: f64, step: u64, total_steps: u64) -> f64 {
-        match self {
-            LrSchedule::Constant => base,
-            LrSchedule::Cosine => {
-                let progress = (step as f64 / total_steps.max(1) as f64).min(1.0);
-                base * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for LrSchedule {
-    type Err = CoreError;
-    fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "constant" => Ok(LrSchedule::Constant),
-            "cosine" => Ok(LrSchedule::Cosine),
-            other => Err(CoreError::InvalidConfig(format!(
-                "unknown learning-rate schedule `{other}`: choose constant or cosine"
-            ))),
-        }
-    }
 }
 
 impl TrainConfig {
@@ -485,16 +444,9 @@ impl Trainer {
         });
         let device = self.model.device();
         let (mut loss_sum, mut count) = (0.0, 0usize);
-        let total_steps = (steps * self.config.epochs) as u64;
         for (i, batch) in loader.enumerate() {
             #[cfg(feature = "failpoints")]
             fail::fail_point!("train-step");
-            self.optimizer
-                .set_learning_rate(self.config.lr_schedule.rate(
-                    self.config.learning_rate,
-                    self.optimizer.steps(),
-                    total_steps,
-                ));
             let (n, l, h) = (batch.n as i64, batch.lr_size as i64, batch.hr_size as i64);
             let lr = Tensor::from_slice(&batch.lr)
                 .view([n, 1, l, l])
@@ -645,20 +597,4 @@ pub fn run_name(
         mode.name(),
         if quantized { "QAT" } else { "FP32" }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::LrSchedule;
-
-    #[test]
-    fn cosine_falls_from_the_base_rate_through_half_towards_zero() {
-        let rate = |step| LrSchedule::Cosine.rate(1e-3, step, 100);
-        assert_eq!(rate(0), 1e-3);
-        assert!((rate(50) - 5e-4).abs() < 1e-12);
-        assert!(rate(99) > 0.0 && rate(99) < 1e-6);
-        assert!((1..100).all(|s| rate(s) < rate(s - 1)));
-        assert_eq!(LrSchedule::Constant.rate(1e-3, 99, 100), 1e-3);
-        assert!("linear".parse::<LrSchedule>().is_err());
-    }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{asset, max_abs_diff, perturb, photo_y};
-use sesr_core::trainer::{LrSchedule, TrainConfig, Trainer};
+use sesr_core::trainer::{TrainConfig, Trainer};
 use sesr_core::{CollapsedSesr, QuantConfig, Sesr, SesrConfig, TrainingMode};
 use sesr_data::{load_pairs, LoadOptions, SamplerConfig, Source};
 use std::sync::Arc;
@@ -146,7 +146,6 @@ fn qat_fine_tunes_from_fp32_and_keeps_the_quality() {
         quant,
         epochs,
         learning_rate: 5e-4,
-        lr_schedule: LrSchedule::Constant,
         sampler: SamplerConfig {
             batch_size: 16,
             ..SamplerConfig::for_scale(2, 3)

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{asset, max_abs_diff, perturb};
-use sesr_core::trainer::{validate, EpochMetrics, LrSchedule, TrainConfig, Trainer, METRICS_FILE};
+use sesr_core::trainer::{validate, EpochMetrics, TrainConfig, Trainer, METRICS_FILE};
 use sesr_core::{CoreError, QuantConfig, Sesr, SesrConfig, TrainingMode};
 use sesr_data::{imresize, load_pairs, psnr_y8, ImagePair, LoadOptions, SamplerConfig, Source};
 use std::path::Path;
@@ -26,7 +26,6 @@ fn config(model: SesrConfig, epochs: usize, steps: usize, batch: usize) -> Train
         quant: QuantConfig::default(),
         epochs,
         learning_rate: 5e-4,
-        lr_schedule: LrSchedule::Constant,
         sampler: SamplerConfig {
             batch_size: batch,
             ..SamplerConfig::for_scale(model.scale, 7)

@@ -87,3 +87,33 @@ pub fn find(preset: &str, scale: usize) -> Result<&'static Pretrained, ZooError>
             },
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_presets_and_missing_scales_are_named() {
+        assert_eq!(
+            find("m6", 2).unwrap_err(),
+            ZooError::UnknownPreset("m6".into())
+        );
+        let err = find("M5", 3).unwrap_err().to_string();
+        assert!(
+            err.starts_with("SESR-m5 x3 is not among the shipped models ("),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_shipped_model_is_found_by_its_preset_and_scale() {
+        for model in all() {
+            let found = find(&model.preset.to_ascii_uppercase(), model.scale).unwrap();
+            assert_eq!(found.name(), model.name());
+            assert!(found.float32.sidecar.contains("\"collapsed\""));
+            assert!(found.qat.sidecar.contains("\"activations\": true"));
+            // A TFLite flatbuffer names its format at bytes 4..8.
+            assert_eq!(&found.int8_tflite[4..8], b"TFL3");
+        }
+    }
+}

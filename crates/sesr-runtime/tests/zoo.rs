@@ -1,0 +1,139 @@
+//! The shipped models (`sesr-zoo`) through sesr-runtime: each loads with one call, scores on the
+//! CC0 validation photos what its card (`models/card.json`, rendered as docs/models.md) says,
+//! and its int8 `.tflite` computes in LiteRT what it computes here.
+
+mod int8_common;
+
+use anyhow::{Context, Result};
+use int8_common::{repo_root, run_litert};
+use serde_json::Value;
+use sesr_data::plane::PlaneF32;
+use sesr_eval::{evaluate_image, list_hr_images};
+use sesr_runtime::int8::Int8Sesr;
+use sesr_runtime::Upscaler;
+use sesr_tflite::Model;
+use std::path::Path;
+
+fn card() -> Result<Value> {
+    Ok(serde_json::from_str(sesr_zoo::CARD_JSON)?)
+}
+
+/// The card's entry of a shipped model.
+fn card_entry(card: &Value, name: &str) -> Result<Value> {
+    card["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == name)
+        .cloned()
+        .with_context(|| format!("card.json has no entry for the shipped model {name}"))
+}
+
+/// Mean PSNR (dB, 8-bit Y, standard protocol) of `upscaler` on the CC0 validation photos.
+fn cc0_valid_psnr(upscaler: &Upscaler) -> Result<f64> {
+    let files = list_hr_images(&repo_root().join("assets/images/valid"))?;
+    let mut sum = 0.0;
+    for file in &files {
+        sum += evaluate_image(file, upscaler.scale(), |y| upscaler.upscale_y(y))?
+            .sesr
+            .psnr;
+    }
+    Ok(sum / files.len() as f64)
+}
+
+#[test]
+fn every_shipped_model_scores_what_its_card_says() -> Result<()> {
+    let card = card()?;
+    let shipped = sesr_zoo::all();
+    let listed = card["models"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        listed,
+        shipped.len(),
+        "card.json lists {listed} models, sesr-zoo ships {}",
+        shipped.len()
+    );
+    for model in shipped {
+        let entry = card_entry(&card, &model.name())?;
+        for (form, upscaler) in [
+            ("float32", Upscaler::pretrained(model.preset, model.scale)?),
+            (
+                "int8_tflite",
+                Upscaler::pretrained_int8(model.preset, model.scale)?,
+            ),
+        ] {
+            let want = entry[form]["cc0-valid"]["psnr"]
+                .as_f64()
+                .with_context(|| format!("{}: card has no cc0-valid {form} PSNR", model.name()))?;
+            let got = cc0_valid_psnr(&upscaler)?;
+            println!("{} {form}: {got:.4} dB (card {want:.4})", model.name());
+            assert!(
+                (got - want).abs() <= 0.01,
+                "{} {form}: {got:.4} dB on the CC0 validation photos, the card says {want:.4}",
+                model.name()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A 1080x1920 plane of real luminance: a photo mirrored to fill it.
+fn mirrored_photo(height: usize, width: usize) -> Result<PlaneF32> {
+    let photo = sesr_data::load_y(repo_root().join("assets/images/valid/chelsea.png"))?;
+    let mirror = |i: usize, n: usize| {
+        let period = 2 * n;
+        let j = i % period;
+        if j < n {
+            j
+        } else {
+            period - 1 - j
+        }
+    };
+    let data = (0..height)
+        .flat_map(|y| {
+            let row = mirror(y, photo.height);
+            let photo = &photo;
+            (0..width).map(move |x| photo.data[row * photo.width + mirror(x, photo.width)])
+        })
+        .collect();
+    PlaneF32::from_vec(width, height, data).context("plane size")
+}
+
+#[test]
+fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
+    for model in sesr_zoo::all() {
+        let file = Model::parse(model.int8_tflite)?;
+        let net = Int8Sesr::from_model(&file, Path::new(&model.name()))?;
+        let (h, w) = (net.network().height, net.network().width);
+        assert_eq!((h, w), (1080, 1920), "{}: export size", model.name());
+        let image = mirrored_photo(h, w)?;
+        let input: Vec<i8> = image
+            .data
+            .iter()
+            .map(|&v| net.network().input.quantize(v))
+            .collect();
+        let ours = net.run_int8(&input, w, h, 2)?;
+        let (litert, _) = run_litert(model.int8_tflite, &input, "auto", 0)?;
+        assert_eq!(ours.len(), litert.len());
+        let within_one = ours
+            .iter()
+            .zip(&litert)
+            .filter(|(a, b)| (**a as i32 - **b as i32).abs() <= 1)
+            .count() as f64
+            / ours.len() as f64;
+        println!(
+            "{}: {:.4}% of LiteRT's outputs within one step",
+            model.name(),
+            100.0 * within_one
+        );
+        assert!(within_one >= 0.999, "{}: {within_one}", model.name());
+    }
+    Ok(())
+}
+
+#[test]
+fn unknown_or_unshipped_models_are_clear_errors() {
+    let err = Upscaler::pretrained("m6", 2).unwrap_err().to_string();
+    assert!(err.contains("no preset named `m6`"), "{err}");
+    let err = Upscaler::pretrained_int8("m5", 3).unwrap_err().to_string();
+    assert!(err.contains("x3 is not among the shipped models"), "{err}");
+}

@@ -1,0 +1,34 @@
+//! `cargo xtask train-zoo` refuses bad input before it installs, builds or trains anything.
+
+use std::process::Command;
+
+#[test]
+fn bad_flags_fail_before_training() {
+    let empty = tempfile::tempdir().unwrap();
+    let empty = empty.path().to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["--presets", "m5,m6"],
+            "--presets m5,m6: no preset `m6` (m3, m5, m7, m11, xl)",
+        ),
+        (
+            vec!["--benchmarks", empty],
+            "no Set5/ folder inside; give the folder that holds Set5/ and Set14/",
+        ),
+        (vec!["--bogus"], "unknown flag `--bogus`"),
+        (vec!["--out"], "--out needs a value"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("train-zoo")
+            .args(&args)
+            .output()
+            .expect("xtask runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: `{stderr}` lacks `{message}`"
+        );
+        assert!(!stderr.contains("xtask: m"), "{args:?} started a stage");
+    }
+}
