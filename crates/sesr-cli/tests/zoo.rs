@@ -36,9 +36,13 @@ fn eval_on_libtorch_scores_what_the_card_says() {
                 json.to_str().unwrap(),
             ]);
             assert!(ok, "eval {name}: {stderr}");
-            assert!(stdout.contains("libtorch"), "{stdout}");
+            assert!(
+                stdout.contains(&format!("(checkpoint: {name})")),
+                "{stdout}"
+            );
             let report: Value =
                 serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            assert_eq!(report["engine"], "float32 on libtorch");
             let got = report["datasets"][0]["sesr"]["psnr"].as_f64().unwrap();
             let want = card_psnr(&model.name(), form);
             assert!(
