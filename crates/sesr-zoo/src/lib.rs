@@ -6,8 +6,8 @@
 //! 8-bit ranges) and the int8 `.tflite` exported from it at 1080x1920. They are made by
 //! `cargo xtask train-zoo` from the project's CC0 photos; `models/card.json` records how each
 //! was trained and how well it scores, and `docs/models.md` is the model card written from it.
-//! This crate only holds the bytes: `sesr-runtime` (`Upscaler::pretrained`) and `sesr-core`
-//! load them.
+//! This crate only holds the bytes: `sesr-runtime` runs them (`Upscaler::pretrained`), and
+//! `sesr-cli` also loads them on libtorch (`sesr_core::CollapsedSesr::from_bytes`).
 
 /// A checkpoint in memory: the safetensors bytes and the text of its JSON sidecar.
 #[derive(Debug, Clone, Copy)]
