@@ -111,7 +111,7 @@ pub(crate) fn collapsed_from_bytes(
 
 fn graph_of(path: &Path, meta: &CheckpointMeta, bytes: &[u8]) -> Result<SesrGraph> {
     let config = meta.config;
-    let tensors = SafeTensors::deserialize(&bytes)
+    let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| model_error(path, format!("is not a safetensors file: {e}")))?;
     let found: Vec<(String, Vec<usize>)> = tensors
         .tensors()
