@@ -165,15 +165,7 @@ struct Pipeline {
 
 impl Pipeline {
     fn sesr_cli(&self, args: &[String]) -> Result<String> {
-        let out = Command::new(&self.cli)
-            .args(args)
-            .stderr(std::process::Stdio::inherit())
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            bail!("sesr-cli {} failed:\n{stdout}", args.join(" "));
-        }
-        Ok(stdout)
+        run_sesr_cli(&self.cli, args)
     }
 
     /// The run directory a stage's training wrote (the one folder under its `--out`).
@@ -330,33 +322,7 @@ impl Pipeline {
     }
 
     fn info(&self, scale: usize) -> Result<(u64, u64)> {
-        let args = [
-            "info",
-            "--preset",
-            &self.opts.preset,
-            "--scale",
-            &scale.to_string(),
-            "--lr-size",
-            "1080x1920",
-        ]
-        .map(String::from);
-        let text = self.sesr_cli(&args)?;
-        let number = |label: &str| -> Result<u64> {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(label))
-                .with_context(|| format!("sesr-cli info printed no `{label}`"))?;
-            let inner = line
-                .rsplit('(')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(')');
-            Ok(inner.parse()?)
-        };
-        Ok((
-            number("parameters, collapsed conv weights")?,
-            number("inference MACs")?,
-        ))
+        params_and_macs(&self.cli, &self.opts.preset, scale)
     }
 
     /// The first validation image in name order: the one the crops show.
@@ -502,6 +468,52 @@ impl Pipeline {
         );
         Ok(())
     }
+}
+
+/// Runs `sesr-cli` to the end; its stdout, or an error that holds it.
+pub(crate) fn run_sesr_cli(cli: &Path, args: &[String]) -> Result<String> {
+    let out = Command::new(cli)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", cli.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!("sesr-cli {} failed:\n{stdout}", args.join(" "));
+    }
+    Ok(stdout)
+}
+
+/// Parameters (collapsed conv weights) and inference MACs at a 1080x1920 input, from
+/// `sesr-cli info`.
+pub(crate) fn params_and_macs(cli: &Path, preset: &str, scale: usize) -> Result<(u64, u64)> {
+    let args = [
+        "info",
+        "--preset",
+        preset,
+        "--scale",
+        &scale.to_string(),
+        "--lr-size",
+        "1080x1920",
+    ]
+    .map(String::from);
+    let text = run_sesr_cli(cli, &args)?;
+    let number = |label: &str| -> Result<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(label))
+            .with_context(|| format!("sesr-cli info printed no `{label}`"))?;
+        let inner = line
+            .rsplit('(')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(')');
+        Ok(inner.parse()?)
+    };
+    Ok((
+        number("parameters, collapsed conv weights")?,
+        number("inference MACs")?,
+    ))
 }
 
 /// Writes `bytes` atomically (sesr-model's rule for every file the project writes).

@@ -12,7 +12,7 @@
 //! models and the card into `crates/sesr-zoo/models` and `docs/models.md`.
 
 use crate::setup;
-use crate::train_all::write_file;
+use crate::train_all::{params_and_macs, run_sesr_cli, write_file};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -187,16 +187,7 @@ fn parse(args: &[String]) -> Result<Zoo> {
 
 impl Zoo {
     fn sesr_cli(&self, args: &[String]) -> Result<String> {
-        let out = Command::new(&self.cli)
-            .args(args)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .with_context(|| format!("cannot run {}", self.cli.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            bail!("sesr-cli {} failed:\n{stdout}", args.join(" "));
-        }
-        Ok(stdout)
+        run_sesr_cli(&self.cli, args)
     }
 
     fn data(&self) -> PathBuf {
@@ -398,37 +389,6 @@ impl Zoo {
         Ok(Value::Object(scores))
     }
 
-    fn params_and_macs(&self, preset: &str, scale: usize) -> Result<(u64, u64)> {
-        let text = self.sesr_cli(
-            &[
-                "info",
-                "--preset",
-                preset,
-                "--scale",
-                &scale.to_string(),
-                "--lr-size",
-                "1080x1920",
-            ]
-            .map(String::from),
-        )?;
-        let number = |label: &str| -> Result<u64> {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(label))
-                .with_context(|| format!("sesr-cli info printed no `{label}`"))?;
-            let inner = line
-                .rsplit('(')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(')');
-            Ok(inner.parse()?)
-        };
-        Ok((
-            number("parameters, collapsed conv weights")?,
-            number("inference MACs")?,
-        ))
-    }
-
     /// Scores every model in `<out>/models` and writes `card.json` beside them and
     /// `models.md` into `<out>`.
     fn card(&self, data: &[String]) -> Result<()> {
@@ -447,7 +407,7 @@ impl Zoo {
                     continue;
                 }
                 println!("xtask: scoring {stem}");
-                let (params, macs) = self.params_and_macs(recipe.preset, scale)?;
+                let (params, macs) = params_and_macs(&self.cli, recipe.preset, scale)?;
                 let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                 models.push(json!({
                     "name": format!("{}-x{scale}", recipe.preset),

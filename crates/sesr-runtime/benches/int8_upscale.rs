@@ -34,21 +34,9 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A `height` x `width` plane of real luminance: a photo mirrored as often as needed.
+/// A `height` x `width` plane of real luminance.
 fn photo(height: usize, width: usize) -> sesr_data::plane::PlaneF32 {
-    let y = valid_y("rocket.jpg").expect("assets/images/valid/rocket.jpg");
-    let fold = |i: usize, n: usize| {
-        let period = 2 * n;
-        let i = i % period;
-        if i < n {
-            i
-        } else {
-            period - 1 - i
-        }
-    };
-    sesr_data::plane::PlaneF32::from_fn(width, height, |x, r| {
-        y.get(fold(x, y.width), fold(r, y.height))
-    })
+    mirrored_photo("rocket.jpg", height, width).expect("assets/images/valid/rocket.jpg")
 }
 
 fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize, prelu: bool) {

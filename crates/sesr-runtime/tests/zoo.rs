@@ -5,9 +5,8 @@
 mod int8_common;
 
 use anyhow::{Context, Result};
-use int8_common::{repo_root, run_litert};
+use int8_common::{mirrored_photo, repo_root, run_litert};
 use serde_json::Value;
-use sesr_data::plane::PlaneF32;
 use sesr_eval::{evaluate_image, list_hr_images};
 use sesr_runtime::int8::Int8Sesr;
 use sesr_runtime::Upscaler;
@@ -76,28 +75,6 @@ fn every_shipped_model_scores_what_its_card_says() -> Result<()> {
     Ok(())
 }
 
-/// A 1080x1920 plane of real luminance: a photo mirrored to fill it.
-fn mirrored_photo(height: usize, width: usize) -> Result<PlaneF32> {
-    let photo = sesr_data::load_y(repo_root().join("assets/images/valid/chelsea.png"))?;
-    let mirror = |i: usize, n: usize| {
-        let period = 2 * n;
-        let j = i % period;
-        if j < n {
-            j
-        } else {
-            period - 1 - j
-        }
-    };
-    let data = (0..height)
-        .flat_map(|y| {
-            let row = mirror(y, photo.height);
-            let photo = &photo;
-            (0..width).map(move |x| photo.data[row * photo.width + mirror(x, photo.width)])
-        })
-        .collect();
-    PlaneF32::from_vec(width, height, data).context("plane size")
-}
-
 #[test]
 fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
     for model in sesr_zoo::all() {
@@ -105,7 +82,7 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
         let net = Int8Sesr::from_model(&file, Path::new(&model.name()))?;
         let (h, w) = (net.network().height, net.network().width);
         assert_eq!((h, w), (1080, 1920), "{}: export size", model.name());
-        let image = mirrored_photo(h, w)?;
+        let image = mirrored_photo("chelsea.png", h, w)?;
         let input: Vec<i8> = image
             .data
             .iter()

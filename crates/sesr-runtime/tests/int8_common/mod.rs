@@ -100,6 +100,24 @@ pub fn valid_y(name: &str) -> Result<PlaneF32> {
     sesr_data::io::load_y(&path).with_context(|| format!("cannot load {}", path.display()))
 }
 
+/// A `height` x `width` plane of real luminance: validation photo `name` mirrored as often as
+/// needed.
+pub fn mirrored_photo(name: &str, height: usize, width: usize) -> Result<PlaneF32> {
+    let y = valid_y(name)?;
+    let fold = |i: usize, n: usize| {
+        let period = 2 * n;
+        let i = i % period;
+        if i < n {
+            i
+        } else {
+            period - 1 - i
+        }
+    };
+    Ok(PlaneF32::from_fn(width, height, |x, r| {
+        y.get(fold(x, y.width), fold(r, y.height))
+    }))
+}
+
 /// A `height` x `width` crop of `plane` at (`top`, `left`).
 pub fn crop(plane: &PlaneF32, top: usize, left: usize, height: usize, width: usize) -> PlaneF32 {
     assert!(top + height <= plane.height && left + width <= plane.width);
