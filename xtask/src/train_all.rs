@@ -170,17 +170,7 @@ impl Pipeline {
 
     /// The run directory a stage's training wrote (the one folder under its `--out`).
     fn run_dir(&self, stage: &str) -> Result<PathBuf> {
-        let parent = self.opts.out.join(stage);
-        let mut dirs = std::fs::read_dir(&parent)
-            .with_context(|| format!("{}: stage `{stage}` has no output yet", parent.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir());
-        dirs.next().with_context(|| {
-            format!(
-                "{}: stage `{stage}` wrote no run directory",
-                parent.display()
-            )
-        })
+        run_dir(&self.opts.out.join(stage))
     }
 
     fn best(&self, stage: &str) -> Result<PathBuf> {
@@ -228,17 +218,7 @@ impl Pipeline {
         if let Some(from) = stage.init_from {
             args.extend(["--init-from".into(), self.best(from)?.display().to_string()]);
         }
-        if self
-            .run_dir(stage.name)
-            .is_ok_and(|d| d.join("resume.safetensors").exists())
-        {
-            args.push("--resume".into());
-        }
-        let status = Command::new(&self.cli).args(&args).status()?;
-        if !status.success() {
-            bail!("sesr-cli {} exited with {status}", args.join(" "));
-        }
-        Ok(())
+        run_training(&self.cli, &o.out.join(stage.name), args)
     }
 
     fn export_path(&self, scale: usize, format: &str) -> PathBuf {
@@ -468,6 +448,28 @@ impl Pipeline {
         );
         Ok(())
     }
+}
+
+/// The run directory a training stage wrote: the one folder under the stage's `--out`.
+pub(crate) fn run_dir(stage_out: &Path) -> Result<PathBuf> {
+    std::fs::read_dir(stage_out)
+        .with_context(|| format!("{}: the stage has no output yet", stage_out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.is_dir())
+        .with_context(|| format!("{}: the stage wrote no run directory", stage_out.display()))
+}
+
+/// Runs `sesr-cli train` with `args` (whose `--out` is `stage_out`), adding `--resume` when an
+/// earlier attempt left a run there; its output goes to the terminal.
+pub(crate) fn run_training(cli: &Path, stage_out: &Path, mut args: Vec<String>) -> Result<()> {
+    if run_dir(stage_out).is_ok_and(|d| d.join("resume.safetensors").exists()) {
+        args.push("--resume".into());
+    }
+    let status = Command::new(cli).args(&args).status()?;
+    if !status.success() {
+        bail!("sesr-cli {} exited with {status}", args.join(" "));
+    }
+    Ok(())
 }
 
 /// Runs `sesr-cli` to the end; its stdout, or an error that holds it.

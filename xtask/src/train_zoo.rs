@@ -12,11 +12,10 @@
 //! models and the card into `crates/sesr-zoo/models` and `docs/models.md`.
 
 use crate::setup;
-use crate::train_all::{params_and_macs, run_sesr_cli, write_file};
+use crate::train_all::{params_and_macs, run_dir, run_sesr_cli, run_training, write_file};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const USAGE: &str = "\
 usage: cargo xtask train-zoo [--presets m3,m5,...] [--out DIR] [--benchmarks DIR] [--install]
@@ -223,13 +222,12 @@ impl Zoo {
         Ok(names)
     }
 
+    fn stage_out(&self, preset: &str, stage: &str) -> PathBuf {
+        self.out.join(preset).join(stage)
+    }
+
     fn run_dir(&self, preset: &str, stage: &str) -> Result<PathBuf> {
-        let parent = self.out.join(preset).join(stage);
-        std::fs::read_dir(&parent)
-            .with_context(|| format!("{}: stage `{stage}` has no output yet", parent.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.is_dir())
-            .with_context(|| format!("{}: stage `{stage}` wrote no run", parent.display()))
+        run_dir(&self.stage_out(preset, stage))
     }
 
     fn last(&self, preset: &str, stage: &str) -> Result<PathBuf> {
@@ -282,17 +280,7 @@ impl Zoo {
             let init = self.last(recipe.preset, from)?;
             args.extend(["--init-from".into(), init.display().to_string()]);
         }
-        if self
-            .run_dir(recipe.preset, stage.name)
-            .is_ok_and(|d| d.join("resume.safetensors").exists())
-        {
-            args.push("--resume".into());
-        }
-        let status = Command::new(&self.cli).args(&args).status()?;
-        if !status.success() {
-            bail!("sesr-cli {} exited with {status}", args.join(" "));
-        }
-        Ok(())
+        run_training(&self.cli, &self.stage_out(recipe.preset, stage.name), args)
     }
 
     /// The shipped files of a preset: collapsed float32 and QAT checkpoints, int8 `.tflite`.
