@@ -156,6 +156,18 @@ fn single_block_and_single_pixel_images() {
 }
 
 #[test]
+fn xl_width_gradients_equal_autograd() {
+    // f = 32 (SESR-XL): two register groups per pixel at every layer, both output blocks,
+    // remainder widths and a single pixel.
+    let (lr, hr) = batch(2, 20, 37);
+    compare(SesrConfig::new(3, 32, 64, 2).unwrap(), &lr, &hr, 21);
+    let (lr, hr) = batch(4, 13, 21);
+    compare(SesrConfig::new(2, 32, 64, 4).unwrap(), &lr, &hr, 22);
+    let (lr, hr) = batch(2, 1, 1);
+    compare(SesrConfig::new(1, 32, 32, 2).unwrap(), &lr, &hr, 23);
+}
+
+#[test]
 fn clamped_outputs_pass_no_gradient() {
     // Targets outside the image range push many outputs past the clamp at 0 and 1.
     let (lr, hr) = batch(2, 16, 16);
@@ -224,6 +236,13 @@ fn quantization_aware_training_runs_on_the_kernels() {
         20,
         1e-2,
     );
+    // f = 32 (SESR-XL) at both scales.
+    for (config, (lr, hr), seed) in [
+        (SesrConfig::new(2, 32, 32, 2).unwrap(), (&lr, &hr), 24),
+        (SesrConfig::new(2, 32, 32, 4).unwrap(), (&lr4, &hr4), 25),
+    ] {
+        compare_quant(config, both, lr, hr, seed, 1e-2);
+    }
 }
 
 #[test]

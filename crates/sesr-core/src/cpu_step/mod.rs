@@ -21,7 +21,8 @@
 //! `sesr_quant::nudged_range` by autograd like the weights'. The first QAT step, which sets the
 //! ranges from the batch, stays on autograd.
 //!
-//! It applies to float32 CPU tensors, f = 16 (every preset but XL) and CPUs with AVX-512F;
+//! It applies to float32 CPU tensors, f = 16 (M3 to M11) or f = 32 (XL: a pixel's channels are
+//! two groups of 16, and each kernel loops over the output groups) and CPUs with AVX-512F;
 //! everything else takes the libtorch path.
 // `unsafe` only to call the AVX-512 kernels once the CPU feature has been checked.
 #![allow(unsafe_code)]
@@ -47,8 +48,11 @@ use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 use weights::{output_layout, values, Gradients, Layout, StepWeights};
 
-/// Channels of every hidden feature map the kernels handle: one `zmm` of floats.
-const FEATURES: usize = 16;
+/// Floats in one `zmm` register: the kernels' unit of channels.
+const LANES: usize = 16;
+
+/// The feature counts f the kernels handle: one or two registers of channels per pixel.
+const FEATURES: [usize; 2] = [16, 32];
 
 /// Whether this CPU runs the fused step at all (AVX-512F).
 fn cpu_supported() -> bool {
@@ -56,7 +60,7 @@ fn cpu_supported() -> bool {
 }
 
 /// Whether [`loss_backward`] takes these operands: float32 CPU batches `lr` `[N, 1, H, W]` and
-/// `hr` `[N, 1, sH, sW]` of a network with f = 16, on a CPU with AVX-512F.
+/// `hr` `[N, 1, sH, sW]` of a network with f = 16 or 32, on a CPU with AVX-512F.
 pub(crate) fn applies(config: &SesrConfig, lr: &Tensor, hr: &Tensor) -> bool {
     let s = config.scale as i64;
     let shapes = match (&lr.size()[..], &hr.size()[..]) {
@@ -66,7 +70,7 @@ pub(crate) fn applies(config: &SesrConfig, lr: &Tensor, hr: &Tensor) -> bool {
         _ => false,
     };
     shapes
-        && config.int_features == FEATURES
+        && FEATURES.contains(&config.int_features)
         && matches!(config.scale, 2 | 4)
         && [lr, hr]
             .iter()
@@ -103,7 +107,7 @@ pub(crate) fn loss_backward(
     };
     let (n, h, w) = (n as usize, h as usize, w as usize);
     let s = config.scale;
-    let oc = s * s;
+    let (oc, f) = (s * s, config.int_features);
     // The nudged ranges on autograd (their gradients go back through them) and as values.
     let ranges: Vec<(Tensor, Tensor, Tensor)> = activations
         .quantizers
@@ -129,7 +133,7 @@ pub(crate) fn loss_backward(
     let per_image: Mutex<Vec<(usize, Gradients)>> = Mutex::new(Vec::with_capacity(n));
     let threads = (tch::get_num_threads().max(1) as usize).min(n);
     parallel_for(threads, |_| {
-        let mut workspace = workspaces.take(h, w, config.m, oc);
+        let mut workspace = workspaces.take(h, w, (config.m, f, oc));
         loop {
             let image = next_image.fetch_add(1, Ordering::Relaxed);
             if image >= n {
@@ -137,16 +141,21 @@ pub(crate) fn loss_backward(
             }
             let lr = &lr[image * h * w..(image + 1) * h * w];
             let hr = &hr[image * h * w * oc..(image + 1) * h * w * oc];
-            let mut grads = Gradients::zero(config.m, oc, weights.quant.len());
+            let mut grads = Gradients::zero((config.m, f, oc), weights.quant.len());
             // SAFETY: `applies` checked that the CPU has AVX-512F.
-            unsafe { workspace.run(&weights, lr, hr, inv_numel, &mut grads) };
+            unsafe {
+                match f {
+                    16 => workspace.run::<16>(&weights, lr, hr, inv_numel, &mut grads),
+                    _ => workspace.run::<32>(&weights, lr, hr, inv_numel, &mut grads),
+                }
+            };
             lock(&per_image).push((image, grads));
         }
         workspaces.put(workspace);
     });
     let mut partial = per_image.into_inner().unwrap_or_else(|e| e.into_inner());
     partial.sort_by_key(|(image, _)| *image);
-    let mut grads = Gradients::zero(config.m, oc, weights.quant.len());
+    let mut grads = Gradients::zero((config.m, f, oc), weights.quant.len());
     for (_, image_grads) in &partial {
         grads.add(image_grads);
     }
@@ -164,23 +173,23 @@ fn backward_through_collapse(
     ranges: &[(Tensor, Tensor, Tensor)],
     grads: &Gradients,
 ) -> Result<()> {
-    let oc = config.scale * config.scale;
+    let (oc, f) = (config.scale * config.scale, config.int_features);
     let conv_grad = |layout: Layout, d: &[f32], (co, ci, k): (usize, usize, usize)| {
         let shape = [co, ci, k, k].map(|n| n as i64);
         Tensor::from_slice(&layout.to_torch(d, (co, ci, k))).view(shape)
     };
     let mut layer_grads = vec![(
-        conv_grad(Layout::Forward, &grads.input_dw, (16, 1, 5)),
+        conv_grad(Layout::Forward, &grads.input_dw, (f, 1, 5)),
         Tensor::from_slice(&grads.input_db),
     )];
     for (dw, db) in grads.block_dw.iter().zip(&grads.block_db) {
         layer_grads.push((
-            conv_grad(Layout::Forward, dw, (16, 16, 3)),
+            conv_grad(Layout::Forward, dw, (f, f, 3)),
             Tensor::from_slice(db),
         ));
     }
     layer_grads.push((
-        conv_grad(output_layout(oc), &grads.output_dw, (oc, 16, 5)),
+        conv_grad(output_layout(oc), &grads.output_dw, (oc, f, 5)),
         Tensor::from_slice(&grads.output_db),
     ));
     let mut terms = vec![];

@@ -3,7 +3,7 @@
 
 use super::avx512::{self, FakeQuant, Grad, Padded};
 use super::weights::{Gradients, StepWeights};
-use super::{lock, FEATURES};
+use super::{lock, LANES};
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -47,11 +47,18 @@ type RangeSums = Vec<[f64; 3]>;
 pub(crate) struct Workspaces(Mutex<Vec<Workspace>>);
 
 impl Workspaces {
-    pub(super) fn take(&self, height: usize, width: usize, m: usize, oc: usize) -> Workspace {
+    /// A workspace for `height x width` images of a network with `(m, f, oc)`: blocks,
+    /// features, output channels.
+    pub(super) fn take(
+        &self,
+        height: usize,
+        width: usize,
+        shape: (usize, usize, usize),
+    ) -> Workspace {
         let mut pool = lock(&self.0);
-        pool.retain(|w| w.fits(height, width, m, oc));
+        pool.retain(|w| w.fits(height, width, shape));
         pool.pop()
-            .unwrap_or_else(|| Workspace::new(height, width, m, oc))
+            .unwrap_or_else(|| Workspace::new(height, width, shape))
     }
 
     pub(super) fn put(&self, workspace: Workspace) {
@@ -95,14 +102,15 @@ pub(super) struct Workspace {
 }
 
 impl Workspace {
-    fn fits(&self, height: usize, width: usize, m: usize, oc: usize) -> bool {
+    fn fits(&self, height: usize, width: usize, (m, f, oc): (usize, usize, usize)) -> bool {
         (self.height, self.width, self.z.len()) == (height, width, m + 1)
             && self.out_grad.len() == (height + 4) * (width + 4) * oc
+            && self.row.len() == width * f
     }
 
-    fn new(height: usize, width: usize, m: usize, oc: usize) -> Self {
-        let plain = height * width * FEATURES;
-        let pad1 = (height + 2) * (width + 2) * FEATURES;
+    fn new(height: usize, width: usize, (m, f, oc): (usize, usize, usize)) -> Self {
+        let plain = height * width * f;
+        let pad1 = (height + 2) * (width + 2) * f;
         let pad2 = (height + 4) * (width + 4);
         Workspace {
             height,
@@ -110,15 +118,15 @@ impl Workspace {
             input: vec![0.0; pad2],
             z: vec![vec![0.0; plain]; m + 1],
             act: vec![vec![0.0; pad1]; m],
-            residual: vec![0.0; pad2 * FEATURES],
+            residual: vec![0.0; pad2 * f],
             out_grad: vec![0.0; pad2 * oc],
             residual_grad: vec![0.0; plain],
             dz: [vec![0.0; pad1], vec![0.0; pad1]],
             long_residual: vec![0.0; plain],
             input_grad: vec![0.0; height * width],
-            dz0: vec![0.0; pad2 * FEATURES],
-            row: vec![0.0; width * FEATURES],
-            row2: vec![0.0; width * FEATURES],
+            dz0: vec![0.0; pad2 * f],
+            row: vec![0.0; width * f],
+            row2: vec![0.0; width * f],
         }
     }
 
@@ -138,12 +146,13 @@ impl Workspace {
         &mut buffer[Self::interior_range(pad, width, channels, y)]
     }
 
-    /// Forward and backward pass of one image; adds its loss and gradients to `grads`.
+    /// Forward and backward pass of one image of a network with `F` features (16 or 32, as
+    /// `weights`); adds its loss and gradients to `grads`.
     ///
     /// # Safety
     /// The CPU must support AVX-512F (so must every pass below).
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn run(
+    pub(super) unsafe fn run<const F: usize>(
         &mut self,
         weights: &StepWeights,
         lr: &[f32],
@@ -152,12 +161,13 @@ impl Workspace {
         grads: &mut Gradients,
     ) {
         let mut range_sums = vec![[0.0f64; 3]; weights.quant.len()];
-        self.forward_input_block(weights, lr);
-        self.forward_blocks(weights);
-        grads.loss += self.output_and_loss(weights, lr, hr, inv_numel, &mut range_sums);
-        self.backward_output_block(weights, grads, &mut range_sums);
-        self.backward_blocks(weights, grads, &mut range_sums);
-        self.backward_input_block(weights, lr, grads, &mut range_sums);
+        assert_eq!(weights.features, F);
+        self.forward_input_block::<F>(weights, lr);
+        self.forward_blocks::<F>(weights);
+        grads.loss += self.output_and_loss::<F>(weights, lr, hr, inv_numel, &mut range_sums);
+        self.backward_output_block::<F>(weights, grads, &mut range_sums);
+        self.backward_blocks::<F>(weights, grads, &mut range_sums);
+        self.backward_input_block::<F>(weights, lr, grads, &mut range_sums);
         for (total, sums) in grads.range.iter_mut().zip(&range_sums) {
             for (t, s) in total.iter_mut().zip(sums) {
                 *t += s;
@@ -165,13 +175,14 @@ impl Workspace {
         }
     }
 
-    fn plain_row(&self, y: usize) -> Range<usize> {
-        y * self.width * FEATURES..(y + 1) * self.width * FEATURES
+    /// Row `y` of an unpadded `F`-channel buffer.
+    fn plain_row<const F: usize>(&self, y: usize) -> Range<usize> {
+        y * self.width * F..(y + 1) * self.width * F
     }
 
-    /// Input block: 5x5, 1 -> 16 on `fq(lr) - 0.5`, into `z[0]` and (quantized) `act[0]`.
+    /// Input block: 5x5, 1 -> F on `fq(lr) - 0.5`, into `z[0]` and (quantized) `act[0]`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn forward_input_block(&mut self, weights: &StepWeights, lr: &[f32]) {
+    unsafe fn forward_input_block<const F: usize>(&mut self, weights: &StepWeights, lr: &[f32]) {
         let (h, w) = (self.height, self.width);
         let points = Points::new(weights.blocks.len());
         let input_quant = quant(weights, points.input);
@@ -187,15 +198,15 @@ impl Workspace {
             channels: 1,
         };
         for y in 0..h {
-            avx512::conv_row::<5, 1>(input, y, w, &weights.input, &mut self.row);
-            let z0 = &mut self.z[0][y * w * FEATURES..(y + 1) * w * FEATURES];
+            avx512::conv_row::<5, 1>(input, y, w, (&weights.input, F / LANES), &mut self.row);
+            let z0 = &mut self.z[0][y * w * F..(y + 1) * w * F];
             for (z, (c, b)) in z0
                 .iter_mut()
                 .zip(self.row.iter().zip(weights.input_bias.iter().cycle()))
             {
                 *z = c + b;
             }
-            let next = Self::interior(&mut self.act[0], 1, w, FEATURES, y);
+            let next = Self::interior(&mut self.act[0], 1, w, F, y);
             avx512::quantize(z0, quant(weights, points.input_block), next);
         }
     }
@@ -203,7 +214,7 @@ impl Workspace {
     /// The m 3x3 blocks with their activation; the last adds the long residual into
     /// `residual`, the output block's input.
     #[target_feature(enable = "avx512f")]
-    unsafe fn forward_blocks(&mut self, weights: &StepWeights) {
+    unsafe fn forward_blocks<const F: usize>(&mut self, weights: &StepWeights) {
         let (h, w) = (self.height, self.width);
         let m = weights.blocks.len();
         let points = Points::new(m);
@@ -212,11 +223,11 @@ impl Workspace {
             let block_input = Padded {
                 data: &done[b],
                 row: w + 2,
-                channels: FEATURES,
+                channels: F,
             };
             for y in 0..h {
-                let plain_row = y * w * FEATURES..(y + 1) * w * FEATURES;
-                avx512::conv_row_winograd(
+                let plain_row = y * w * F..(y + 1) * w * F;
+                avx512::conv_row_winograd::<F>(
                     block_input,
                     y,
                     w,
@@ -224,20 +235,20 @@ impl Workspace {
                     &mut self.row,
                 );
                 let z = &mut self.z[b + 1][plain_row.clone()];
-                let params = (&weights.block_bias[b], &weights.slopes[b]);
+                let params = (&weights.block_bias[b][..], &weights.slopes[b][..]);
                 let block_quant = quant(weights, Points::block(b));
                 if b + 1 < m {
-                    let next = Self::interior(&mut rest[0], 1, w, FEATURES, y);
+                    let next = Self::interior(&mut rest[0], 1, w, F, y);
                     avx512::block_forward_epilogue(&self.row, params, block_quant, z, next);
                 } else {
                     let (row, sum) = (&mut self.row2, &mut self.long_residual[plain_row]);
                     avx512::block_forward_epilogue(&self.row, params, block_quant, z, row);
                     // The long residual: the first block's (quantized) output, interior of act[0].
-                    let first = &done[0][Self::interior_range(1, w, FEATURES, y)];
+                    let first = &done[0][Self::interior_range(1, w, F, y)];
                     for ((s, a), f) in sum.iter_mut().zip(row.iter()).zip(first.iter()) {
                         *s = a + f;
                     }
-                    let next = Self::interior(&mut self.residual, 2, w, FEATURES, y);
+                    let next = Self::interior(&mut self.residual, 2, w, F, y);
                     avx512::quantize(sum, quant(weights, points.long_residual), next);
                 }
             }
@@ -248,7 +259,7 @@ impl Workspace {
     /// block's output (through the output's fake quantizations under activation QAT) into
     /// `out_grad`; returns the image's summed absolute error.
     #[target_feature(enable = "avx512f")]
-    unsafe fn output_and_loss(
+    unsafe fn output_and_loss<const F: usize>(
         &mut self,
         weights: &StepWeights,
         lr: &[f32],
@@ -261,7 +272,7 @@ impl Workspace {
         let residual = Padded {
             data: &self.residual,
             row: w + 4,
-            channels: FEATURES,
+            channels: F,
         };
         let s = weights.scale;
         let oc = s * s;
@@ -273,17 +284,18 @@ impl Workspace {
             })
             .collect();
         let mut loss = 0.0f64;
-        // Floats per pixel in `row`: the x2 kernel packs its 4 outputs.
-        let stride = if oc == FEATURES { FEATURES } else { oc };
+        // Floats per pixel in `row`: the x4 block has 16 (one register), the x2 kernel packs
+        // its 4 outputs.
+        let stride = oc;
         let input_quant = quant(weights, points.input);
         let output_block_quant = quant(weights, points.output_block);
         let output_quant = quant(weights, points.output);
         let mut output_sums = [[0.0f64; 3]; 2];
         for y in 0..h {
-            if oc == FEATURES {
-                avx512::conv_row::<5, 16>(residual, y, w, &weights.output, &mut self.row);
+            if oc == LANES {
+                avx512::conv_row::<5, F>(residual, y, w, (&weights.output, 1), &mut self.row);
             } else {
-                avx512::conv_row_cout4::<5>(residual, y, w, &weights.output, &mut self.row);
+                avx512::conv_row_cout4::<5, F>(residual, y, w, &weights.output, &mut self.row);
             }
             let grad_row = Self::interior(&mut self.out_grad, 2, w, oc, y);
             let mut row_loss = 0.0f32;
@@ -328,7 +340,7 @@ impl Workspace {
     /// Output block backward: its weight and bias gradients, and the gradient at the long
     /// residual (through its quantizer) and at the last block's conv output (`dz[0]`).
     #[target_feature(enable = "avx512f")]
-    unsafe fn backward_output_block(
+    unsafe fn backward_output_block<const F: usize>(
         &mut self,
         weights: &StepWeights,
         grads: &mut Gradients,
@@ -341,7 +353,7 @@ impl Workspace {
         let residual = Padded {
             data: &self.residual,
             row: w + 4,
-            channels: FEATURES,
+            channels: F,
         };
         let out_grad = Grad {
             data: &self.out_grad,
@@ -349,12 +361,9 @@ impl Workspace {
             row: w + 4,
             channels: oc,
         };
-        if oc == FEATURES {
-            let mut db = [0.0; 16];
-            avx512::weight_grad_c16::<5>(residual, out_grad, h, w, &mut grads.output_dw, &mut db);
-            for (a, b) in grads.output_db.iter_mut().zip(db) {
-                *a += b;
-            }
+        if oc == LANES {
+            let db = &mut grads.output_db;
+            avx512::weight_grad::<5>(residual, out_grad, h, w, &mut grads.output_dw, db);
         } else {
             avx512::weight_grad_cout4::<5>(residual, out_grad, h, w, &mut grads.output_dw);
             avx512::channel_sums(out_grad, h, w, &mut grads.output_db);
@@ -366,11 +375,12 @@ impl Workspace {
         };
         let (mut sums, mut last_block_sums) = ([0.0f64; 3], [0.0f64; 3]);
         for y in 0..h {
-            let plain_row = self.plain_row(y);
-            if oc == FEATURES {
-                avx512::conv_row::<5, 16>(out_grad, y, w, &weights.output_backward, &mut self.row);
+            let plain_row = self.plain_row::<F>(y);
+            let backward = (&weights.output_backward[..], F / LANES);
+            if oc == LANES {
+                avx512::conv_row::<5, LANES>(out_grad, y, w, backward, &mut self.row);
             } else {
-                avx512::conv_row::<5, 4>(out_grad, y, w, &weights.output_backward, &mut self.row);
+                avx512::conv_row::<5, 4>(out_grad, y, w, backward, &mut self.row);
             }
             let residual_grad = &mut self.residual_grad[plain_row.clone()];
             avx512::quantize_backward(
@@ -383,9 +393,12 @@ impl Workspace {
             avx512::activation_backward(
                 residual_grad,
                 &self.z[m][plain_row],
-                (&weights.slopes[m - 1], quant(weights, Points::block(m - 1))),
-                Self::interior(&mut self.dz[0], 1, w, FEATURES, y),
-                (&mut grads.dslope[m - 1], &mut last_block_sums),
+                (
+                    &weights.slopes[m - 1][..],
+                    quant(weights, Points::block(m - 1)),
+                ),
+                Self::interior(&mut self.dz[0], 1, w, F, y),
+                (&mut grads.dslope[m - 1][..], &mut last_block_sums),
             );
         }
         if !weights.quant.is_empty() {
@@ -397,7 +410,7 @@ impl Workspace {
     /// The 3x3 blocks backward, last to first: weight and bias gradients, and the gradient
     /// at each block's input (through the previous activation), ending at `z[0]` (`dz0`).
     #[target_feature(enable = "avx512f")]
-    unsafe fn backward_blocks(
+    unsafe fn backward_blocks<const F: usize>(
         &mut self,
         weights: &StepWeights,
         grads: &mut Gradients,
@@ -419,14 +432,14 @@ impl Workspace {
                 data: current,
                 origin: w + 2 + 1,
                 row: w + 2,
-                channels: FEATURES,
+                channels: F,
             };
             let block_input = Padded {
                 data: &self.act[b],
                 row: w + 2,
-                channels: FEATURES,
+                channels: F,
             };
-            avx512::weight_grad_c16::<3>(
+            avx512::weight_grad::<3>(
                 block_input,
                 dz,
                 h,
@@ -437,12 +450,12 @@ impl Workspace {
             let dz_padded = Padded {
                 data: current,
                 row: w + 2,
-                channels: FEATURES,
+                channels: F,
             };
             let mut sums = [0.0f64; 3];
             for y in 0..h {
-                let plain_row = y * w * FEATURES..(y + 1) * w * FEATURES;
-                avx512::conv_row_winograd(
+                let plain_row = y * w * F..(y + 1) * w * F;
+                avx512::conv_row_winograd::<F>(
                     dz_padded,
                     y,
                     w,
@@ -456,9 +469,12 @@ impl Workspace {
                     avx512::activation_backward(
                         &self.row,
                         &self.z[b][plain_row],
-                        (&weights.slopes[b - 1], quant(weights, Points::block(b - 1))),
-                        Self::interior(previous, 1, w, FEATURES, y),
-                        (&mut grads.dslope[b - 1], &mut sums),
+                        (
+                            &weights.slopes[b - 1][..],
+                            quant(weights, Points::block(b - 1)),
+                        ),
+                        Self::interior(previous, 1, w, F, y),
+                        (&mut grads.dslope[b - 1][..], &mut sums),
                     );
                 } else {
                     // The first block's output feeds block 0 and the long residual.
@@ -473,7 +489,7 @@ impl Workspace {
                         &self.row,
                         &self.z[0][plain_row],
                         quant(weights, points.input_block),
-                        Self::interior(&mut self.dz0, 2, w, FEATURES, y),
+                        Self::interior(&mut self.dz0, 2, w, F, y),
                         &mut sums,
                     );
                 }
@@ -494,7 +510,7 @@ impl Workspace {
     /// Input block: weight and bias gradients; under activation QAT also the input's range,
     /// whose gradient comes from this block's input gradient and from `+ input`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn backward_input_block(
+    unsafe fn backward_input_block<const F: usize>(
         &mut self,
         weights: &StepWeights,
         lr: &[f32],
@@ -512,18 +528,18 @@ impl Workspace {
             data: &self.dz0,
             origin: 2 * (w + 4) + 2,
             row: w + 4,
-            channels: FEATURES,
+            channels: F,
         };
         avx512::weight_grad_c1::<5>(input, dz0, h, w, &mut grads.input_dw, &mut grads.input_db);
         if let Some(q) = quant(weights, points.input) {
             let dz0 = Padded {
                 data: &self.dz0,
                 row: w + 4,
-                channels: FEATURES,
+                channels: F,
             };
             let mut sums = [0.0f64; 3];
             for y in 0..h {
-                avx512::conv_row_cout4::<5>(dz0, y, w, &weights.input_backward, &mut self.row);
+                avx512::conv_row_cout4::<5, F>(dz0, y, w, &weights.input_backward, &mut self.row);
                 for x in 0..w {
                     let g = self.row[x * 4] + self.input_grad[y * w + x];
                     q.backward(g, lr[y * w + x], &mut sums);

@@ -198,7 +198,7 @@ impl Sesr {
 
     /// Whether [`Sesr::loss_backward`] runs on the CPU kernels of `cpu_step` for
     /// these batches: collapsed mode (QAT included once its activation ranges were set by a
-    /// first step), f = 16, float32 CPU tensors, x86-64 Linux with AVX-512F.
+    /// first step), f = 16 or 32, float32 CPU tensors, x86-64 Linux with AVX-512F.
     pub fn uses_cpu_step(&self, lr: &Tensor, hr: &Tensor) -> bool {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         return self.mode == TrainingMode::Collapsed
