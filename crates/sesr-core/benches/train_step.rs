@@ -1,13 +1,14 @@
 //! One SESR-M5 x2 training step (Adam, L1, batch 32, LR 64x64) in collapsed and expanded mode,
 //! and the collapsed step of quantization-aware training (8-bit weights and activations); the
-//! collapsed step of SESR-XL (f = 32), for its cost per MAC next to M5's.
+//! collapsed step of SESR-XL (f = 32) on the CPU kernels and on libtorch's autograd, for its
+//! cost per MAC next to M5's.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sesr_core::optim::{Adam, AdamConfig};
 use sesr_core::train::train_step;
 use sesr_core::{Preset, QuantConfig, Sesr, TrainingMode};
 use std::time::Duration;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind, Reduction, Tensor};
 
 fn bench_train_step(c: &mut Criterion) {
     let config = Preset::M5.config(2).unwrap();
@@ -52,6 +53,16 @@ fn bench_train_step(c: &mut Criterion) {
     let mut adam = Adam::new(AdamConfig::reference(), model.named_tensors());
     group.bench_function("collapsed", |b| {
         b.iter(|| train_step(&model, &mut adam, &lr, &hr).unwrap())
+    });
+    // The same step on libtorch's convolutions and autograd, the path XL took before the
+    // kernels handled f = 32.
+    group.bench_function("collapsed_libtorch", |b| {
+        b.iter(|| {
+            adam.zero_grad();
+            let loss = model.forward(&lr).unwrap().l1_loss(&hr, Reduction::Mean);
+            loss.backward();
+            adam.step();
+        })
     });
     group.finish();
 }

@@ -106,6 +106,19 @@ mod tests {
     }
 
     #[test]
+    fn every_preset_ships_at_both_scales() {
+        for preset in PRESETS {
+            for scale in [2, 4] {
+                assert!(
+                    find(preset, scale).is_ok(),
+                    "{preset} x{scale} is not shipped"
+                );
+            }
+        }
+        assert_eq!(all().len(), 2 * PRESETS.len());
+    }
+
+    #[test]
     fn every_shipped_model_is_found_by_its_preset_and_scale() {
         for model in all() {
             let found = find(&model.preset.to_ascii_uppercase(), model.scale).unwrap();
