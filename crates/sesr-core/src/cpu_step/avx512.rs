@@ -436,31 +436,9 @@ pub(crate) unsafe fn weight_grad<const K: usize>(
             for ky in 0..K {
                 // K * channels accumulators plus the K-register ring fit the 32 registers.
                 if K <= 3 {
-                    for first_channel in (0..cin).step_by(8) {
-                        let channels = (first_channel, group);
-                        weight_grad_pass::<K, 8>(
-                            input,
-                            grad,
-                            rows.clone(),
-                            width,
-                            ky,
-                            channels,
-                            dw,
-                        );
-                    }
+                    weight_grad_passes::<K, 8>(input, grad, rows.clone(), width, (ky, group), dw);
                 } else {
-                    for first_channel in (0..cin).step_by(4) {
-                        let channels = (first_channel, group);
-                        weight_grad_pass::<K, 4>(
-                            input,
-                            grad,
-                            rows.clone(),
-                            width,
-                            ky,
-                            channels,
-                            dw,
-                        );
-                    }
+                    weight_grad_passes::<K, 4>(input, grad, rows.clone(), width, (ky, group), dw);
                 }
             }
             for y in rows.clone() {
@@ -478,54 +456,55 @@ pub(crate) unsafe fn weight_grad<const K: usize>(
     }
 }
 
-/// One kernel row `ky`, input channels `first_channel..first_channel + CS` and output group
-/// `group` of [`weight_grad`] over `rows`. Walking the input columns, each broadcast input
-/// value meets the gradients of the `K` output pixels it reaches (kept in a register ring), so
-/// the pass needs far fewer loads than FMAs.
+/// Kernel row `ky` and output group `group` of [`weight_grad`] over `rows`, in passes of `CS`
+/// input channels. Walking the input columns, each broadcast input value meets the gradients of
+/// the `K` output pixels it reaches (kept in a register ring), so a pass needs far fewer loads
+/// than FMAs.
 #[target_feature(enable = "avx512f")]
 #[inline]
 // One broadcast per channel `c`, used by the K taps: the index loop says that directly.
 #[allow(clippy::needless_range_loop)]
-unsafe fn weight_grad_pass<const K: usize, const CS: usize>(
+unsafe fn weight_grad_passes<const K: usize, const CS: usize>(
     input: Padded,
     grad: Grad,
     rows: Range<usize>,
     width: usize,
-    ky: usize,
-    (first_channel, group): (usize, usize),
+    (ky, group): (usize, usize),
     dw: &mut [f32],
 ) {
     let (cin, cout) = (input.channels, grad.channels);
     let (inp, g) = (input.data.as_ptr(), grad.data.as_ptr());
-    // acc[kx][c]: the weights of tap (ky, kx), input channel first_channel + c.
-    let mut acc = [[_mm512_setzero_ps(); CS]; K];
-    for y in rows {
-        let pixels = inp.add(((y + ky) * input.row) * cin + first_channel);
-        let grads = g.add((grad.origin + y * grad.row) * cout + group * 16);
-        // ring[kx] = grad at output pixel (column - kx), zero outside the row.
-        let mut ring = [_mm512_setzero_ps(); K];
-        for column in 0..width + K - 1 {
-            for kx in (1..K).rev() {
-                ring[kx] = ring[kx - 1];
-            }
-            ring[0] = if column < width {
-                _mm512_loadu_ps(grads.add(column * cout))
-            } else {
-                _mm512_setzero_ps()
-            };
-            for c in 0..CS {
-                let v = _mm512_set1_ps(*pixels.add(column * cin + c));
-                for kx in 0..K {
-                    acc[kx][c] = _mm512_fmadd_ps(v, ring[kx], acc[kx][c]);
+    let dw = dw.as_mut_ptr().add(group * K * K * cin * 16);
+    for first_channel in (0..cin).step_by(CS) {
+        // acc[kx][c]: the weights of tap (ky, kx), input channel first_channel + c.
+        let mut acc = [[_mm512_setzero_ps(); CS]; K];
+        for y in rows.clone() {
+            let pixels = inp.add(((y + ky) * input.row) * cin + first_channel);
+            let grads = g.add((grad.origin + y * grad.row) * cout + group * 16);
+            // ring[kx] = grad at output pixel (column - kx), zero outside the row.
+            let mut ring = [_mm512_setzero_ps(); K];
+            for column in 0..width + K - 1 {
+                for kx in (1..K).rev() {
+                    ring[kx] = ring[kx - 1];
+                }
+                ring[0] = if column < width {
+                    _mm512_loadu_ps(grads.add(column * cout))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                for c in 0..CS {
+                    let v = _mm512_set1_ps(*pixels.add(column * cin + c));
+                    for kx in 0..K {
+                        acc[kx][c] = _mm512_fmadd_ps(v, ring[kx], acc[kx][c]);
+                    }
                 }
             }
         }
-    }
-    let dw = dw.as_mut_ptr().add(group * K * K * cin * 16);
-    for (kx, acc) in acc.iter().enumerate() {
-        for (c, acc) in acc.iter().enumerate() {
-            let o = dw.add(((ky * K + kx) * cin + first_channel + c) * 16);
-            _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+        for (kx, acc) in acc.iter().enumerate() {
+            for (c, acc) in acc.iter().enumerate() {
+                let o = dw.add(((ky * K + kx) * cin + first_channel + c) * 16);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *acc));
+            }
         }
     }
 }
