@@ -31,8 +31,9 @@ pub fn venv_python() -> PathBuf {
 }
 
 /// Debian packages `sesr-dist` needs to build (`libopenmpi-dev`, and `libclang-dev` for rsmpi's
-/// bindgen) and its tests need to run (`openmpi-bin`: `mpirun`).
-const DEBIAN_PACKAGES: [&str; 3] = ["openmpi-bin", "libopenmpi-dev", "libclang-dev"];
+/// bindgen) and its tests need to run (`openmpi-bin`: `mpirun`); `ffmpeg` for sesr-video's round
+/// trip through a real encoder and decoder.
+const DEBIAN_PACKAGES: [&str; 4] = ["openmpi-bin", "libopenmpi-dev", "libclang-dev", "ffmpeg"];
 
 fn debian_package_installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")
@@ -52,8 +53,9 @@ fn install_system_packages() -> Result<()> {
             Some(false) => missing.push(package),
             None => {
                 println!(
-                    "xtask: not a Debian system: install Open MPI (mpirun, mpicc) and libclang \
-                     yourself; sesr-cli's data-parallel training links them"
+                    "xtask: not a Debian system: install Open MPI (mpirun, mpicc), libclang and \
+                     ffmpeg yourself; sesr-cli's data-parallel training links them, and the \
+                     video tests run ffmpeg"
                 );
                 return Ok(());
             }

@@ -15,6 +15,7 @@ mod models;
 mod plot;
 mod train;
 mod upscale;
+mod video;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 #[command(
     name = "sesr-cli",
     version,
-    about = "SESR super-resolution: account, train, evaluate, upscale, export, plot"
+    about = "SESR super-resolution: account, train, evaluate, upscale images and video, export, plot"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +47,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),
+    /// Upscale a YUV4MPEG2 video stream (a file or a pipe from and to ffmpeg), frame by frame.
+    Video(video::VideoArgs),
     /// Draw training loss and validation PSNR of training runs as a PNG.
     Plot(plot::PlotArgs),
     /// Crops of an image by bicubic and by models, beside the ground truth, as a PNG.
@@ -66,9 +69,19 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Video(args) => video::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The consumer of a piped video quit: stop quietly, as a process killed by SIGPIPE.
+        Err(err)
+            if matches!(
+                err.downcast_ref(),
+                Some(sesr_video::VideoError::OutputClosed)
+            ) =>
+        {
+            ExitCode::from(video::OUTPUT_CLOSED_STATUS)
+        }
         Err(err) => {
             eprintln!("error: {}", describe(&err));
             ExitCode::FAILURE

@@ -336,7 +336,8 @@ fn check_planes(path: &Path, planes: &[&PlaneF32]) -> Result<(u32, u32)> {
 }
 
 /// Writes `bytes` as a PNG atomically: encodes into a temporary file in the same folder, then
-/// renames it over `path`, so a crash never leaves a half-written image behind.
+/// renames it over `path`, so a crash never leaves a half-written image behind. A FIFO or a
+/// device (`/dev/null`) is written in place: renaming over it would replace it.
 fn write_png_atomic(
     path: &Path,
     bytes: &[u8],
@@ -344,6 +345,20 @@ fn write_png_atomic(
     h: u32,
     color: ExtendedColorType,
 ) -> Result<()> {
+    let encode = |file: &mut std::fs::File| {
+        let mut writer = BufWriter::new(file);
+        image::codecs::png::PngEncoder::new(&mut writer)
+            .write_image(bytes, w, h, color)
+            .map_err(|e| DataError::Encode {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        writer.flush().map_err(|e| DataError::io(path, e))
+    };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+        return encode(&mut file);
+    }
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -360,16 +375,7 @@ fn write_png_atomic(
     let mut tmp = builder
         .tempfile_in(&dir)
         .map_err(|e| DataError::io(&dir, e))?;
-    {
-        let mut writer = BufWriter::new(tmp.as_file_mut());
-        image::codecs::png::PngEncoder::new(&mut writer)
-            .write_image(bytes, w, h, color)
-            .map_err(|e| DataError::Encode {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-        writer.flush().map_err(|e| DataError::io(path, e))?;
-    }
+    encode(tmp.as_file_mut())?;
     tmp.persist(path)
         .map_err(|e| DataError::io(path, e.error))?;
     Ok(())

@@ -165,12 +165,14 @@ impl PlaneF32 {
     }
 }
 
-/// `round(v * 255)` clamped to 0..=255; NaN gives 0.
+/// `round(v * 255)` (halves away from zero) clamped to 0..=255; NaN gives 0.
 #[inline]
 pub fn quantize(v: f32) -> u8 {
-    let s = (f64::from(v) * 255.0).round();
-    // `as` saturates and maps NaN to 0, which is exactly the clamp we want.
-    s.clamp(0.0, 255.0) as u8
+    // `v * 255` and `+ 0.5` are exact in f64 (an f32 has 24 significant bits), so the
+    // truncating `as` rounds exactly like `round()` for every value that survives the clamp;
+    // `as` saturates and maps NaN to 0, which is the clamp. Unlike `round()` this vectorizes
+    // on baseline x86-64 (video converts 8 million values per 4K frame).
+    (f64::from(v) * 255.0 + 0.5) as u8
 }
 
 #[cfg(test)]
@@ -202,6 +204,23 @@ mod tests {
         }
         let p = Plane::from_fn(16, 16, |x, y| (x * 16 + y) as u8);
         assert_eq!(p.to_f32().quantize_u8(), p);
+    }
+
+    #[test]
+    fn quantize_equals_round_then_clamp_at_every_half_step() {
+        let reference = |v: f32| (f64::from(v) * 255.0).round().clamp(0.0, 255.0) as u8;
+        for step in -2..=2 * 256 + 2 {
+            let half = (step as f32 + 0.5) / 255.0;
+            let mut v = half;
+            // The 64 floats on each side of every rounding boundary.
+            for _ in 0..64 {
+                v = f32::from_bits(v.to_bits() - 1);
+            }
+            for _ in 0..128 {
+                assert_eq!(quantize(v), reference(v), "{v:e}");
+                v = f32::from_bits(v.to_bits() + 1);
+            }
+        }
     }
 
     #[test]

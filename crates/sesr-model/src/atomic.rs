@@ -12,12 +12,22 @@ fn temporary_path(path: &Path) -> Option<PathBuf> {
     Some(path.with_file_name(name))
 }
 
+/// Whether `path` exists and is neither a regular file nor a folder: a FIFO or a device such
+/// as `/dev/null`, which must be written in place, never renamed over.
+pub fn is_special_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// Creates `path`'s folder if needed, lets `write` fill a temporary file beside it, then
-/// renames that over `path`. The temporary file is removed if `write` fails.
+/// renames that over `path`. The temporary file is removed if `write` fails. A FIFO or a
+/// device ([`is_special_file`]) is written directly.
 pub fn write_atomic<E: From<ModelError>>(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), E> {
+    if is_special_file(path) {
+        return write(path);
+    }
     let tmp = temporary_path(path).ok_or_else(|| ModelError::Io {
         action: "write",
         path: path.to_path_buf(),
@@ -146,6 +156,33 @@ mod tests {
         assert!(remove_stale_temporaries(&dir.path().join("missing"))
             .unwrap()
             .is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        use std::io::Read;
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                std::fs::File::open(fifo)
+                    .unwrap()
+                    .read_to_string(&mut text)
+                    .unwrap();
+                text
+            })
+        };
+        assert!(is_special_file(&fifo));
+        write_file_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

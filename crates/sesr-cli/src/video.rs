@@ -1,0 +1,141 @@
+//! `sesr-cli video`: upscale a YUV4MPEG2 stream (file or pipe) with sesr-video, so that SESR
+//! sits between two ffmpeg commands. Progress goes to stderr; stdout can be the video.
+
+use crate::models::load_upscaler;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sesr_video::{upscale_y4m, StreamReport, VideoError, VideoUpscaler, Y4mReader};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct VideoArgs {
+    /// The model: a shipped model's name, PRESET[-xSCALE][-qat|-int8] (docs/models.md;
+    /// m5-int8, the default, is SESR-M5 x2 int8), an int8 .tflite or a collapsed or training
+    /// checkpoint (.safetensors with its .json).
+    #[arg(
+        long,
+        visible_alias = "model",
+        value_name = "NAME|FILE",
+        default_value = "m5-int8"
+    )]
+    checkpoint: PathBuf,
+    /// The input .y4m (8-bit 4:2:0, 4:2:2, 4:4:4 or mono); `-` reads standard input.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    input: PathBuf,
+    /// The output .y4m, written atomically; `-` writes standard output.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    output: PathBuf,
+    /// Worker threads of the network (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// The exit status when the consumer closed the output pipe: what a shell reports for a
+/// process killed by SIGPIPE (128 + 13), so that `set -o pipefail` sees it.
+pub const OUTPUT_CLOSED_STATUS: u8 = 141;
+
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+pub fn run(args: &VideoArgs) -> Result<()> {
+    if args.threads == Some(0) {
+        bail!("--threads 0: give at least 1 worker thread (default: every core)");
+    }
+    if is_stdio(&args.output) && std::io::stdout().is_terminal() {
+        bail!("--output -: standard output is a terminal; pipe it (`| ffmpeg -i - ...`) or give --output FILE.y4m");
+    }
+    let (input, stream_bytes): (Box<dyn Read + Send>, Option<u64>) = if is_stdio(&args.input) {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let file = File::open(&args.input)
+            .with_context(|| format!("cannot open --input {}", args.input.display()))?;
+        let bytes = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        (Box::new(file), bytes)
+    };
+    let name = if is_stdio(&args.input) {
+        "standard input".to_string()
+    } else {
+        args.input.display().to_string()
+    };
+    let input = Y4mReader::open(input).with_context(|| format!("--input {name}"))?;
+    let mut upscaler = load_upscaler(&args.checkpoint)?;
+    if let Some(threads) = args.threads {
+        upscaler = upscaler.with_threads(threads)?;
+    }
+    let video = VideoUpscaler::new(upscaler, input.format())?;
+    let (inp, out) = (video.input_format(), video.output_format());
+    let expected = stream_bytes.map(|bytes| input.frames_in(bytes));
+    let bar = progress_bar(expected);
+    let start = Instant::now();
+    let stream = |output: &mut (dyn Write + Send)| -> Result<StreamReport, VideoError> {
+        upscale_y4m(input, &video, output, |frames| bar.set_position(frames))
+    };
+    let result = if is_stdio(&args.output) {
+        let mut stdout = BufWriter::with_capacity(1 << 20, std::io::stdout());
+        stream(&mut stdout)
+    } else {
+        let mut report = None;
+        sesr_model::atomic::write_atomic(&args.output, |tmp| -> Result<()> {
+            let file = File::create(tmp)
+                .with_context(|| format!("cannot create --output {}", args.output.display()))?;
+            report = Some(stream(&mut BufWriter::with_capacity(1 << 20, file))?);
+            Ok(())
+        })
+        .map(|()| report.expect("written"))
+        .map_err(|e| match e.downcast::<VideoError>() {
+            Ok(e) => e,
+            Err(e) => VideoError::Output(std::io::Error::other(format!("{e:#}"))),
+        })
+    };
+    bar.finish_and_clear();
+    let report = result.with_context(|| format!("--input {name}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    eprintln!(
+        "sesr-cli video: {} frames {}x{} -> {}x{} in {seconds:.1} s ({:.2} frames/s)",
+        report.frames,
+        inp.width,
+        inp.height,
+        out.width,
+        out.height,
+        report.frames as f64 / seconds.max(1e-9)
+    );
+    if let Some(cut) = report.truncated {
+        eprintln!(
+            "warning: {name} ends inside frame {} ({} of its {} bytes); the {} complete \
+             frames before it were written",
+            cut.frame,
+            cut.bytes,
+            inp.frame_bytes() + 6,
+            report.frames
+        );
+    } else if report.frames == 0 {
+        eprintln!("warning: {name} holds no frames; the output is a header only");
+    }
+    Ok(())
+}
+
+/// Frames, frames per second and, when the length is known, ETA; drawn only on a terminal.
+fn progress_bar(frames: Option<u64>) -> ProgressBar {
+    let (bar, template) = match frames {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{pos}/{len} frames  {per_sec}  ETA {eta}  {wide_bar}",
+        ),
+        None => (
+            ProgressBar::no_length(),
+            "{pos} frames  {per_sec}  {elapsed}",
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
