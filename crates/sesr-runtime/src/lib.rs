@@ -80,8 +80,9 @@ pub use error::{Result, RuntimeError};
 pub use rgb::upscale_image_with;
 
 use float32::{Float32Sesr, RowKernels};
+use rayon::prelude::*;
 use sesr_data::io::LoadedImage;
-use sesr_data::plane::PlaneF32;
+use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
 use sesr_tflite::SesrGraph;
 use std::path::{Path, PathBuf};
 
@@ -404,6 +405,39 @@ impl Upscaler {
         self.pool
             .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
         Ok(PlaneF32::from_vec(ws, hs, data).expect("the output holds ws * hs pixels"))
+    }
+
+    /// Upscales an 8-bit Y plane (each byte / 255, like [`PlaneU8::to_f32`]) to 8 bits:
+    /// exactly `upscale_y(&y.to_f32())?.quantize_u8()`. An int8 model maps bytes through
+    /// lookup tables and never builds the float planes; the conversions run on the worker
+    /// threads. This is what video uses.
+    pub fn upscale_y_u8(&self, y: &PlaneU8) -> Result<PlaneU8> {
+        if let Network::Int8(net) = &self.network {
+            return self.pool.install(|| net.upscale_y_u8(y, self.threads));
+        }
+        let values = self.pool.install(|| {
+            y.data
+                .par_chunks(1 << 16)
+                .flat_map_iter(|c| c.iter().map(|&b| f32::from(b) / 255.0))
+                .collect()
+        });
+        let plane = PlaneF32::from_vec(y.width, y.height, values).ok_or_else(|| {
+            RuntimeError::Input(format!(
+                "plane data holds {} samples, but a {}x{} plane needs {}",
+                y.data.len(),
+                y.width,
+                y.height,
+                y.width * y.height
+            ))
+        })?;
+        let big = self.upscale_y(&plane)?;
+        let data = self.pool.install(|| {
+            big.data
+                .par_chunks(1 << 16)
+                .flat_map_iter(|c| c.iter().map(|&v| quantize(v)))
+                .collect()
+        });
+        Ok(PlaneU8::from_vec(big.width, big.height, data).expect("same size as the float plane"))
     }
 
     /// Upscales a whole image: Y by SESR, Cb and Cr by bicubic; gray stays gray (see

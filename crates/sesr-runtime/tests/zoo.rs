@@ -114,3 +114,26 @@ fn unknown_or_unshipped_models_are_clear_errors() {
     let err = Upscaler::pretrained_int8("m5", 3).unwrap_err().to_string();
     assert!(err.contains("x3 is not among the shipped models"), "{err}");
 }
+
+#[test]
+fn the_byte_path_equals_the_float_path_rounded() -> Result<()> {
+    // A real photo's luma at an odd size, through an int8 and a float32 model of each scale.
+    let photo = mirrored_photo("rocket.jpg", 61, 83)?.quantize_u8();
+    for scale in [2, 4] {
+        for upscaler in [
+            Upscaler::pretrained_int8("m5", scale)?,
+            Upscaler::pretrained("m3", scale)?,
+        ] {
+            let upscaler = upscaler.with_threads(2)?;
+            let bytes = upscaler.upscale_y_u8(&photo)?;
+            let floats = upscaler.upscale_y(&photo.to_f32())?.quantize_u8();
+            assert_eq!(bytes, floats, "x{scale} {:?}", upscaler.precision());
+        }
+    }
+    let empty = sesr_data::plane::PlaneU8::new(0, 5);
+    let err = Upscaler::pretrained_int8("m5", 2)?
+        .upscale_y_u8(&empty)
+        .unwrap_err();
+    assert!(err.to_string().contains("0x5"), "{err}");
+    Ok(())
+}

@@ -10,6 +10,10 @@ pub enum VideoError {
     /// A stream that goes wrong after its header (a corrupt frame header).
     #[error("{0}")]
     Stream(String),
+    /// The stream ends inside a frame ([`Y4mReader::read_frame`](crate::Y4mReader::read_frame);
+    /// [`upscale_y4m`](crate::upscale_y4m) reports it in its `StreamReport` instead).
+    #[error("the stream ends inside frame {} ({} bytes of it)", .0.frame, .0.bytes)]
+    Truncated(crate::Truncation),
     /// Frames or formats that do not fit together.
     #[error("{0}")]
     Format(String),

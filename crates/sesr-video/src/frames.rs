@@ -4,7 +4,7 @@
 use crate::chroma::ChromaResampler;
 use crate::format::{Chroma, ColorRange, FrameFormat};
 use crate::{Result, VideoError};
-use sesr_data::plane::{quantize, PlaneF32};
+use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
 use sesr_runtime::Upscaler;
 
 /// One 8-bit frame: the Y plane, then U and V (empty for [`Chroma::Mono`]), each row-major
@@ -113,33 +113,27 @@ impl VideoUpscaler {
     /// to 8 bits like a saved PNG.
     pub fn upscale_luma(&self, y: &[u8]) -> Result<Vec<u8>> {
         let (w, h) = (self.input.width, self.input.height);
-        let full = self.input.range == ColorRange::Full;
-        let values = y
-            .iter()
-            .map(|&b| {
-                let v = f32::from(b) / 255.0;
-                if full {
-                    BLACK + v * SWING
-                } else {
-                    v
-                }
-            })
-            .collect();
-        let plane = PlaneF32::from_vec(w, h, values).ok_or_else(|| {
+        let wrong_size = || {
             VideoError::Format(format!(
                 "the luma plane has {} bytes, a {w}x{h} frame needs {}",
                 y.len(),
                 w * h
             ))
-        })?;
+        };
+        if self.input.range == ColorRange::Limited {
+            let plane = PlaneU8::from_vec(w, h, y.to_vec()).ok_or_else(wrong_size)?;
+            return Ok(self.upscaler.upscale_y_u8(&plane)?.data);
+        }
+        let values = y
+            .iter()
+            .map(|&b| BLACK + f32::from(b) / 255.0 * SWING)
+            .collect();
+        let plane = PlaneF32::from_vec(w, h, values).ok_or_else(wrong_size)?;
         let big = self.upscaler.upscale_y(&plane)?;
-        Ok(if full {
-            big.data
-                .iter()
-                .map(|&v| quantize((v - BLACK) / SWING))
-                .collect()
-        } else {
-            big.data.iter().map(|&v| quantize(v)).collect()
-        })
+        Ok(big
+            .data
+            .iter()
+            .map(|&v| quantize((v - BLACK) / SWING))
+            .collect())
     }
 }

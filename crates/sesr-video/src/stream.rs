@@ -70,12 +70,6 @@ pub struct StreamReport {
     pub truncated: Option<Truncation>,
 }
 
-/// Why the reader stopped early.
-enum ReadEnd {
-    Truncated(Truncation),
-    Failed(VideoError),
-}
-
 fn header_text(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end();
@@ -209,8 +203,14 @@ impl<R: Read> Y4mReader<R> {
         stream_bytes.saturating_sub(header) / (FRAME_HEADER + self.format.frame_bytes() as u64)
     }
 
-    /// The next frame, `None` at a clean end.
-    fn next_frame(&mut self) -> Result<Option<Y4mFrame>, ReadEnd> {
+    /// The next frame, `None` at a clean end; [`VideoError::Truncated`] if the stream ends
+    /// inside a frame.
+    pub fn read_frame(&mut self) -> Result<Option<YuvFrame>> {
+        Ok(self.next_frame()?.map(|(frame, _)| frame))
+    }
+
+    /// The next frame with its y4m frame parameters.
+    fn next_frame(&mut self) -> Result<Option<Y4mFrame>> {
         let before = self.consumed.load(Ordering::Relaxed);
         let frame = match self.decoder.read_frame() {
             Ok(frame) => frame,
@@ -218,20 +218,20 @@ impl<R: Read> Y4mReader<R> {
                 let bytes = self.consumed.load(Ordering::Relaxed) - before;
                 return match bytes {
                     0 => Ok(None),
-                    _ => Err(ReadEnd::Truncated(Truncation {
+                    _ => Err(VideoError::Truncated(Truncation {
                         frame: self.frames + 1,
                         bytes,
                     })),
                 };
             }
-            Err(y4m::Error::IoError(e)) => return Err(ReadEnd::Failed(VideoError::Input(e))),
+            Err(y4m::Error::IoError(e)) => return Err(VideoError::Input(e)),
             Err(e) => {
-                return Err(ReadEnd::Failed(VideoError::Stream(format!(
+                return Err(VideoError::Stream(format!(
                     "frame {}: expected a `FRAME` header ({e}); the stream is corrupt after \
                      {} good frames",
                     self.frames + 1,
                     self.frames
-                ))))
+                )))
             }
         };
         self.frames += 1;
@@ -316,8 +316,8 @@ pub fn upscale_y4m<R: Read + Send, W: Write + Send>(
                     }
                 }
                 Ok(None) => return Ok(None),
-                Err(ReadEnd::Truncated(at)) => return Ok(Some(at)),
-                Err(ReadEnd::Failed(e)) => return Err(e),
+                Err(VideoError::Truncated(at)) => return Ok(Some(at)),
+                Err(e) => return Err(e),
             }
         });
         let writer = s.spawn(move || -> Result<u64> {

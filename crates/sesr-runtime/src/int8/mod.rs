@@ -30,7 +30,8 @@ mod x86;
 
 use std::path::Path;
 
-use sesr_data::plane::PlaneF32;
+use rayon::prelude::*;
+use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
 use sesr_tflite::schema::TensorType;
 use sesr_tflite::{Int8Network, Model};
 
@@ -144,6 +145,29 @@ impl Int8Sesr {
         })?;
         data.extend(out.iter().map(|&q| params.dequantize(q)));
         PlaneF32::from_vec(s * y.width, s * y.height, data)
+            .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
+    }
+
+    /// [`Int8Sesr::upscale_y`] of `y / 255` quantized to 8 bits, exactly, through two
+    /// 256-entry tables instead of float planes: bytes to the network's int8 input, its int8
+    /// output to bytes. The output table runs on the rayon pool it is called in.
+    pub fn upscale_y_u8(&self, y: &PlaneU8, threads: usize) -> Result<PlaneU8> {
+        let (input, output) = (self.model.1.input, self.model.1.output);
+        let to_int8: [i8; 256] = std::array::from_fn(|b| input.quantize(b as f32 / 255.0));
+        let to_byte: [u8; 256] =
+            std::array::from_fn(|q| quantize(output.dequantize(q as u8 as i8)));
+        let values: Vec<i8> = y.data.iter().map(|&b| to_int8[usize::from(b)]).collect();
+        let out = self.run_int8(&values, y.width, y.height, threads)?;
+        let mut data = vec![0u8; out.len()];
+        data.par_chunks_mut(1 << 16)
+            .zip(out.par_chunks(1 << 16))
+            .for_each(|(bytes, q)| {
+                for (b, &q) in bytes.iter_mut().zip(q) {
+                    *b = to_byte[usize::from(q as u8)];
+                }
+            });
+        let s = self.scale();
+        PlaneU8::from_vec(s * y.width, s * y.height, data)
             .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
     }
 
