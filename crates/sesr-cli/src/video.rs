@@ -46,6 +46,9 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads 0: give at least 1 worker thread (default: every core)");
     }
+    if is_stdio(&args.input) && std::io::stdin().is_terminal() {
+        bail!("--input -: standard input is a terminal; pipe a stream in (`ffmpeg -i in.mp4 -f yuv4mpegpipe - | sesr-cli video ...`) or give --input FILE.y4m");
+    }
     if is_stdio(&args.output) && std::io::stdout().is_terminal() {
         bail!("--output -: standard output is a terminal; pipe it (`| ffmpeg -i - ...`) or give --output FILE.y4m");
     }

@@ -82,17 +82,18 @@ impl ChromaResampler {
         let ((w, h), (ow, oh)) = (self.input, self.output);
         debug_assert_eq!(plane.len(), w * h);
         let mut wide = vec![0f32; h * ow];
+        let mut row = vec![0f32; w];
         for (src, dst) in plane.chunks_exact(w).zip(wide.chunks_exact_mut(ow)) {
-            for ((out, taps), weights) in dst
+            // Converted once per row, not once per tap.
+            for (f, &b) in row.iter_mut().zip(src) {
+                *f = f32::from(b);
+            }
+            for ((out, &[a, b, c, d]), w) in dst
                 .iter_mut()
                 .zip(&self.columns.index)
                 .zip(&self.columns.weight)
             {
-                *out = taps
-                    .iter()
-                    .zip(weights)
-                    .map(|(&i, &w)| f32::from(src[i]) * w)
-                    .sum();
+                *out = w[0] * row[a] + w[1] * row[b] + w[2] * row[c] + w[3] * row[d];
             }
         }
         let mut out = vec![0u8; ow * oh];
