@@ -49,6 +49,13 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     if is_stdio(&args.input) && std::io::stdin().is_terminal() {
         bail!("--input -: standard input is a terminal; pipe a stream in (`ffmpeg -i in.mp4 -f yuv4mpegpipe - | sesr-cli video ...`) or give --input FILE.y4m");
     }
+    if args.output.is_dir() {
+        bail!(
+            "--output {} is a folder; give the file to write, e.g. {}",
+            args.output.display(),
+            args.output.join("out.y4m").display()
+        );
+    }
     if is_stdio(&args.output) && std::io::stdout().is_terminal() {
         bail!("--output -: standard output is a terminal; pipe it (`| ffmpeg -i - ...`) or give --output FILE.y4m");
     }

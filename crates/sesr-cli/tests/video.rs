@@ -300,6 +300,9 @@ fn truncated_empty_and_foreign_inputs() {
     let missing = dir.path().join("missing.y4m");
     let (ok, _, stderr) = sesr_cli(&args(&missing));
     assert!(!ok && stderr.contains("cannot open --input") && stderr.contains("missing.y4m"));
+    let folder = dir.path().to_str().unwrap();
+    let (ok, _, stderr) = sesr_cli(&["video", "--input", folder, "--output", folder]);
+    assert!(!ok && stderr.contains("is a folder"), "{stderr}");
     let (ok, _, stderr) = sesr_cli(&["video", "--threads", "0", "--output", "x.y4m"]);
     assert!(!ok && stderr.contains("--threads 0"), "{stderr}");
 }
