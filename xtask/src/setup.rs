@@ -4,9 +4,10 @@
 //! a virtualenv with PyPI's `torch==2.13.0` (the version tch 0.26 is built against) and a
 //! symlink from `.venv/libtorch` to the installed `torch` package, whose `lib/` and
 //! `include/` are a complete libtorch. A `LIBTORCH` set by the user is respected and left alone.
-//! The same virtualenv gets `ai-edge-litert` (LiteRT, the TFLite runtime) for sesr-tflite's
-//! tests, which run the exported models in it. On Debian it also installs the system packages
-//! data-parallel training needs: Open MPI and libclang (rsmpi generates its bindings with it).
+//! The same virtualenv gets the runtimes the tests run exported models in: `ai-edge-litert`
+//! (LiteRT, for the TFLite files), `onnxruntime` and `onnx` (its checker, for the ONNX files).
+//! On Debian it also installs the system packages data-parallel training needs (Open MPI and
+//! libclang, which rsmpi generates its bindings with) and ffmpeg for the video tests.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,12 @@ pub const TORCH_VERSION: &str = "2.13.0";
 
 /// The TFLite runtime (LiteRT) that sesr-tflite's tests run exported models in.
 pub const LITERT_VERSION: &str = "2.3.0";
+/// The Python packages the tests run exported models in, pinned.
+const RUNTIMES: [(&str, &str); 3] = [
+    ("ai-edge-litert", LITERT_VERSION),
+    ("onnxruntime", "1.32.0"),
+    ("onnx", "1.23.2"),
+];
 
 /// Repository root: xtask lives one level below it.
 pub fn repo_root() -> PathBuf {
@@ -120,7 +127,7 @@ pub fn run() -> Result<PathBuf> {
             "xtask: using LIBTORCH={} from the environment",
             dir.display()
         );
-        install_litert(&create_venv(&venv)?)?;
+        install_runtimes(&create_venv(&venv)?)?;
         return Ok(dir);
     }
     let python = create_venv(&venv)?;
@@ -130,7 +137,7 @@ pub fn run() -> Result<PathBuf> {
         );
         pip_install(&python, &[&format!("torch=={TORCH_VERSION}")])?;
     }
-    install_litert(&python)?;
+    install_runtimes(&python)?;
     let torch_dir = package_dir(&python, "torch")?;
     if std::fs::read_link(&link).ok().as_deref() != Some(torch_dir.as_path()) {
         let _ = std::fs::remove_file(&link);
@@ -164,11 +171,17 @@ fn create_venv(venv: &Path) -> Result<PathBuf> {
     Ok(python)
 }
 
-/// Installs LiteRT into the virtualenv unless that exact version is there.
-fn install_litert(python: &Path) -> Result<()> {
-    if installed_version(python, "ai-edge-litert").as_deref() != Some(LITERT_VERSION) {
-        println!("xtask: installing ai-edge-litert=={LITERT_VERSION} (LiteRT) from PyPI");
-        pip_install(python, &[&format!("ai-edge-litert=={LITERT_VERSION}")])?;
+/// Installs the [`RUNTIMES`] into the virtualenv unless those exact versions are there.
+fn install_runtimes(python: &Path) -> Result<()> {
+    let missing: Vec<String> = RUNTIMES
+        .iter()
+        .filter(|(package, version)| installed_version(python, package).as_deref() != Some(version))
+        .map(|(package, version)| format!("{package}=={version}"))
+        .collect();
+    if !missing.is_empty() {
+        println!("xtask: installing {} from PyPI", missing.join(" "));
+        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+        pip_install(python, &missing)?;
     }
     Ok(())
 }

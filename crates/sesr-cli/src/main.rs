@@ -41,9 +41,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a training checkpoint as a collapsed one (what sesr-runtime and libraries load).
     Collapse(collapse::CollapseArgs),
-    /// Write a checkpoint as a TFLite model (float32, or int8 from quantization-aware training).
+    /// Write a checkpoint as a TFLite or ONNX model (float32, or int8 from quantization-aware
+    /// training or calibration).
     Export(export::ExportArgs),
-    /// Print a .tflite file's operators, tensors, quantization parameters and MACs.
+    /// Print a .tflite or .onnx file's operators, tensors, quantization parameters and MACs.
     Inspect(inspect::InspectArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),

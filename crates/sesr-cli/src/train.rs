@@ -10,7 +10,7 @@ use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
 use sesr_core::QuantConfig;
 use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
 use sesr_dist::Mpi;
-use sesr_export::{check_tflite_size, export_checkpoint, TfliteFormat};
+use sesr_export::{check_tflite_size, export_checkpoint, ExportFormat};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -426,12 +426,12 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
         let size = (args.tflite_height, args.tflite_width);
         println!(
             "{}",
-            export_checkpoint(&best, TfliteFormat::Float32, None, size, None)?
+            export_checkpoint(&best, ExportFormat::Float32, None, size, None)?
         );
         if quant.uses_relu() {
             println!(
                 "{}",
-                export_checkpoint(&best, TfliteFormat::Int8, None, size, None)?
+                export_checkpoint(&best, ExportFormat::Int8, None, size, None)?
             );
         }
     }

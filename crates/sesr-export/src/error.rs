@@ -20,22 +20,25 @@ pub enum ExportError {
          ranges; drop --calibration"
     )]
     CalibrationOfQuantized,
-    /// A `.tflite` file given where a checkpoint is needed.
+    /// A `.tflite` or `.onnx` file given where a checkpoint is needed.
     #[error(
-        "--checkpoint {} is already a .tflite model; export reads the .safetensors checkpoint \
-         it was written from",
+        "--checkpoint {} is already an exported model; export reads the .safetensors \
+         checkpoint it was written from",
         path.display()
     )]
     NotACheckpoint { path: PathBuf },
     /// An output path that names the checkpoint being exported (or its sidecar).
     #[error(
-        "--output {} would overwrite the checkpoint being exported; write the .tflite \
+        "--output {} would overwrite the checkpoint being exported; write the model \
          elsewhere",
         path.display()
     )]
     OverwritesInput { path: PathBuf },
     #[error("--tflite-height and --tflite-width must be at least 1, got {height}x{width}")]
     EmptyInput { height: usize, width: usize },
+    /// The ONNX writer refused the network.
+    #[error(transparent)]
+    Onnx(#[from] sesr_onnx::OnnxError),
     /// The TFLite writer refused the graph at this input size.
     #[error("cannot export a {height}x{width} input: {source}")]
     Tflite {

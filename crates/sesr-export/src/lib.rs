@@ -6,13 +6,14 @@
 //! - [`ranges`]: the int8 activation ranges, from quantization-aware training
 //!   ([`ranges::qat_ranges`]) or observed on calibration images
 //!   ([`ranges::calibrated_ranges`], post-training quantization);
-//! - [`tflite_bytes`] and [`export_checkpoint`]: a float32 or full-integer int8 `.tflite`.
+//! - [`model_bytes`] and [`export_checkpoint`]: a float32 or full-integer int8 `.tflite`, or
+//!   a float32 or int8 (QDQ) `.onnx` of any input size ([`ExportFormat`]).
 //!
 //! ```no_run
-//! use sesr_export::{export_checkpoint, TfliteFormat};
+//! use sesr_export::{export_checkpoint, ExportFormat};
 //! let written = export_checkpoint(
 //!     "runs/qat/best.safetensors".as_ref(),
-//!     TfliteFormat::Int8,
+//!     ExportFormat::Int8,
 //!     None,         // beside the checkpoint: best_int8_1080x1920.tflite
 //!     (1080, 1920), // LR input of the model
 //!     None,         // QAT ranges (or Some(folder) to calibrate an FP32 model)
@@ -30,26 +31,43 @@ use sesr_core::CollapsedSesr;
 use sesr_model::atomic::{same_file, write_file_atomic};
 use sesr_model::names::layer_shape;
 use sesr_model::SesrConfig;
-use sesr_tflite::{write_float32, write_int8, ConvWeights, SesrGraph};
+use sesr_tflite::{write_float32, write_int8, ConvWeights, Int8Network, Model, SesrGraph};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
-/// The flavours of TFLite file.
+/// The files an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TfliteFormat {
+pub enum ExportFormat {
+    /// A float32 `.tflite` for one input size.
     Float32,
-    /// Full-integer: int8 weights, activations, input and output.
+    /// A full-integer `.tflite` (int8 weights, activations, input and output) for one input
+    /// size.
     Int8,
+    /// A float32 `.onnx` that takes any input size.
+    OnnxFloat32,
+    /// An int8 `.onnx` in QDQ form (float input and output), any input size: the integer
+    /// network of the int8 `.tflite`, same weights and parameters.
+    OnnxInt8,
 }
 
-impl TfliteFormat {
+impl ExportFormat {
     pub fn name(self) -> &'static str {
         match self {
-            TfliteFormat::Float32 => "float32",
-            TfliteFormat::Int8 => "int8",
+            ExportFormat::Float32 => "float32",
+            ExportFormat::Int8 => "int8",
+            ExportFormat::OnnxFloat32 => "onnx",
+            ExportFormat::OnnxInt8 => "onnx-int8",
         }
     }
+
+    pub fn is_onnx(self) -> bool {
+        matches!(self, ExportFormat::OnnxFloat32 | ExportFormat::OnnxInt8)
+    }
 }
+
+/// The input size ONNX exports build their graph at: the files take any size, and the int8
+/// parameters do not depend on it.
+const ONNX_GRAPH_SIZE: (usize, usize) = (16, 16);
 
 fn floats(tensor: &Tensor) -> Result<Vec<f32>> {
     Ok(Vec::<f32>::try_from(
@@ -92,34 +110,49 @@ pub fn graph_of(model: &CollapsedSesr, height: usize, width: usize) -> Result<Se
     })
 }
 
-/// The `.tflite` bytes of `model` for an LR input of `(height, width)`. int8 takes its ranges
-/// from `calibration` images when given, else from quantization-aware training; `checkpoint`
-/// names the model in errors.
-pub fn tflite_bytes(
+/// The file bytes of `model` in `format`, for an LR input of `(height, width)` (ignored by
+/// ONNX, whose files take any size). int8 takes its ranges from `calibration` images when
+/// given, else from quantization-aware training; `checkpoint` names the model in errors.
+pub fn model_bytes(
     model: &CollapsedSesr,
     checkpoint: &Path,
-    format: TfliteFormat,
+    format: ExportFormat,
     (height, width): (usize, usize),
     calibration: Option<&Path>,
 ) -> Result<Vec<u8>> {
     if height == 0 || width == 0 {
         return Err(ExportError::EmptyInput { height, width });
     }
-    let graph = graph_of(model, height, width)?;
-    let written = match format {
-        TfliteFormat::Float32 => write_float32(&graph),
-        TfliteFormat::Int8 => {
-            let ranges = match calibration {
-                Some(dir) => ranges::calibrated_ranges(model, dir)?,
-                None => ranges::qat_ranges(model, checkpoint)?,
-            };
-            write_int8(&graph, &ranges)
-        }
+    let (height, width) = if format.is_onnx() {
+        ONNX_GRAPH_SIZE
+    } else {
+        (height, width)
     };
-    written.map_err(|source| ExportError::Tflite {
+    let graph = graph_of(model, height, width)?;
+    let tflite_error = |source| ExportError::Tflite {
         height,
         width,
         source,
+    };
+    let int8 = |graph: &SesrGraph| -> Result<Vec<u8>> {
+        let ranges = match calibration {
+            Some(dir) => ranges::calibrated_ranges(model, dir)?,
+            None => ranges::qat_ranges(model, checkpoint)?,
+        };
+        write_int8(graph, &ranges).map_err(tflite_error)
+    };
+    Ok(match format {
+        ExportFormat::Float32 => write_float32(&graph).map_err(tflite_error)?,
+        ExportFormat::Int8 => int8(&graph)?,
+        ExportFormat::OnnxFloat32 => sesr_onnx::float32_model(&graph)?,
+        ExportFormat::OnnxInt8 => {
+            // The integer network of the int8 .tflite: the same numbers in both files.
+            let tflite = int8(&graph)?;
+            let network = Model::parse(&tflite)
+                .and_then(|model| Int8Network::from_model(&model))
+                .map_err(tflite_error)?;
+            sesr_onnx::int8_model(&network)?
+        }
     })
 }
 
@@ -155,30 +188,39 @@ pub fn check_tflite_size(config: &SesrConfig, (height, width): (usize, usize)) -
     })
 }
 
-/// The file name an export gets beside its checkpoint: `<stem>_<format>_<H>x<W>.tflite`.
-pub fn default_output(checkpoint: &Path, format: TfliteFormat, (h, w): (usize, usize)) -> PathBuf {
+/// The file name an export gets beside its checkpoint: `<stem>_<format>_<H>x<W>.tflite`, or
+/// `<stem>_<format>.onnx` (any size).
+pub fn default_output(checkpoint: &Path, format: ExportFormat, (h, w): (usize, usize)) -> PathBuf {
     let stem = checkpoint.file_stem().unwrap_or_default().to_string_lossy();
-    checkpoint.with_file_name(format!("{stem}_{}_{h}x{w}.tflite", format.name()))
+    let name = match format.is_onnx() {
+        true => format!("{stem}_{}.onnx", format.name()),
+        false => format!("{stem}_{}_{h}x{w}.tflite", format.name()),
+    };
+    checkpoint.with_file_name(name)
 }
 
 /// What [`export_checkpoint`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exported {
     pub path: PathBuf,
-    pub format: TfliteFormat,
+    pub format: ExportFormat,
     pub bytes: usize,
-    /// LR input `(height, width)` and HR output `(height, width)` of the model.
-    pub input: (usize, usize),
-    pub output: (usize, usize),
+    /// LR input `(height, width)` and HR output `(height, width)` of the model; `None` for
+    /// ONNX, which takes any size.
+    pub input: Option<(usize, usize)>,
+    pub output: Option<(usize, usize)>,
 }
 
 impl std::fmt::Display for Exported {
-    /// `PATH: int8, input 1xHxWx1 -> output 1xsHxsWx1, N bytes`
+    /// `PATH: int8, input 1xHxWx1 -> output 1xsHxsWx1, N bytes` (ONNX: `1x1xHxW`, any size).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ((h, w), (sh, sw)) = (self.input, self.output);
+        let shapes = match (self.input, self.output) {
+            (Some((h, w)), Some((sh, sw))) => format!("input 1x{h}x{w}x1 -> output 1x{sh}x{sw}x1"),
+            _ => "input 1x1xHxW of any size (NCHW)".to_string(),
+        };
         write!(
             f,
-            "{}: {}, input 1x{h}x{w}x1 -> output 1x{sh}x{sw}x1, {} bytes",
+            "{}: {}, {shapes}, {} bytes",
             self.path.display(),
             self.format.name(),
             self.bytes
@@ -186,11 +228,11 @@ impl std::fmt::Display for Exported {
     }
 }
 
-/// Writes `checkpoint` (training or collapsed) as a `.tflite` of `format` for an LR input of
-/// `(height, width)`, at `output` or at [`default_output`], atomically.
+/// Writes `checkpoint` (training or collapsed) as a model file of `format` for an LR input of
+/// `(height, width)` (TFLite only), at `output` or at [`default_output`], atomically.
 pub fn export_checkpoint(
     checkpoint: &Path,
-    format: TfliteFormat,
+    format: ExportFormat,
     output: Option<PathBuf>,
     (height, width): (usize, usize),
     calibration: Option<&Path>,
@@ -200,14 +242,14 @@ pub fn export_checkpoint(
     }
     if checkpoint
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
+        .is_some_and(|e| e.eq_ignore_ascii_case("tflite") || e.eq_ignore_ascii_case("onnx"))
     {
         return Err(ExportError::NotACheckpoint {
             path: checkpoint.to_path_buf(),
         });
     }
     let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu)?;
-    let bytes = tflite_bytes(&model, checkpoint, format, (height, width), calibration)?;
+    let bytes = model_bytes(&model, checkpoint, format, (height, width), calibration)?;
     let path = output.unwrap_or_else(|| default_output(checkpoint, format, (height, width)));
     let sidecar = sesr_model::checkpoint::sidecar_path(checkpoint);
     if same_file(&path, checkpoint) || same_file(&path, &sidecar) {
@@ -215,11 +257,12 @@ pub fn export_checkpoint(
     }
     write_file_atomic(&path, &bytes)?;
     let scale = model.config().scale;
+    let fixed = !format.is_onnx();
     Ok(Exported {
         path,
         format,
         bytes: bytes.len(),
-        input: (height, width),
-        output: (height * scale, width * scale),
+        input: fixed.then_some((height, width)),
+        output: fixed.then_some((height * scale, width * scale)),
     })
 }
