@@ -99,6 +99,10 @@ impl GraphBuilder {
         self.initializer(name, dims, DataType::Int8, raw)
     }
 
+    pub fn uint8(&mut self, name: &str, dims: &[usize], values: &[u8]) -> String {
+        self.initializer(name, dims, DataType::Uint8, values.to_vec())
+    }
+
     pub fn int32(&mut self, name: &str, dims: &[usize], values: &[i32]) -> String {
         let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.initializer(name, dims, DataType::Int32, raw)

@@ -34,8 +34,9 @@ pub struct OnnxSummary {
     /// Operator type and how many nodes run it.
     pub operators: BTreeMap<String, usize>,
     pub convs: Vec<ConvSummary>,
-    /// `(tensor, scale, zero point)` of every QuantizeLinear with scalar parameters.
-    pub quantized: Vec<(String, f32, i64)>,
+    /// `(tensor, scale, zero point, its type)` of every QuantizeLinear with scalar
+    /// parameters.
+    pub quantized: Vec<(String, f32, i64, String)>,
     /// Multiply-accumulates per input pixel: every SESR conv runs at the input resolution.
     pub macs_per_input_pixel: u64,
 }
@@ -141,11 +142,15 @@ pub fn summarize(bytes: &[u8]) -> Result<OnnxSummary> {
             }
             "QuantizeLinear" => {
                 let value = |i: usize| initializers.get(input(i)).and_then(|t| scalar(t));
-                if let (Some(scale), Some(zero)) = (value(1), value(2)) {
+                let kind = initializers
+                    .get(input(2))
+                    .map(|t| element_type(t.data_type.unwrap_or(0)));
+                if let (Some(scale), Some(zero), Some(kind)) = (value(1), value(2), kind) {
                     quantized.push((
                         node.name.clone().unwrap_or_default(),
                         scale as f32,
                         zero as i64,
+                        kind,
                     ));
                 }
             }
@@ -217,8 +222,11 @@ impl fmt::Display for OnnxSummary {
                 c.name, c.in_channels, c.out_channels, c.kernel, c.kernel, c.weights
             )?;
         }
-        for (name, scale, zero) in &self.quantized {
-            writeln!(f, "quantize {name}: scale {scale:e}, zero point {zero}")?;
+        for (name, scale, zero, kind) in &self.quantized {
+            writeln!(
+                f,
+                "quantize {name}: {kind}, scale {scale:e}, zero point {zero}"
+            )?;
         }
         let at_1080p = self.macs_per_input_pixel as f64 * 1080.0 * 1920.0 / 1e9;
         write!(

@@ -7,11 +7,13 @@
 //!
 //! float32 ([`float32_model`]) takes any input size: height and width are symbolic. int8
 //! ([`int8_model`]) is the same graph in QDQ form: every activation goes through
-//! QuantizeLinear / DequantizeLinear with the int8 network's own parameters, weights are int8
-//! with per-channel scales (DequantizeLinear, axis 0), biases int32 at input scale x weight
-//! scale; ONNX Runtime fuses each DequantizeLinear -> Conv -> QuantizeLinear into an integer
-//! convolution. Its input and output are float (quantized and dequantized inside), and it
-//! takes any size too. The int8 clip is the saturation of the output's QuantizeLinear.
+//! QuantizeLinear / DequantizeLinear with the int8 network's own scale, as uint8 with the
+//! zero point moved by 128 (the same grid; ONNX Runtime's x86 kernels want uint8
+//! activations); weights are int8 with per-channel scales (DequantizeLinear, axis 0), biases
+//! int32 at input scale x weight scale. ONNX Runtime fuses each DequantizeLinear -> Conv ->
+//! QuantizeLinear into an integer convolution (QLinearConv). Input and output are float
+//! (quantized and dequantized inside), any size. The int8 clip is the saturation of the
+//! output's QuantizeLinear.
 
 use crate::builder::{attribute_int, attribute_ints, attribute_string, Dim, GraphBuilder};
 use crate::{OnnxError, Result};
@@ -125,10 +127,12 @@ pub fn float32_model(graph: &SesrGraph) -> Result<Vec<u8>> {
 /// dequantized tensor.
 fn qdq(b: &mut GraphBuilder, name: &str, input: &str, params: QuantParams) -> String {
     let scale = b.float(&format!("{name}.scale"), &[], &[params.scale]);
-    let zero = b.int8(
+    // uint8 activations (zero point + 128, the same grid): ONNX Runtime's x86 integer kernels
+    // take uint8 activations with int8 weights.
+    let zero = b.uint8(
         &format!("{name}.zero_point"),
         &[],
-        &[params.zero_point as i8],
+        &[(params.zero_point + 128) as u8],
     );
     let q = b.node(
         "QuantizeLinear",

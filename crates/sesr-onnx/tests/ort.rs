@@ -185,9 +185,14 @@ fn summaries_name_ops_shapes_parameters_and_macs() -> Result<()> {
         25 * 16 + 5 * 9 * 256 + 25 * 64
     );
     let input = summary.quantized.iter().find(|q| q.0 == "input.q").unwrap();
+    // uint8 activations: the int8 zero point moved by 128, the same grid.
     assert_eq!(
-        (input.1, input.2),
-        (network.input.scale, i64::from(network.input.zero_point))
+        (input.1, input.2, input.3.as_str()),
+        (
+            network.input.scale,
+            i64::from(network.input.zero_point) + 128,
+            "uint8"
+        )
     );
     let text = summary.to_string();
     assert!(

@@ -83,7 +83,7 @@ fn tensor(path: &Path, tensors: &SafeTensors, spec: &TensorSpec) -> Result<Vec<f
 ///
 /// A QAT checkpoint runs on its float weights; its activation ranges are not applied. ReLU
 /// replaces PReLU when both weights and activations were quantized, as in sesr-core.
-pub(crate) fn read_collapsed(path: &Path) -> Result<SesrGraph> {
+pub fn read_collapsed(path: &Path) -> Result<SesrGraph> {
     if !path.is_file() {
         return Err(model_error(
             path,

@@ -76,6 +76,7 @@ pub mod float32;
 pub mod int8;
 pub mod rgb;
 
+pub use checkpoint::read_collapsed;
 pub use error::{Result, RuntimeError};
 pub use rgb::upscale_image_with;
 
