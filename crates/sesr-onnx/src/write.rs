@@ -175,7 +175,8 @@ pub fn int8_model(net: &Int8Network) -> Result<Vec<u8>> {
                 .flat_map(|p| [p.input, p.output, p.alpha_params]),
         );
     for p in params {
-        if !(p.scale.is_finite() && p.scale > 0.0) || !(-128..=127).contains(&p.zero_point) {
+        let usable = p.scale.is_finite() && p.scale > 0.0 && (-128..=127).contains(&p.zero_point);
+        if !usable {
             return Err(OnnxError::Unsupported(format!(
                 "activation parameters {p:?}: int8 needs a positive scale and a zero point in \
                  -128..=127"

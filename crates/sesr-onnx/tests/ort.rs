@@ -213,3 +213,28 @@ fn files_that_are_not_onnx_are_clear_errors() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn networks_it_cannot_write_are_clear_errors() -> Result<()> {
+    let (_, mut network) = shipped_int8("m3", 2)?;
+    network.residual.scale = 0.0;
+    let err = int8_model(&network).unwrap_err().to_string();
+    assert!(err.contains("positive scale"), "{err}");
+    network.residual.scale = 1e-3;
+    network.scale = 3;
+    let err = int8_model(&network).unwrap_err().to_string();
+    assert!(err.contains("scale 3"), "{err}");
+
+    let graph = sesr_runtime::read_collapsed(
+        &repo_root().join("crates/sesr-zoo/models/m3_x2.safetensors"),
+    )?;
+    let mut bad = graph.clone();
+    bad.convs[1].weight.pop();
+    let err = sesr_onnx::float32_model(&bad).unwrap_err().to_string();
+    assert!(err.contains("weight has"), "{err}");
+    bad = graph;
+    bad.convs[0].bias[3] = f32::NAN;
+    let err = sesr_onnx::float32_model(&bad).unwrap_err().to_string();
+    assert!(err.contains("not all finite"), "{err}");
+    Ok(())
+}
