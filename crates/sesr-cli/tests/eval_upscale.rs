@@ -688,7 +688,7 @@ fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
     );
     assert_fails_naming(
         &["export", "--checkpoint", &s(&tflite), "--format", "float32"],
-        &["is already a .tflite model"],
+        &["is already an exported model"],
     );
     // A run name that is a path.
     let out = dir.path().join("runs");
