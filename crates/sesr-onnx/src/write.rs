@@ -148,21 +148,6 @@ fn qdq(b: &mut GraphBuilder, name: &str, input: &str, params: QuantParams) -> St
     )
 }
 
-/// TFLite's OHWI weights in ONNX's OIHW order.
-fn oihw(weight: &[i8], o: usize, i: usize, k: usize) -> Vec<i8> {
-    let mut out = vec![0i8; weight.len()];
-    for oc in 0..o {
-        for y in 0..k {
-            for x in 0..k {
-                for ic in 0..i {
-                    out[((oc * i + ic) * k + y) * k + x] = weight[((oc * k + y) * k + x) * i + ic];
-                }
-            }
-        }
-    }
-    out
-}
-
 /// An int8 ONNX model (QDQ) of the integer network of an int8 export (`sesr_tflite`'s
 /// `Int8Network`): the same int8 weights, biases and activation parameters.
 pub fn int8_model(net: &Int8Network) -> Result<Vec<u8>> {
@@ -204,11 +189,7 @@ pub fn int8_model(net: &Int8Network) -> Result<Vec<u8>> {
     let conv = |b: &mut GraphBuilder, name: &str, input: &str, index: usize| {
         let c = &net.convs[index];
         let (o, i, k) = (c.out_channels, c.in_channels, c.kernel);
-        let weight = b.int8(
-            &format!("{name}.weight"),
-            &[o, i, k, k],
-            &oihw(&c.weight, o, i, k),
-        );
+        let weight = b.int8(&format!("{name}.weight"), &[o, i, k, k], &c.weight_oihw());
         let weight_scale = b.float(&format!("{name}.weight_scale"), &[o], &c.weight_scales);
         let weight_zero = b.int8(&format!("{name}.weight_zero_point"), &[o], &vec![0; o]);
         let weight = b.node(

@@ -39,6 +39,27 @@ pub(crate) fn to_bytes<T: Element>(values: &[T]) -> Vec<u8> {
     out
 }
 
+/// TFLite's OHWI weights in OIHW order (PyTorch's and ONNX's): the inverse of [`ohwi`].
+pub(crate) fn oihw<T: Copy>(
+    ohwi: &[T],
+    out_channels: usize,
+    in_channels: usize,
+    k: usize,
+) -> Vec<T> {
+    let (o, i) = (out_channels, in_channels);
+    let mut out = Vec::with_capacity(ohwi.len());
+    for oc in 0..o {
+        for ic in 0..i {
+            for ky in 0..k {
+                for kx in 0..k {
+                    out.push(ohwi[((oc * k + ky) * k + kx) * i + ic]);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// OIHW weights (PyTorch's order) in TFLite's OHWI order.
 pub(crate) fn ohwi<T: Copy>(
     oihw: &[T],

@@ -36,7 +36,9 @@ mod conv;
 mod emit;
 mod spec;
 
-pub(crate) use conv::{input_conv_channel, ohwi, output_conv_channel, to_bytes, Conv, Element};
+pub(crate) use conv::{
+    input_conv_channel, ohwi, oihw, output_conv_channel, to_bytes, Conv, Element,
+};
 pub(crate) use emit::emit;
 pub use spec::Layout;
 pub(crate) use spec::{names, Constant, Dims, Numerics, Role};

@@ -427,18 +427,10 @@ fn dims(shape: &[usize]) -> Vec<i32> {
 
 /// OHWI weight bytes (the file's order) as int8 in OIHW (what [`Conv`] keeps).
 fn oihw(ohwi: &[u8], o: usize, i: usize, k: usize) -> Vec<i8> {
-    let mut oihw = vec![0i8; ohwi.len()];
-    for oc in 0..o {
-        for ky in 0..k {
-            for kx in 0..k {
-                for ic in 0..i {
-                    oihw[((oc * i + ic) * k + ky) * k + kx] =
-                        ohwi[((oc * k + ky) * k + kx) * i + ic] as i8;
-                }
-            }
-        }
-    }
-    oihw
+    crate::graph::oihw(ohwi, o, i, k)
+        .into_iter()
+        .map(|b| b as i8)
+        .collect()
 }
 
 #[cfg(test)]

@@ -39,6 +39,16 @@ impl Int8Conv {
             .collect()
     }
 
+    /// The weights in OIHW order (PyTorch's and ONNX's).
+    pub fn weight_oihw(&self) -> Vec<i8> {
+        crate::graph::oihw(
+            &self.weight,
+            self.out_channels,
+            self.in_channels,
+            self.kernel,
+        )
+    }
+
     /// The smallest output integer (the output zero point under a fused ReLU).
     pub fn activation_min(&self) -> i32 {
         if self.relu {
