@@ -2,7 +2,8 @@
 //! model card.
 //!
 //! Per preset, each a `sesr-cli` run: x2 FP32, x4 FP32 from x2, a short low-rate anneal of
-//! each, QAT of both from their annealed models, then the shipped files (collapsed float32, collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
+//! each, QAT of both from their annealed models, then the shipped files (collapsed float32,
+//! collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
 //! A finished stage leaves `stages/<preset>-<stage>.done`; an interrupted training stage
 //! resumes inside its run (`--resume`), so running the command again continues where it
 //! stopped. The data are every CC0 photo of `assets/images` (training and validation folders
@@ -36,7 +37,8 @@ const FP32_LEARNING_RATE: &str = "5e-4";
 const QAT_LEARNING_RATE: &str = "1e-4";
 /// The anneal that ends each float32 model: a tenth of its epochs more, at a tenth of the rate.
 /// A constant rate leaves the weights jittering about a minimum (the CC0 score moves by
-/// ±0.02 dB from one epoch to the next); a short run at a lower rate settles them.
+/// ±0.02 dB from one epoch to the next); a short run at a lower rate settles them. x4 starts
+/// from the x2 model before its anneal: it trains at the full rate again, which would undo it.
 const ANNEAL_LEARNING_RATE: &str = "5e-5";
 const ANNEAL_EPOCHS_DIVISOR: usize = 10;
 /// How the schedule was chosen, for the card: on CC0 photos only (8 training, 3 held out).
@@ -51,7 +53,8 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
 
 /// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo, 44
 /// steps of 32). Larger presets get fewer epochs so that the zoo trains in about two hours on
-/// a 2-core CPU; the learning rate stays constant, as in the paper ([`SCHEDULE_CHOICE`]).
+/// a 2-core CPU; the learning rate stays constant, as in the paper, until the anneal
+/// ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
     x2_epochs: usize,
