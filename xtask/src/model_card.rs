@@ -181,8 +181,8 @@ pub fn render(card: &Value) -> Result<String> {
          loss and CC0 PSNR stay behind M7's all the way, and its 350 + 35 x2 epochs do not make \
          up for it at x4. XL trails for want of training rather than of capacity: an XL step \
          costs about 8 times an M5 step, so XL gets only 60 + 6 x2 epochs (2,904 steps) to keep \
-         the zoo within about two hours, and its x2 QAT model, trained 440 steps more, scores \
-         above its own float32 model. For quality from the zoo, take M5 or M7; train M11 and XL \
+         the zoo's training near two hours (with the anneal it takes about 2.4), and its x2 QAT \
+         model, trained 440 steps more, scores above its own float32 model. For quality from the zoo, take M5 or M7; train M11 and XL \
          longer, or on DIV2K, before relying on them."
     )?;
     Ok(md)

@@ -52,9 +52,9 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
     without an anneal; the zoo then trains on all 11 photos for longer";
 
 /// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo, 44
-/// steps of 32). Larger presets get fewer epochs so that the zoo trains in about two hours on
-/// a 2-core CPU; the learning rate stays constant, as in the paper, until the anneal
-/// ([`SCHEDULE_CHOICE`]).
+/// steps of 32). Larger presets get fewer epochs so that the zoo trains in about two hours
+/// (2.4 with the anneal) on a 2-core CPU; the learning rate stays constant, as in the paper,
+/// until the anneal ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
     x2_epochs: usize,
