@@ -58,7 +58,9 @@ pub fn render(card: &Value) -> Result<String> {
          `<preset>_x<scale>.safetensors` (+ `.json`), the collapsed float32 network; \
          `<preset>_x<scale>_qat.safetensors`, the collapsed network after quantization-aware \
          training with its learned 8-bit ranges; `<preset>_x<scale>_int8.tflite`, its int8 \
-         TFLite export (1080x1920 input).\n"
+         TFLite export (1080x1920 input). The QAT and int8 files quantize the network's final \
+         sum on the 8-bit pixel grid (scale 1/255, zero point -128 in the `.tflite`), so an \
+         int8 output value q is the Y pixel q + 128.\n"
     )?;
     writeln!(
         md,

@@ -242,7 +242,8 @@ impl Sesr {
 
     /// The inference model: collapsed convs and PReLU slopes only, detached from training.
     /// After QAT its weights are the fake-quantized kernels (on their int8 grids) and it
-    /// carries the nudged activation ranges, so it computes what the QAT model computes.
+    /// carries the nudged activation ranges, so it computes what the QAT model computes, except
+    /// that its final sum is quantized on the 8-bit pixel grid `[0, 1]`.
     pub fn collapse(&self) -> Result<CollapsedSesr> {
         tch::no_grad(|| {
             let convs = self
@@ -259,11 +260,20 @@ impl Sesr {
                     .view([])
                     .to_device(self.device())
             };
+            // The final sum goes on the 8-bit pixel grid [0, 1] (scale 1/255) rather than on
+            // its trained range: the int8 output is then the 8-bit image itself instead of
+            // being rounded twice (docs/differences.md has the measurements).
+            let final_sum = QuantPoint::Output.index(self.config.m);
             let act_ranges = self
                 .act_quant
                 .iter()
-                .map(|q| {
-                    let (lo, hi) = q.nudged();
+                .enumerate()
+                .map(|(i, q)| {
+                    let (lo, hi) = if i == final_sum {
+                        (0.0, 1.0)
+                    } else {
+                        q.nudged()
+                    };
                     (scalar(lo), scalar(hi))
                 })
                 .collect();
