@@ -212,7 +212,8 @@ fn sesr_cli_graph(model: &CollapsedSesr) -> sesr_tflite::SesrGraph {
 }
 
 /// The writer's ranges, rebuilt independently of the CLI: from the QAT model's nudged ranges,
-/// or (`calibration`) from the float model's ranges over the folder's images, input `[0, 1]`.
+/// or (`calibration`) from the float model's ranges over the folder's images, input and final
+/// sum `[0, 1]`.
 fn expected_ranges(
     model: &CollapsedSesr,
     calibration: Option<&Path>,
@@ -228,7 +229,10 @@ fn expected_ranges(
                 .iter()
                 .map(|f| plane_to_tensor(&load_y(f).unwrap(), Device::Cpu).unwrap())
                 .collect();
-            let observed = model.observe_ranges(&inputs).unwrap();
+            let mut observed = model.observe_ranges(&inputs).unwrap();
+            // The final sum goes on the 8-bit pixel grid.
+            let m = model.config().m;
+            observed.points[m + 4] = (0.0, 1.0);
             (observed.points, observed.block_convs, (0.0, 1.0))
         }
         None => {

@@ -60,7 +60,8 @@ const MIN_CALIBRATION_PIXELS: usize = 64 * 64;
 const MIN_RANGE_WIDTH: f64 = 1.0 / 255.0;
 
 /// Post-training ranges: the float model's activations over the images of `dir` (Y planes,
-/// whole images). The input range is the full `[0, 1]` any image can use.
+/// whole images). The input range is the full `[0, 1]` any image can use, and the final sum's
+/// is the 8-bit pixel grid `[0, 1]`.
 pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<ActivationRanges> {
     if model.quant().any() {
         return Err(ExportError::CalibrationOfQuantized);
@@ -109,10 +110,14 @@ pub fn calibrated_ranges(model: &CollapsedSesr, dir: &Path) -> Result<Activation
             .map(|(lo, hi)| Range::new(*lo as f32, *hi as f32))
             .collect(),
     };
-    Ok(ranges_from(
+    let mut ranges = ranges_from(
         &observed.points,
         model.config().m,
         Some(Range::new(0.0, 1.0)),
         block_convs,
-    ))
+    );
+    // As after QAT (`Sesr::collapse`): the final sum on the 8-bit pixel grid, so the output is
+    // not rounded twice.
+    ranges.final_sum = Range::new(0.0, 1.0);
+    Ok(ranges)
 }
