@@ -95,8 +95,8 @@ pub fn render(card: &Value) -> Result<String> {
     writeln!(
         md,
         "## Sizes and costs\n\n\
-         An x4 model starts from the x2 model of its preset, so its training time adds to the \
-         x2 model's.\n\n\
+         An x4 model starts from the x2 model of its preset, and a grown preset's x2 model \
+         from the x2 model of the preset it grew from, so their training times add up.\n\n\
          | model | parameters | MACs, 1080p input | float32 file | QAT file | int8 .tflite | epochs, float32 + anneal / QAT | training minutes, float32 + anneal / QAT |\n\
          |---|---|---|---|---|---|---|---|"
     )?;
@@ -115,7 +115,11 @@ pub fn render(card: &Value) -> Result<String> {
             kib(&m["bytes"]["int8_tflite"]),
             m["epochs"][format!("x{scale}_fp32")],
             m["epochs"][format!("x{scale}_anneal")],
-            m["epochs"]["qat"],
+            match m["grown_from"].as_str() {
+                Some(smaller) if scale == 2 =>
+                    format!("{} (grown from {smaller})", m["epochs"]["qat"]),
+                _ => m["epochs"]["qat"].to_string(),
+            },
             t[format!("x{scale}-fp32")],
             t[format!("x{scale}-anneal")],
             t[format!("x{scale}-qat")],

@@ -1,7 +1,8 @@
 //! `cargo xtask train-zoo`: trains the models `sesr-zoo` ships, from scratch, and writes their
 //! model card.
 //!
-//! Per preset, each a `sesr-cli` run: x2 FP32, x4 FP32 from x2, a short low-rate anneal of
+//! Per preset, each a `sesr-cli` run: x2 FP32 (from scratch, or grown from the next smaller
+//! preset's x2 model: M7 from M5, M11 from M7), x4 FP32 from x2, a short low-rate anneal of
 //! each, QAT of both from their annealed models, then the shipped files (collapsed float32,
 //! collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
 //! A finished stage leaves `stages/<preset>-<stage>.done`; an interrupted training stage
@@ -60,6 +61,9 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
 /// until the anneal ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
+    /// The preset whose x2 float32 model (before its anneal) this one's x2 training starts
+    /// from, grown to this depth with the same function (`Sesr::init_from`); None: scratch.
+    grown_from: Option<&'static str>,
     x2_epochs: usize,
     x4_epochs: usize,
     qat_epochs: usize,
@@ -68,30 +72,35 @@ struct Recipe {
 const RECIPES: [Recipe; 5] = [
     Recipe {
         preset: "m3",
+        grown_from: None,
         x2_epochs: 500,
         x4_epochs: 100,
         qat_epochs: 20,
     },
     Recipe {
         preset: "m5",
+        grown_from: None,
         x2_epochs: 500,
         x4_epochs: 100,
         qat_epochs: 20,
     },
     Recipe {
         preset: "m7",
-        x2_epochs: 400,
+        grown_from: Some("m5"),
+        x2_epochs: 150,
         x4_epochs: 100,
         qat_epochs: 20,
     },
     Recipe {
         preset: "m11",
-        x2_epochs: 350,
+        grown_from: Some("m7"),
+        x2_epochs: 150,
         x4_epochs: 100,
         qat_epochs: 20,
     },
     Recipe {
         preset: "xl",
+        grown_from: None,
         x2_epochs: 60,
         x4_epochs: 30,
         qat_epochs: 10,
@@ -204,19 +213,21 @@ fn parse(args: &[String]) -> Result<Zoo> {
             }
             "--presets" => {
                 let list = value()?;
-                zoo.recipes = list
+                let names: Vec<String> = list
                     .split(',')
-                    .map(|name| {
-                        RECIPES
-                            .iter()
-                            .find(|r| r.preset == name.trim().to_ascii_lowercase())
-                            .with_context(|| {
-                                format!(
-                                    "--presets {list}: no preset `{name}` (m3, m5, m7, m11, xl)"
-                                )
-                            })
-                    })
-                    .collect::<Result<_>>()?;
+                    .map(|name| name.trim().to_ascii_lowercase())
+                    .collect();
+                if let Some(name) = names
+                    .iter()
+                    .find(|n| RECIPES.iter().all(|r| r.preset != *n))
+                {
+                    bail!("--presets {list}: no preset `{name}` (m3, m5, m7, m11, xl)");
+                }
+                // In the zoo's order, whatever the list's: a grown preset needs its source first.
+                zoo.recipes = RECIPES
+                    .iter()
+                    .filter(|r| names.iter().any(|n| n == r.preset))
+                    .collect();
             }
             "--install" => zoo.install = true,
             "-h" | "--help" => {
@@ -279,6 +290,25 @@ impl Zoo {
         Ok(self.run_dir(preset, stage)?.join("last.safetensors"))
     }
 
+    /// The finished x2 float32 model a grown preset starts from.
+    fn grown_from(&self, smaller: &str) -> Result<PathBuf> {
+        let marker = self.stage_marker(smaller, STAGES[0].name);
+        if !marker.exists() {
+            bail!(
+                "this preset grows from {smaller}'s x2 float32 model, which is not trained yet \
+                 in {}; include {smaller} in --presets (it trains first)",
+                self.out.display()
+            );
+        }
+        self.last(smaller, STAGES[0].name)
+    }
+
+    fn stage_marker(&self, preset: &str, stage: &str) -> PathBuf {
+        self.out
+            .join("stages")
+            .join(format!("{preset}-{stage}.done"))
+    }
+
     fn train(&self, recipe: &Recipe, stage: &Stage) -> Result<()> {
         let root = setup::repo_root();
         let (epochs, lr) = match (stage.kind, stage.scale) {
@@ -317,8 +347,12 @@ impl Zoo {
         if stage.kind == StageKind::Qat {
             args.extend(["--quant-w".into(), "--quant-a".into()]);
         }
-        if let Some(from) = stage.init_from {
-            let init = self.last(recipe.preset, from)?;
+        let init = match (stage.init_from, recipe.grown_from) {
+            (Some(from), _) => Some(self.last(recipe.preset, from)?),
+            (None, Some(smaller)) => Some(self.grown_from(smaller)?),
+            (None, None) => None,
+        };
+        if let Some(init) = init {
             args.extend(["--init-from".into(), init.display().to_string()]);
         }
         run_training(&self.cli, &self.stage_out(recipe.preset, stage.name), args)
@@ -449,6 +483,7 @@ impl Zoo {
                         "qat": size(file("_qat.safetensors")),
                         "int8_tflite": size(file("_int8.tflite")),
                     },
+                    "grown_from": recipe.grown_from,
                     "training_minutes": self.training_minutes(recipe.preset)?,
                     "epochs": {
                         "x2_fp32": recipe.x2_epochs,
@@ -546,7 +581,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for recipe in &zoo.recipes {
         let names = STAGES.iter().map(|s| s.name).chain(["files"]);
         for name in names {
-            let marker = stages_dir.join(format!("{}-{name}.done", recipe.preset));
+            let marker = zoo.stage_marker(recipe.preset, name);
             if marker.exists() {
                 println!("xtask: {} `{name}` already done", recipe.preset);
                 continue;

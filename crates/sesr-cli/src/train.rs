@@ -62,7 +62,8 @@ pub struct TrainArgs {
     /// Continue the run in the run directory after its last finished epoch.
     #[arg(long)]
     resume: bool,
-    /// Start from this training checkpoint (x4 from x2 copies all but the output block).
+    /// Start from this training checkpoint (x4 from x2 copies all but the output block; a
+    /// smaller float model with the same --int-features grows into this one).
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// Skip unreadable, too-small or unpaired images with a warning instead of failing.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
-fn checkpoint_error(path: &Path, message: impl Into<String>) -> CoreError {
+pub(crate) fn checkpoint_error(path: &Path, message: impl Into<String>) -> CoreError {
     CoreError::Checkpoint {
         path: path.to_path_buf(),
         message: message.into(),

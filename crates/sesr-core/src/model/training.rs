@@ -18,14 +18,14 @@ use tch::{nn, Device, Tensor};
 /// Variable names follow the module tree (`input_block.conv.weight`, `blocks.3.project.bias`,
 /// `prelu.0`, `output_block.conv.weight`), so checkpoints read naturally from Python too.
 pub struct Sesr {
-    config: SesrConfig,
+    pub(super) config: SesrConfig,
     mode: TrainingMode,
-    quant: QuantConfig,
+    pub(super) quant: QuantConfig,
     var_store: nn::VarStore,
-    input_block: LinearBlock,
-    blocks: Vec<LinearBlock>,
-    prelu: Vec<Tensor>,
-    output_block: LinearBlock,
+    pub(super) input_block: LinearBlock,
+    pub(super) blocks: Vec<LinearBlock>,
+    pub(super) prelu: Vec<Tensor>,
+    pub(super) output_block: LinearBlock,
     /// One per [`QuantPoint`] when activations are quantized (`quant.act.<point>.{min,max}`).
     act_quant: Vec<ActivationQuantizer>,
     /// One per layer when weights are quantized (`quant.weight.<layer>.{min,max}`).
@@ -364,10 +364,11 @@ impl Sesr {
         });
     }
 
-    /// Starts from another training checkpoint with the same `m`, `f` and `p`. At the same scale
+    /// Starts from another training checkpoint. With the same `m`, `f` and `p` at the same scale
     /// every tensor is copied; at another scale (x4 from x2) every tensor but the output block's,
     /// whose projection has `scale^2` outputs. Quantization ranges are copied when the source
-    /// has them. Returns the names copied.
+    /// has them. A float checkpoint with the same `f` but fewer blocks or another `p` grows
+    /// into this network, computing the same function (see `grow`). Returns the names set.
     ///
     /// The reference intends the x2 -> x4 copy but never performs it (pitfall 1); this does.
     pub fn init_from(&self, path: &Path) -> Result<Vec<String>> {
@@ -377,6 +378,10 @@ impl Sesr {
                 path: path.to_path_buf(),
                 message: "holds a collapsed model; initialisation needs a training checkpoint with expanded weights".into(),
             });
+        }
+        let (from, to) = (meta.config, self.config);
+        if from.m != to.m || from.feature_size != to.feature_size {
+            return self.grow_from(path, &meta);
         }
         let same_scale = SesrConfig {
             scale: self.config.scale,

@@ -1,0 +1,148 @@
+//! Growing a trained network into a deeper preset with the same `f`, the function unchanged:
+//! the zoo starts M7 from M5 and M11 from M7 instead of from scratch.
+//!
+//! Each trained layer is a linear block whose effective kernel (projection . conv) has rank at
+//! most `f`, so it fits any expansion `p >= f`: with the same `p` the expanded weights are
+//! copied, otherwise the effective kernel is refactored by SVD, `U sqrt(S)` as the projection
+//! and `sqrt(S) V^T` as the conv's first rows (its other rows keep their starting weights and
+//! meet zero projection columns). Each new 3x3 block starts as the identity: a zero projection
+//! leaves only its residual, and a PReLU slope of 1 passes everything.
+
+use super::block::LinearBlock;
+use super::training::Sesr;
+use crate::checkpoint::{self, checkpoint_error, CheckpointMeta};
+use crate::{CoreError, Result};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+impl Sesr {
+    /// [`Sesr::init_from`] for a float checkpoint with fewer blocks or another expansion.
+    pub(super) fn grow_from(&self, path: &Path, meta: &CheckpointMeta) -> Result<Vec<String>> {
+        let (from, to) = (meta.config, self.config);
+        if from.int_features != to.int_features || from.m > to.m {
+            let (field, expected, found) = if from.int_features != to.int_features {
+                ("int_features", to.int_features, from.int_features)
+            } else {
+                ("m", to.m, from.m)
+            };
+            return Err(CoreError::Mismatch {
+                path: path.to_path_buf(),
+                field: field.into(),
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        }
+        if meta.kind.quant().any() || self.quant.any() {
+            return Err(checkpoint_error(
+                path,
+                "growing into another preset needs float training on both sides; grow from a \
+                 float checkpoint, then run QAT on the grown network",
+            ));
+        }
+        let tensors = checkpoint::read_checked(path, meta)?;
+        let copy_output = from.scale == to.scale;
+        let mut layers: Vec<(String, &LinearBlock)> =
+            vec![("input_block".into(), &self.input_block)];
+        layers.extend((0..from.m).map(|i| (format!("blocks.{i}"), &self.blocks[i])));
+        if copy_output {
+            layers.push(("output_block".into(), &self.output_block));
+        }
+        let mut set = vec![];
+        tch::no_grad(|| -> Result<()> {
+            for (name, block) in &layers {
+                let source = |part: &str| -> Result<&Tensor> {
+                    let key = format!("{name}.{part}");
+                    tensors
+                        .get(&key)
+                        .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))
+                };
+                let parts = [
+                    source("conv.weight")?,
+                    source("conv.bias")?,
+                    source("project.weight")?,
+                    source("project.bias")?,
+                ];
+                if from.feature_size == to.feature_size {
+                    let slots = [
+                        &block.conv_weight,
+                        &block.conv_bias,
+                        &block.project_weight,
+                        &block.project_bias,
+                    ];
+                    for (slot, part) in slots.into_iter().zip(parts) {
+                        slot.shallow_clone().copy_(part);
+                    }
+                } else {
+                    refactor_into(block, parts)?;
+                }
+                set.extend(
+                    ["conv.weight", "conv.bias", "project.weight", "project.bias"]
+                        .map(|part| format!("{name}.{part}")),
+                );
+            }
+            for i in 0..to.m {
+                let slope = if i < from.m {
+                    let key = format!("prelu.{i}");
+                    tensors
+                        .get(&key)
+                        .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))?
+                        .shallow_clone()
+                } else {
+                    let block = &self.blocks[i];
+                    let _ = block.project_weight.shallow_clone().zero_();
+                    let _ = block.project_bias.shallow_clone().zero_();
+                    set.extend([
+                        format!("blocks.{i}.project.weight"),
+                        format!("blocks.{i}.project.bias"),
+                    ]);
+                    Tensor::ones_like(&self.prelu[i])
+                };
+                self.prelu[i].shallow_clone().copy_(&slope);
+                set.push(format!("prelu.{i}"));
+            }
+            Ok(())
+        })?;
+        set.sort();
+        Ok(set)
+    }
+}
+
+/// Writes the effective kernel of `[conv weight, conv bias, projection weight, projection
+/// bias]` into `block`'s expansion by SVD (see the module doc).
+fn refactor_into(block: &LinearBlock, parts: [&Tensor; 4]) -> Result<()> {
+    let f64_cpu = |t: &Tensor| t.to_device(Device::Cpu).to_kind(Kind::Double);
+    let [conv_w, conv_b, proj_w, proj_b] = parts.map(f64_cpu);
+    let conv_size = conv_w.size();
+    let (source_p, out) = (conv_size[0], proj_w.size()[0]);
+    let projection = proj_w.view([out, source_p]);
+    let kernel = projection.matmul(&conv_w.view([source_p, -1]));
+    let bias = projection.matmul(&conv_b) + proj_b;
+    let (u, s, v) = kernel.f_svd(true, true)?;
+    let vh = v.tr();
+    let rank = s.size()[0];
+    let p = block.conv_weight.size()[0];
+    if rank > p {
+        return Err(CoreError::InvalidConfig(format!(
+            "a layer of rank up to {rank} does not fit an expansion of {p} channels"
+        )));
+    }
+    let root = s.sqrt();
+    let device = block.conv_weight.device();
+    let as_slot = |t: Tensor| t.to_kind(Kind::Float).to_device(device);
+    block
+        .conv_weight
+        .view([p, -1])
+        .narrow(0, 0, rank)
+        .copy_(&as_slot(root.unsqueeze(1) * vh));
+    let _ = block.conv_bias.shallow_clone().zero_();
+    let projection = Tensor::zeros([out, p], (Kind::Double, Device::Cpu));
+    projection
+        .narrow(1, 0, rank)
+        .copy_(&(u * root.unsqueeze(0)));
+    block
+        .project_weight
+        .shallow_clone()
+        .copy_(&as_slot(projection.view([out, p, 1, 1])));
+    block.project_bias.shallow_clone().copy_(&as_slot(bias));
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Growing a trained network into a deeper preset: the same function, and the new blocks learn.
+
+mod common;
+
+use common::{max_abs_diff, perturb, photo_y};
+use sesr_core::optim::{Adam, AdamConfig};
+use sesr_core::train::train_step;
+use sesr_core::{CoreError, Preset, QuantConfig, Sesr, SesrConfig, TrainingMode};
+use std::path::Path;
+use tch::{Device, Tensor};
+
+fn batch() -> (Tensor, Tensor) {
+    let lr = Tensor::cat(
+        &[
+            photo_y("train/coffee.png", 100, 100, 24),
+            photo_y("valid/coins.png", 10, 10, 24),
+        ],
+        0,
+    );
+    let hr = lr
+        .upsample_bicubic2d([48, 48], false, None, None)
+        .clamp(0.0, 1.0);
+    (lr, hr)
+}
+
+/// A trained-looking source checkpoint: every weight, bias and slope away from its start.
+fn source(dir: &Path, preset: Preset, seed: i64) -> (Sesr, std::path::PathBuf) {
+    let path = dir.join(format!("{}.safetensors", preset.name()));
+    let model = Sesr::new(
+        preset.config(2).unwrap(),
+        TrainingMode::Collapsed,
+        Device::Cpu,
+    )
+    .unwrap();
+    perturb(&model, seed);
+    model.save(&path).unwrap();
+    (model, path)
+}
+
+#[test]
+fn a_grown_preset_computes_the_same_function_and_its_new_blocks_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lr, hr) = batch();
+    // M5 -> M7 keeps p = 256 and copies the expanded weights; M5 -> M11 (p = 64) and M7 -> M11
+    // refactor every layer by SVD.
+    for (from, to) in [
+        (Preset::M5, Preset::M7),
+        (Preset::M5, Preset::M11),
+        (Preset::M7, Preset::M11),
+    ] {
+        let (small, path) = source(dir.path(), from, 3);
+        let grown = Sesr::new(to.config(2).unwrap(), TrainingMode::Collapsed, Device::Cpu).unwrap();
+        let set = grown.init_from(&path).unwrap();
+        let (m_from, m_to) = (small.config().m, grown.config().m);
+        assert!(set.contains(&format!("blocks.{}.project.weight", m_to - 1)));
+        assert!(set.contains(&format!("prelu.{}", m_to - 1)));
+        let expected = small.forward(&lr).unwrap();
+        let err = max_abs_diff(&grown.forward(&lr).unwrap(), &expected);
+        assert!(
+            err < 2e-5,
+            "{from:?} -> {to:?}: the grown network's output differs by {err}"
+        );
+        // The new blocks start as identities but are not stuck there: one step moves their
+        // projections off zero.
+        let mut adam = Adam::new(AdamConfig::reference(), grown.named_tensors());
+        train_step(&grown, &mut adam, &lr, &hr).unwrap();
+        let tensors: std::collections::HashMap<_, _> = grown.named_tensors().into_iter().collect();
+        for i in m_from..m_to {
+            let projection = &tensors[&format!("blocks.{i}.project.weight")];
+            let moved = projection.abs().max().double_value(&[]);
+            assert!(moved > 0.0, "{from:?} -> {to:?}: block {i} did not learn");
+        }
+    }
+}
+
+#[test]
+fn growing_refuses_what_it_cannot_preserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, m11) = source(dir.path(), Preset::M11, 5);
+    let grow = |to: Preset, from: &Path| {
+        Sesr::new(to.config(2).unwrap(), TrainingMode::Collapsed, Device::Cpu)
+            .unwrap()
+            .init_from(from)
+            .err()
+            .unwrap()
+    };
+    // Wider (XL has f = 32) and shallower networks cannot hold the same function.
+    let err = grow(Preset::Xl, &m11);
+    assert!(
+        matches!(err, CoreError::Mismatch { .. }) && err.to_string().contains("int_features is 16"),
+        "{err}"
+    );
+    let err = grow(Preset::M7, &m11);
+    assert!(err.to_string().contains("m is 11"), "{err}");
+    // A QAT checkpoint: its ranges belong to the smaller network.
+    let qat_path = dir.path().join("qat.safetensors");
+    let quant = QuantConfig {
+        weights: true,
+        activations: true,
+    };
+    Sesr::with_quant(
+        SesrConfig::new(5, 16, 256, 2).unwrap(),
+        TrainingMode::Collapsed,
+        quant,
+        Device::Cpu,
+    )
+    .unwrap()
+    .save(&qat_path)
+    .unwrap();
+    let err = grow(Preset::M7, &qat_path);
+    assert!(err.to_string().contains("float checkpoint"), "{err}");
+}
