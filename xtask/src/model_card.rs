@@ -73,7 +73,10 @@ pub fn render(card: &Value) -> Result<String> {
          cargo xtask train-all --data /path/to/DIV2K --full --preset m5   # x2, x4, QAT, export\n\
          ```\n\n\
          **Schedule** (`cargo xtask train-zoo`, which reproduces every file here and resumes \
-         where it stopped): per preset, x2 float32 from scratch, x4 float32 from x2, each \
+         where it stopped): per preset, x2 float32 from scratch (M3, M5, XL) or grown from \
+         the x2 model of the next smaller preset before its anneal (M7 from M5, M11 from M7: \
+         the trained layers kept, the new 3x3 blocks starting as identities, so training \
+         starts from the smaller model's function), x4 float32 from x2, each \
          ended by an anneal (a tenth of its epochs more at a tenth of the rate), then QAT (8-bit \
          weights and activations) of each from its annealed float32 model. Batch {}, {} random \
          64x64 LR patches per photo per epoch, Adam (AMSGrad) at a constant {} (float32), {} \
@@ -125,6 +128,28 @@ pub fn render(card: &Value) -> Result<String> {
             t[format!("x{scale}-qat")],
         )?;
     }
+    // Each preset's minutes (all its stages) appear on its x2 and x4 rows; count them once.
+    let per_preset: Vec<(&str, f64)> = models
+        .iter()
+        .filter(|m| m["scale"].as_u64() == Some(2))
+        .map(|m| {
+            let minutes = m["training_minutes"]
+                .as_object()
+                .map_or(0.0, |t| t.values().filter_map(Value::as_f64).sum());
+            (m["preset"].as_str().unwrap_or_default(), minutes)
+        })
+        .collect();
+    let total: f64 = per_preset.iter().map(|(_, minutes)| minutes).sum();
+    writeln!(
+        md,
+        "\nThe whole zoo trained in {total:.0} minutes ({:.2} hours; {}).",
+        total / 60.0,
+        per_preset
+            .iter()
+            .map(|(preset, minutes)| format!("{preset} {minutes:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
     writeln!(
         md,
         "\n## Quality\n\n\
@@ -203,21 +228,22 @@ pub fn render(card: &Value) -> Result<String> {
     writeln!(
         md,
         "## Which one to use\n\n\
-         On these 11 photos the presets rank only roughly as in the paper, and M5, M7 and M11 \
-         lie within a few hundredths of a dB of each other, about what a change of schedule \
-         moves them by (the anneal alone raised M11's x2 Set14 by 0.05 dB). In float32, M3 < \
-         M5 < M7 at x2 on Set5 and at x4 on both sets, but at x2 on Set14 M11 leads and M3 comes \
-         second. M11 learns more slowly per step than M7: compared epoch by epoch, its training \
-         loss and CC0 PSNR stay behind M7's all the way, and its 350 + 35 x2 epochs do not make \
-         up for it at x4. The same holds against M5 with equal training: on the CC0 split (8 \
-         photos for training, 3 held out), 300 x2 epochs each at 5e-4, M11 trailed M5 on the \
-         held-out photos the whole run, by 0.31 dB at epoch 50, 0.11 at 100, 0.025 at 200 and \
-         0.01 at 300 (33.897 against 33.904 dB), so at this data and budget depth buys nothing \
-         yet. XL trails for want of training rather than of capacity: an XL step \
-         costs about 8 times an M5 step, so XL gets only 60 + 6 x2 epochs (2,904 steps) to keep \
-         the zoo's training near two hours (with the anneal it takes about 2.4), and its x2 QAT \
-         model, trained 440 steps more, scores above its own float32 model. For quality from the zoo, take M5 or M7; train M11 and XL \
-         longer, or on DIV2K, before relying on them."
+         On these 11 photos the presets rank roughly as in the paper, and M7 and M11 owe their \
+         place to growing: they start from the trained M5 and M7 (see the schedule). From \
+         scratch, M11 trailed M5 with equal training on the CC0 split (8 photos for training, \
+         3 held out, 300 x2 epochs each at 5e-4) at every epoch, by 0.31 dB at epoch 50, 0.11 \
+         at 100, 0.025 at 200 and 0.007 at 300 (33.897 against 33.904 dB); grown from that M5 \
+         it led it 50 epochs later (33.932 dB). In float32, M3 < M5 < M7 < M11 at x4 on Set5; \
+         at x4 on Set14 M5 and M7 tie below M11; at x2 M7 and M11 lead M5 on Set14 (where M3 \
+         too scores above M5), and on Set5 M5, M7 and M11 lie within 0.03 dB. Differences \
+         of a few hundredths of a dB are about what a change of schedule moves a model by (the \
+         anneal alone raised M11's x2 Set14 by 0.05 dB in an earlier schedule). XL trails for \
+         want of training rather than of capacity: its step costs about 8 times an M5 step, it \
+         cannot grow from M11 (it has twice the features), so it gets only 60 + 6 x2 epochs \
+         (2,904 steps) to keep the zoo's training under two hours, and its x2 QAT model, \
+         trained 440 steps more, scores above its own float32 model. For quality from the \
+         zoo, take M7 or M11; M5, the default, is close behind at about half of M11's MACs. \
+         Train XL longer, or on DIV2K, before relying on it."
     )?;
     Ok(md)
 }

@@ -52,13 +52,16 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
     1e-4 and 33.40 at 2e-5, and 10 epochs more 33.42 at either 1e-4 or 1e-5, so QAT keeps 1e-4 \
     without an anneal; putting the final sum on the 8-bit pixel grid [0, 1] when the QAT model \
     is collapsed, instead of on its learned range, raised that int8 score to 33.417 dB (a QAT \
-    run with the grid fixed throughout gave 33.415); the zoo then trains on all 11 photos for \
-    longer";
+    run with the grid fixed throughout gave 33.415); M11 from scratch trailed M5 at every \
+    epoch up to 300 (33.897 dB there), while M11 grown from the 300-epoch M5 scored 33.932 dB \
+    50 epochs later and 33.942 after 100, hence M7 and M11 grow from the next smaller preset \
+    (M5 grown from a 300-epoch M3 only matched M5 from scratch, 33.90 dB after 200 epochs, so \
+    M5 trains from scratch); the zoo then trains on all 11 photos for longer";
 
 /// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo, 44
-/// steps of 32). Larger presets get fewer epochs so that the zoo trains in about two hours
-/// (2.4 with the anneal) on a 2-core CPU; the learning rate stays constant, as in the paper,
-/// until the anneal ([`SCHEDULE_CHOICE`]).
+/// steps of 32). M7 and M11 start from the smaller preset's trained x2 model and XL gets few
+/// epochs, so that the whole zoo trains in under two hours on a 2-core CPU; the learning rate
+/// stays constant, as in the paper, until the anneal ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
     /// The preset whose x2 float32 model (before its anneal) this one's x2 training starts
