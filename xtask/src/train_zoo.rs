@@ -616,3 +616,35 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn presets_train_in_the_zoos_order_and_unknown_ones_are_errors() {
+        let args = |list: &str| ["--presets".to_string(), list.to_string()];
+        let zoo = parse(&args("M11, m7")).unwrap();
+        let order: Vec<&str> = zoo.recipes.iter().map(|r| r.preset).collect();
+        assert_eq!(order, ["m7", "m11"]);
+        let err = parse(&args("m5,m9")).err().unwrap().to_string();
+        assert!(err.contains("no preset `m9`"), "{err}");
+    }
+
+    #[test]
+    fn a_grown_preset_waits_for_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap().to_string();
+        let zoo = parse(&["--out".to_string(), out]).unwrap();
+        let err = zoo.grown_from("m5").err().unwrap().to_string();
+        assert!(err.contains("include m5 in --presets"), "{err}");
+        // Once m5's x2 stage is done, m7 starts from its last checkpoint.
+        let run = dir
+            .path()
+            .join("m5/x2-fp32/SESR_m5_f16_x2_fs256_collapsedTraining_FP32");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::create_dir_all(dir.path().join("stages")).unwrap();
+        std::fs::write(zoo.stage_marker("m5", "x2-fp32"), b"").unwrap();
+        assert_eq!(zoo.grown_from("m5").unwrap(), run.join("last.safetensors"));
+    }
+}
