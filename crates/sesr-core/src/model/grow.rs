@@ -47,58 +47,55 @@ impl Sesr {
         if copy_output {
             layers.push(("output_block".into(), &self.output_block));
         }
-        let mut set = vec![];
+        let same_p = from.feature_size == to.feature_size;
+        let is_trained_layer = |name: &str| {
+            layers.iter().any(|(layer, _)| {
+                name.strip_prefix(layer.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+        };
+        let is_trained_slope = |name: &str| {
+            name.strip_prefix("prelu.")
+                .and_then(|i| i.parse::<usize>().ok())
+                .is_some_and(|i| i < from.m)
+        };
+        // The same expansion: the trained tensors as they are; another: refactored below.
+        let copied = |name: &str| is_trained_slope(name) || (same_p && is_trained_layer(name));
+        let vars = self.var_store.variables();
+        checkpoint::copy_into(path, &tensors, &vars, copied)?;
+        let mut set: Vec<String> = vars.into_keys().filter(|n| copied(n)).collect();
         tch::no_grad(|| -> Result<()> {
-            for (name, block) in &layers {
-                let source = |part: &str| -> Result<&Tensor> {
-                    let key = format!("{name}.{part}");
-                    tensors
-                        .get(&key)
-                        .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))
-                };
-                let parts = [
-                    source("conv.weight")?,
-                    source("conv.bias")?,
-                    source("project.weight")?,
-                    source("project.bias")?,
-                ];
-                if from.feature_size == to.feature_size {
-                    let slots = [
-                        &block.conv_weight,
-                        &block.conv_bias,
-                        &block.project_weight,
-                        &block.project_bias,
+            if !same_p {
+                for (name, block) in &layers {
+                    let source = |part: &str| -> Result<&Tensor> {
+                        let key = format!("{name}.{part}");
+                        tensors
+                            .get(&key)
+                            .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))
+                    };
+                    let parts = [
+                        source("conv.weight")?,
+                        source("conv.bias")?,
+                        source("project.weight")?,
+                        source("project.bias")?,
                     ];
-                    for (slot, part) in slots.into_iter().zip(parts) {
-                        slot.shallow_clone().copy_(part);
-                    }
-                } else {
                     refactor_into(block, parts)?;
+                    set.extend(
+                        ["conv.weight", "conv.bias", "project.weight", "project.bias"]
+                            .map(|part| format!("{name}.{part}")),
+                    );
                 }
-                set.extend(
-                    ["conv.weight", "conv.bias", "project.weight", "project.bias"]
-                        .map(|part| format!("{name}.{part}")),
-                );
             }
-            for i in 0..to.m {
-                let slope = if i < from.m {
-                    let key = format!("prelu.{i}");
-                    tensors
-                        .get(&key)
-                        .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))?
-                        .shallow_clone()
-                } else {
-                    let block = &self.blocks[i];
-                    let _ = block.project_weight.shallow_clone().zero_();
-                    let _ = block.project_bias.shallow_clone().zero_();
-                    set.extend([
-                        format!("blocks.{i}.project.weight"),
-                        format!("blocks.{i}.project.bias"),
-                    ]);
-                    Tensor::ones_like(&self.prelu[i])
-                };
-                self.prelu[i].shallow_clone().copy_(&slope);
-                set.push(format!("prelu.{i}"));
+            for i in from.m..to.m {
+                let block = &self.blocks[i];
+                let _ = block.project_weight.shallow_clone().zero_();
+                let _ = block.project_bias.shallow_clone().zero_();
+                let _ = self.prelu[i].shallow_clone().fill_(1.0);
+                set.extend([
+                    format!("blocks.{i}.project.weight"),
+                    format!("blocks.{i}.project.bias"),
+                    format!("prelu.{i}"),
+                ]);
             }
             Ok(())
         })?;

@@ -21,7 +21,7 @@ pub struct Sesr {
     pub(super) config: SesrConfig,
     mode: TrainingMode,
     pub(super) quant: QuantConfig,
-    var_store: nn::VarStore,
+    pub(super) var_store: nn::VarStore,
     pub(super) input_block: LinearBlock,
     pub(super) blocks: Vec<LinearBlock>,
     pub(super) prelu: Vec<Tensor>,
