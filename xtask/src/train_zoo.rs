@@ -561,10 +561,10 @@ impl Zoo {
     fn adopt_shipped(&self) -> Result<()> {
         std::fs::create_dir_all(self.models())?;
         for recipe in &RECIPES {
-            let stem = |scale: usize| format!("{}_x{scale}", recipe.preset);
-            if self.recipes.iter().any(|r| r.preset == recipe.preset)
-                || self.models().join(format!("{}.safetensors", stem(2))).exists()
-            {
+            let preset = recipe.preset;
+            let stem = |scale: usize| format!("{preset}_x{scale}");
+            let has_files = self.models().join(stem(2) + ".safetensors").exists();
+            if has_files || self.recipes.iter().any(|r| r.preset == preset) {
                 continue;
             }
             for entry in std::fs::read_dir(shipped_dir())? {
@@ -578,7 +578,7 @@ impl Zoo {
                     std::fs::copy(&path, self.models().join(&*name))?;
                 }
             }
-            println!("xtask: {} not in --presets: its shipped files are kept", recipe.preset);
+            println!("xtask: {preset} not in --presets: its shipped files are kept");
         }
         Ok(())
     }
