@@ -73,9 +73,8 @@ pub fn render(card: &Value) -> Result<String> {
          cargo xtask train-all --data /path/to/DIV2K --full --preset m5   # x2, x4, QAT, export\n\
          ```\n\n\
          **Schedule** (`cargo xtask train-zoo`, which reproduces every file here and resumes \
-         where it stopped): per preset, x2 float32 from scratch (M3, XL) or grown from \
-         the x2 model of the next smaller preset before its anneal (M5 from M3, M7 from M5, \
-         M11 from M7: \
+         where it stopped): per preset, x2 float32 from scratch (M3, M5, XL) or grown from \
+         the x2 model of the next smaller preset before its anneal (M7 from M5, M11 from M7: \
          the trained layers kept, the new 3x3 blocks starting as identities, so training \
          starts from the smaller model's function), x4 float32 from x2, each \
          ended by an anneal (a tenth of its epochs more at a tenth of the rate), then QAT (8-bit \

@@ -2,9 +2,9 @@
 //! model card.
 //!
 //! Per preset, each a `sesr-cli` run: x2 FP32 (from scratch, or grown from the next smaller
-//! preset's x2 model: M5 from M3, M7 from M5, M11 from M7), x4 FP32 from x2, a short low-rate
-//! anneal of each, QAT of both from their annealed models, then the shipped files (collapsed
-//! float32, collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
+//! preset's x2 model: M7 from M5, M11 from M7), x4 FP32 from x2, a short low-rate anneal of
+//! each, QAT of both from their annealed models, then the shipped files (collapsed float32,
+//! collapsed QAT, int8 `.tflite` at 1080x1920) into `<out>/models`.
 //! A finished stage leaves `stages/<preset>-<stage>.done`; an interrupted training stage
 //! resumes inside its run (`--resume`), so running the command again continues where it
 //! stopped. The data are every CC0 photo of `assets/images` (training and validation folders
@@ -55,16 +55,14 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
     is collapsed, instead of on its learned range, raised that int8 score to 33.417 dB (a QAT \
     run with the grid fixed throughout gave 33.415); M11 from scratch trailed M5 at every \
     epoch up to 300 (33.897 dB there), while M11 grown from the 300-epoch M5 scored 33.932 dB \
-    50 epochs later and 33.942 after 100, and M5 grown from a \
-    300-epoch M3 (33.78 dB) scored 33.916 dB after 300 epochs (33.913 over the last ten) \
-    against 33.904 (33.906) from scratch, at no cost to the zoo since M3 trains anyway, hence \
-    every preset but M3 and XL grows from the next smaller one; the zoo then trains on all 11 \
-    photos for longer";
+    50 epochs later and 33.942 after 100, hence M7 and M11 grow from the next smaller preset \
+    (M5 grown from a 300-epoch M3 only matched M5 from scratch, 33.90 dB after 200 epochs, so \
+    M5 trains from scratch); the zoo then trains on all 11 photos for longer";
 
 /// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo, 44
-/// steps of 32). M5, M7 and M11 start from the smaller preset's trained x2 model and XL gets
-/// few epochs, so that the whole zoo trains in under two hours on a 2-core CPU; the learning
-/// rate stays constant, as in the paper, until the anneal ([`SCHEDULE_CHOICE`]).
+/// steps of 32). M7 and M11 start from the smaller preset's trained x2 model and XL gets few
+/// epochs, so that the whole zoo trains in under two hours on a 2-core CPU; the learning rate
+/// stays constant, as in the paper, until the anneal ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
     /// The preset whose x2 float32 model (before its anneal) this one's x2 training starts
@@ -85,7 +83,7 @@ const RECIPES: [Recipe; 5] = [
     },
     Recipe {
         preset: "m5",
-        grown_from: Some("m3"),
+        grown_from: None,
         x2_epochs: 500,
         x4_epochs: 100,
         qat_epochs: 20,
