@@ -23,7 +23,8 @@ const USAGE: &str = "\
 usage: cargo xtask train-zoo [--presets m3,m5,...] [--out DIR] [--benchmarks DIR] [--install]
 
   --presets LIST    presets to train, comma-separated (default: m3,m5,m7,m11,xl); the card
-                    and --install keep the shipped files of the others
+                    and --install keep the shipped files of the others; presets grown from
+                    a listed one (m7 from m5, m11 from m7) must be listed too
   --out DIR         working folder (default: runs/train-zoo); the models land in DIR/models
   --benchmarks DIR  a folder holding Set5/ and Set14/ (HR images) for the card's benchmark
                     columns; never shipped, read only to score
@@ -226,6 +227,30 @@ fn parse(args: &[String]) -> Result<Zoo> {
                     .find(|n| RECIPES.iter().all(|r| r.preset != *n))
                 {
                     bail!("--presets {list}: no preset `{name}` (m3, m5, m7, m11, xl)");
+                }
+                // A preset grown from a retrained one must be retrained too: the shipped
+                // files kept for it would no longer follow from its source.
+                let mut retrained: Vec<&str> = vec![];
+                let mut missing: Vec<&str> = vec![];
+                for recipe in &RECIPES {
+                    let listed = names.iter().any(|n| n == recipe.preset);
+                    let source_retrained = recipe
+                        .grown_from
+                        .is_some_and(|source| retrained.contains(&source));
+                    if listed || source_retrained {
+                        retrained.push(recipe.preset);
+                    }
+                    if source_retrained && !listed {
+                        missing.push(recipe.preset);
+                    }
+                }
+                if !missing.is_empty() {
+                    bail!(
+                        "--presets {list}: {} grow from a preset in the list, so their shipped \
+                         files would no longer follow from it; add {} to --presets",
+                        missing.join(", "),
+                        missing.join(",")
+                    );
                 }
                 // In the zoo's order, whatever the list's: a grown preset needs its source first.
                 zoo.recipes = RECIPES
@@ -722,5 +747,23 @@ mod tests {
         assert_eq!(zoo.training_minutes("m5").unwrap(), m5["training_minutes"]);
         // m7 was to be trained here, so its minutes must come from this folder's runs.
         assert!(zoo.training_minutes("m7").is_err());
+    }
+
+    #[test]
+    fn presets_grown_from_a_listed_preset_must_be_listed() {
+        for (list, missing) in [("m5", "m7, m11"), ("m3,m7", "m11"), ("m5,m11", "m7")] {
+            let args = ["--presets", list].map(String::from);
+            let message = parse(&args).err().unwrap().to_string();
+            assert!(
+                message.contains(&format!("{missing} grow from")),
+                "{list}: {message}"
+            );
+        }
+        for list in ["m3", "m5,m7,m11", "m11", "xl,m7,m11"] {
+            assert!(
+                parse(&["--presets", list].map(String::from)).is_ok(),
+                "{list}"
+            );
+        }
     }
 }
