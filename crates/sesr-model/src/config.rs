@@ -172,39 +172,6 @@ impl TrainingMode {
     }
 }
 
-/// What a training step minimises, as a mean over every output pixel of the batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Loss {
-    /// Mean absolute error, the reference's loss.
-    #[default]
-    L1,
-    /// Mean squared error: the quantity PSNR measures, for a last low-rate stage.
-    Mse,
-}
-
-impl std::str::FromStr for Loss {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "l1" => Ok(Loss::L1),
-            "mse" => Ok(Loss::Mse),
-            _ => Err(ModelError::InvalidConfig(format!(
-                "unknown loss `{s}`; choose `l1` or `mse`"
-            ))),
-        }
-    }
-}
-
-impl Loss {
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::L1 => "l1",
-            Loss::Mse => "mse",
-        }
-    }
-}
-
 /// Which parts of the network are fake-quantized during training.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuantConfig {

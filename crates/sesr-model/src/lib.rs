@@ -3,7 +3,7 @@
 //! the reports.
 //!
 //! - [`SesrConfig`] and [`Preset`]: the architecture (`m`, `f`, `p`, scale) and the paper's
-//!   models (M3, M5, M7, M11, XL); [`TrainingMode`], [`QuantConfig`] and [`Loss`], how a model trains.
+//!   models (M3, M5, M7, M11, XL); [`TrainingMode`] and [`QuantConfig`], how a model trains.
 //! - [`names`]: the tensor names and shapes of training and collapsed checkpoints, and the
 //!   activation quantization points ([`QuantPoint`]).
 //! - [`checkpoint`]: the JSON sidecar beside every `.safetensors` checkpoint and its version.
@@ -21,7 +21,7 @@ pub mod names;
 pub mod winograd;
 
 pub use checkpoint::{CheckpointKind, CheckpointMeta, FORMAT_VERSION};
-pub use config::{Loss, Preset, QuantConfig, SesrConfig, TrainingMode};
+pub use config::{Preset, QuantConfig, SesrConfig, TrainingMode};
 pub use error::{ModelError, Result};
 pub use metrics::{EpochMetrics, EpochTimings};
 pub use names::{QuantPoint, TensorSpec};
