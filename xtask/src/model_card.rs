@@ -228,24 +228,23 @@ pub fn render(card: &Value) -> Result<String> {
     writeln!(
         md,
         "## Which one to use\n\n\
-         On these 11 photos the presets rank roughly as in the paper, and M7 and M11 owe their \
-         place to growing: they start from the trained M5 and M7 (see the schedule). From \
-         scratch, M11 trailed M5 with equal training on the CC0 split (8 photos for training, \
-         3 held out, 300 x2 epochs each at 5e-4) at every epoch, by 0.31 dB at epoch 50, 0.11 \
-         at 100, 0.025 at 200 and 0.007 at 300 (33.897 against 33.904 dB); grown from that M5 \
-         it led it 50 epochs later (33.932 dB). In float32, M3 < M5 < M7 < M11 at x4 on Set5; \
-         at x4 on Set14 M5 and M7 tie below M11; at x2 M7 and M11 lead M5 on Set14 (where M3 \
-         too scores above M5), and on Set5 M5, M7 and M11 lie within 0.03 dB. Differences \
-         of a few hundredths of a dB are about what a change of schedule moves a model by (the \
-         anneal alone raised M11's x2 Set14 by 0.05 dB in an earlier schedule), and what the \
-         seed alone does: M5's x2 float32 model trained on this schedule with seeds 1, 2 and 3 \
-         instead of 0 scored 32.460, 32.467 and 32.481 dB on Set14 (the shipped seed 0: \
-         32.430) and 36.856, 36.913 and 36.889 on Set5 (36.861). XL trails for \
-         want of training rather than of capacity: its step costs about 8 times an M5 step, it \
-         cannot grow from M11 (it has twice the features), so it gets only 60 + 6 x2 epochs \
-         (2,904 steps) to keep the zoo's training under two hours, and its x2 QAT model, \
-         trained 440 steps more, scores above its own float32 model. For quality from the \
-         zoo, take M7 or M11; M5, the default, is close behind at about half of M11's MACs. \
+         On these 11 photos M3 < M5 < M7 < M11 in float32 on both sets at both scales, as in \
+         the paper, except at x2 on Set14, where M11 trails M7 by 0.016 dB. M7 and M11 owe \
+         their place to growing: they start from the trained M5 and M7 (see the schedule). \
+         From scratch, M11 trailed M5 with equal training on the CC0 split (8 photos for \
+         training, 3 held out, 300 x2 epochs each at 5e-4, batch 32) at every epoch, by 0.31 \
+         dB at epoch 50, 0.11 at 100, 0.025 at 200 and 0.007 at 300 (33.897 against 33.904 \
+         dB); grown from that M5 it led it 50 epochs later (33.932 dB). Differences of a few \
+         hundredths of a dB are about what the seed alone moves a model by: on the previous \
+         schedule (batch 32, 500 + 50 x2 epochs) M5's x2 float32 model scored 32.430, \
+         32.460, 32.467 and 32.481 dB on Set14 with seeds 0, 1, 2 and 3, and 36.861, 36.856, \
+         36.913 and 36.889 on Set5. XL trails for want of training rather than of capacity: \
+         at batch 8 its step costs about 7 times an M5 step, it cannot grow from M11 (it has \
+         twice the features), so it gets only 48 + 4 x2 epochs (9,152 steps) to keep the \
+         zoo's training under two hours; the move from batch 32 to batch 8 raised its x2 \
+         float32 model by 0.34 dB on Set5 and 0.28 dB on Set14, more than any other model \
+         gained. For quality from the zoo, take M7 or M11; M5, the default, is close behind \
+         at about half of M11's MACs. \
          Train XL longer, or on DIV2K, before relying on it."
     )?;
     Ok(md)
