@@ -1,27 +1,33 @@
 //! Compiles every trained model found in `models/` into the library: for each preset and scale
-//! whose five files are all there (`<preset>_x<scale>.safetensors` + `.json`, the same with
-//! `_qat`, and `<preset>_x<scale>_int8.tflite`), one `Pretrained` entry of `include_bytes!`.
-//! A preset with only some of its files is a build error, so a half-copied zoo cannot ship.
+//! whose files are all there (the float32 and QAT checkpoints with their `.json` sidecars and
+//! the int8 `.tflite`, named by `sesr_model::ShippedName::file_name`), one `Pretrained` entry
+//! of `include_bytes!`. A preset with only some of its files is a build error, so a
+//! half-copied zoo cannot ship.
 
+use sesr_model::reference::SHIPPED_SCALES;
+use sesr_model::{Preset, ShippedForm, ShippedName};
 use std::fmt::Write;
 use std::path::Path;
-
-const PRESETS: [&str; 5] = ["m3", "m5", "m7", "m11", "xl"];
-const SCALES: [usize; 2] = [2, 4];
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     println!("cargo:rerun-if-changed=models");
     let mut table = String::from("&[\n");
-    for preset in PRESETS {
-        for scale in SCALES {
-            let stem = format!("{preset}_x{scale}");
+    for preset in Preset::ALL {
+        for scale in SHIPPED_SCALES {
+            let file = |form| ShippedName::new(preset, scale, form).file_name();
+            let sidecar = |form| {
+                Path::new(&file(form))
+                    .with_extension("json")
+                    .display()
+                    .to_string()
+            };
             let files = [
-                format!("{stem}.safetensors"),
-                format!("{stem}.json"),
-                format!("{stem}_qat.safetensors"),
-                format!("{stem}_qat.json"),
-                format!("{stem}_int8.tflite"),
+                file(ShippedForm::Float32),
+                sidecar(ShippedForm::Float32),
+                file(ShippedForm::Qat),
+                sidecar(ShippedForm::Qat),
+                file(ShippedForm::Int8),
             ];
             let present: Vec<bool> = files.iter().map(|f| dir.join(f).is_file()).collect();
             if present.iter().all(|&p| !p) {
@@ -29,15 +35,16 @@ fn main() {
             }
             if let Some(missing) = files.iter().zip(&present).find(|(_, &p)| !p) {
                 panic!(
-                    "models/{}: missing, while other files of {stem} are there; a shipped \
+                    "models/{}: missing, while other files of {} x{scale} are there; a shipped \
                      model needs all of {files:?} (run `cargo xtask train-zoo`)",
-                    missing.0
+                    missing.0,
+                    preset.name()
                 );
             }
             let path = |f: &str| format!("{:?}", dir.join(f));
             writeln!(
                 table,
-                "    Pretrained {{ preset: {preset:?}, scale: {scale}, \
+                "    Pretrained {{ preset: Preset::{preset:?}, scale: {scale}, \
                  float32: Checkpoint {{ safetensors: include_bytes!({}), sidecar: include_str!({}) }}, \
                  qat: Checkpoint {{ safetensors: include_bytes!({}), sidecar: include_str!({}) }}, \
                  int8_tflite: include_bytes!({}) }},",

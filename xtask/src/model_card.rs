@@ -225,29 +225,196 @@ pub fn render(card: &Value) -> Result<String> {
         }
         writeln!(md)?;
     }
+    let benchmarks: Vec<&str> = sets.into_iter().filter(|s| *s != "cc0-valid").collect();
+    which_one_to_use(&mut md, models, &benchmarks)?;
+    Ok(md)
+}
+
+/// sesr-cli's preset when none is named.
+const DEFAULT_PRESET: &str = "m5";
+
+/// A model's PSNR on a set, in one form (`float32`, `qat`, `int8_tflite`).
+fn psnr(model: &Value, form: &str, set: &str) -> Option<f64> {
+    model[form][set]["psnr"].as_f64()
+}
+
+/// One benchmark set at one scale: the presets by PSNR in a form, best first.
+fn ranking<'a>(models: &'a [Value], scale: u64, set: &str, form: &str) -> Vec<(&'a str, f64)> {
+    let mut ranked: Vec<(&str, f64)> = models
+        .iter()
+        .filter(|m| m["scale"].as_u64() == Some(scale))
+        .filter_map(|m| Some((m["preset"].as_str()?, psnr(m, form, set)?)))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
+}
+
+/// `M11 (3 of 4 rows), M7 (1 of 4 rows)`: how often each preset comes first, most often first.
+fn winners(firsts: &[&str]) -> String {
+    let mut counts: Vec<(&str, usize)> = vec![];
+    for preset in firsts {
+        match counts.iter_mut().find(|(p, _)| p == preset) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((preset, 1)),
+        }
+    }
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts
+        .iter()
+        .map(|(preset, n)| format!("{} ({n} of {} rows)", preset.to_uppercase(), firsts.len()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The advice, with every ranking and figure in it computed from the card's scores, sizes and
+/// times, so that it follows the models when they are retrained.
+fn which_one_to_use(md: &mut String, models: &[Value], benchmarks: &[&str]) -> Result<()> {
+    writeln!(md, "## Which one to use\n")?;
+    if benchmarks.is_empty() {
+        writeln!(
+            md,
+            "This card has no benchmark scores (`cargo xtask train-zoo --benchmarks`), and the \
+             `cc0-valid` photos are among the training photos, so nothing here ranks the models."
+        )?;
+        return Ok(());
+    }
     writeln!(
         md,
-        "## Which one to use\n\n\
-         On these 11 photos M3 < M5 < M7 < M11 in float32 on both sets at both scales, as in \
-         the paper, except at x2 on Set14, where M11 trails M7 by 0.016 dB. M7 and M11 owe \
-         their place to growing: they start from the trained M5 and M7 (see the schedule). \
-         From scratch, M11 trailed M5 with equal training on the CC0 split (8 photos for \
-         training, 3 held out, 300 x2 epochs each at 5e-4, batch 32) at every epoch, by 0.31 \
-         dB at epoch 50, 0.11 at 100, 0.025 at 200 and 0.007 at 300 (33.897 against 33.904 \
-         dB); grown from that M5 it led it 50 epochs later (33.932 dB). Differences of a few \
-         hundredths of a dB are about what the seed alone moves a model by: on the previous \
-         schedule (batch 32, 500 + 50 x2 epochs) M5's x2 float32 model scored 32.430, \
-         32.460, 32.467 and 32.481 dB on Set14 with seeds 0, 1, 2 and 3, and 36.861, 36.856, \
-         36.913 and 36.889 on Set5. XL trails for want of training rather than of capacity: \
-         at batch 8 its step costs about 7 times an M5 step, it cannot grow from M11 (it has \
-         twice the features), so it gets only 48 + 4 x2 epochs (9,152 steps) to keep the \
-         zoo's training under two hours; the move from batch 32 to batch 8 raised its x2 \
-         float32 model by 0.34 dB on Set5 and 0.28 dB on Set14, more than any other model \
-         gained. For quality from the zoo, take M7 or M11; M5, the default, is close behind \
-         at about half of M11's MACs. \
-         Train XL longer, or on DIV2K, before relying on it."
+        "Each benchmark row ranks the presets by PSNR, best first, with each one's distance to \
+         the best in dB.\n\n\
+         | scale | set | float32 | int8 .tflite |\n\
+         |---|---|---|---|"
     )?;
-    Ok(md)
+    let ranked = |ranking: &[(&str, f64)]| {
+        let best = ranking.first().map_or(0.0, |(_, psnr)| *psnr);
+        ranking
+            .iter()
+            .enumerate()
+            .map(|(i, (preset, psnr))| match i {
+                0 => preset.to_uppercase(),
+                _ => format!("{} ({:.3})", preset.to_uppercase(), psnr - best),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (mut float32_firsts, mut int8_firsts) = (vec![], vec![]);
+    // The default preset against each row's best float32 model: dB behind, share of its MACs.
+    let mut default_gaps: Vec<(f64, f64)> = vec![];
+    for scale in [2u64, 4] {
+        for &set in benchmarks {
+            let float32 = ranking(models, scale, set, "float32");
+            let int8 = ranking(models, scale, set, "int8_tflite");
+            let (Some(&(best, best_psnr)), Some(&(int8_best, _))) = (float32.first(), int8.first())
+            else {
+                continue;
+            };
+            writeln!(
+                md,
+                "| x{scale} | {set} | {} | {} |",
+                ranked(&float32),
+                ranked(&int8)
+            )?;
+            float32_firsts.push(best);
+            int8_firsts.push(int8_best);
+            let macs = |preset: &str| {
+                models
+                    .iter()
+                    .find(|m| m["preset"] == preset && m["scale"].as_u64() == Some(scale))
+                    .and_then(|m| m["macs_1080p"].as_f64())
+            };
+            if let (Some(&(_, default_psnr)), Some(default_macs), Some(best_macs)) = (
+                float32.iter().find(|(p, _)| *p == DEFAULT_PRESET),
+                macs(DEFAULT_PRESET),
+                macs(best),
+            ) {
+                default_gaps.push((best_psnr - default_psnr, default_macs / best_macs));
+            }
+        }
+    }
+    write!(
+        md,
+        "\nFor quality from the zoo, take the best float32 model of a row: {}; as int8 \
+         `.tflite`, {}.",
+        winners(&float32_firsts),
+        winners(&int8_firsts)
+    )?;
+    if !default_gaps.is_empty() {
+        let behind = default_gaps.iter().map(|g| g.0).fold(0.0, f64::max);
+        let shares: Vec<f64> = default_gaps.iter().map(|g| 100.0 * g.1).collect();
+        let least = shares.iter().copied().fold(f64::INFINITY, f64::min);
+        let most = shares.iter().copied().fold(0.0, f64::max);
+        let shares = if most - least < 0.5 {
+            format!("{least:.0}%")
+        } else {
+            format!("{least:.0}% to {most:.0}%")
+        };
+        write!(
+            md,
+            " {}, the default, trails the best float32 model of each row by at most {behind:.3} \
+             dB, with {shares} of its MACs.",
+            DEFAULT_PRESET.to_uppercase()
+        )?;
+    }
+    let grown: Vec<String> = models
+        .iter()
+        .filter(|m| m["scale"].as_u64() == Some(2))
+        .filter_map(|m| {
+            Some(format!(
+                "{} from {}",
+                m["preset"].as_str()?.to_uppercase(),
+                m["grown_from"].as_str()?.to_uppercase()
+            ))
+        })
+        .collect();
+    if !grown.is_empty() {
+        write!(
+            md,
+            " The deeper models grew from smaller ones ({}; see the schedule for why).",
+            grown.join(", ")
+        )?;
+    }
+    if let Some(note) = largest_model_note(models, &float32_firsts) {
+        write!(md, " {note}")?;
+    }
+    writeln!(md)?;
+    Ok(())
+}
+
+/// Why the largest model trails, when no row puts it first and it trained for fewer epochs
+/// than the default because its epochs cost more.
+fn largest_model_note(models: &[Value], float32_firsts: &[&str]) -> Option<String> {
+    let x2: Vec<&Value> = models
+        .iter()
+        .filter(|m| m["scale"].as_u64() == Some(2))
+        .collect();
+    let macs = |m: &Value| m["macs_1080p"].as_f64();
+    let largest = *x2
+        .iter()
+        .max_by(|a, b| macs(a).unwrap_or(0.0).total_cmp(&macs(b).unwrap_or(0.0)))?;
+    let default = *x2.iter().find(|m| m["preset"] == DEFAULT_PRESET)?;
+    let preset = largest["preset"].as_str()?;
+    let epochs = |m: &Value| m["epochs"]["x2_fp32"].as_f64();
+    let minutes_per_epoch =
+        |m: &Value| Some(m["training_minutes"]["x2-fp32"].as_f64()? / epochs(m)?);
+    if preset == DEFAULT_PRESET
+        || float32_firsts.contains(&preset)
+        || epochs(largest)? >= epochs(default)?
+    {
+        return None;
+    }
+    let slower = minutes_per_epoch(largest)? / minutes_per_epoch(default)?;
+    let (big, default_name) = (preset.to_uppercase(), DEFAULT_PRESET.to_uppercase());
+    Some(format!(
+        "{big}, the largest model ({:.1} times {default_name}'s MACs), is first in no row: each \
+         of its x2 float32 epochs took {slower:.1} times one of {default_name}'s, so it trained \
+         for {} + {} x2 epochs against {default_name}'s {} + {}. Train {big} longer, or on \
+         DIV2K, before relying on it.",
+        macs(largest)? / macs(default)?,
+        largest["epochs"]["x2_fp32"],
+        largest["epochs"]["x2_anneal"],
+        default["epochs"]["x2_fp32"],
+        default["epochs"]["x2_anneal"],
+    ))
 }
 
 #[cfg(test)]
@@ -255,17 +422,24 @@ mod tests {
     use crate::setup::repo_root;
 
     /// docs/models.md is what the shipped card.json renders to: the card cannot drift from the
-    /// figures measured on the shipped files.
+    /// figures measured on the shipped files. `UPDATE_EXPECT=1` rewrites it instead, for a
+    /// change of the renderer (new figures come from `cargo xtask train-zoo --install`).
     #[test]
     fn docs_models_md_is_the_rendered_card() {
         let root = repo_root();
         let card = std::fs::read_to_string(root.join("crates/sesr-zoo/models/card.json")).unwrap();
         let card: serde_json::Value = serde_json::from_str(&card).unwrap();
-        let docs = std::fs::read_to_string(root.join("docs/models.md")).unwrap();
+        let rendered = super::render(&card).unwrap();
+        let path = root.join("docs/models.md");
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        let docs = std::fs::read_to_string(&path).unwrap();
         assert!(
-            docs == super::render(&card).unwrap(),
+            docs == rendered,
             "docs/models.md differs from crates/sesr-zoo/models/card.json; run `cargo xtask \
-             train-zoo --install` (or copy its models.md) instead of editing it"
+             train-zoo --install` (or copy its models.md) instead of editing it, or, after \
+             changing the renderer, `UPDATE_EXPECT=1 cargo test -p xtask docs_models_md`"
         );
     }
 }

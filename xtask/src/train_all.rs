@@ -13,88 +13,72 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "\
-usage: cargo xtask train-all [--data DIR] [--valid DIR] [--out DIR] [--full] [--preset NAME]
-                             [--epochs N] [--device cpu|cuda] [--nproc-per-node N]
-
-  --data DIR    training images: a DIV2K folder or a folder of HR images
-                (default: the CC0 photos in assets/images/train)
-  --valid DIR   held-out HR images (default: DIV2K's validation split, or assets/images/valid)
-  --out DIR     pipeline folder (default: runs/train-all)
-  --full        the paper's schedule (300 epochs per stage, reference learning rate)
-                instead of the short default that finishes in minutes on a CPU
-  --preset      m3, m5 (default), m7, m11 or xl
-  --epochs N    epochs of every training stage
-  --device      cpu (default) or cuda
-  --nproc-per-node N
-                data-parallel training stages: N ranks on this machine under mpirun,
-                each with a share of every batch (and GPU cuda:RANK with --device cuda)
-";
-
-struct Options {
+/// The flags of `cargo xtask train-all`.
+#[derive(clap::Parser)]
+pub struct Options {
+    /// Training images: a DIV2K folder or a folder of HR images (default: the CC0 photos in
+    /// assets/images/train)
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value_os_t = setup::repo_root().join("assets/images/train"),
+        hide_default_value = true
+    )]
     data: PathBuf,
-    valid: PathBuf,
+    /// Held-out HR images (default: DIV2K's validation split DIR/DIV2K_valid_HR when --data
+    /// DIR holds one, else assets/images/valid)
+    #[arg(long, value_name = "DIR")]
+    valid: Option<PathBuf>,
+    /// Pipeline folder (default: runs/train-all in the repository)
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value_os_t = setup::repo_root().join("runs/train-all"),
+        hide_default_value = true
+    )]
     out: PathBuf,
+    /// The paper's schedule (300 epochs per stage, reference learning rate) instead of the
+    /// short default that finishes in minutes on a CPU
+    #[arg(long)]
     full: bool,
+    /// m3, m5, m7, m11 or xl
+    #[arg(long, value_name = "NAME", default_value = "m5")]
     preset: String,
+    /// Epochs of every training stage
+    #[arg(long, value_name = "N", value_parser = positive_integer)]
     epochs: Option<usize>,
+    /// cpu or cuda
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
     device: String,
+    /// Data-parallel training stages: N ranks on this machine under mpirun, each with a share
+    /// of every batch (and GPU cuda:RANK with --device cuda)
+    #[arg(long, value_name = "N", value_parser = positive_integer)]
     nproc_per_node: Option<usize>,
 }
 
+/// `--epochs` and `--nproc-per-node`: 0 would train nothing, or on no rank.
+fn positive_integer(value: &str) -> Result<usize, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "expected a positive integer".into())
+}
+
 impl Options {
-    fn parse(args: &[String]) -> Result<Options> {
-        let root = setup::repo_root();
-        let (mut data, mut valid, mut out) = (None, None, root.join("runs/train-all"));
-        let (mut full, mut preset, mut epochs, mut device) =
-            (false, "m5".to_string(), None, "cpu".to_string());
-        let mut nproc_per_node = None;
-        let mut it = args.iter();
-        while let Some(flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .cloned()
-                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-            };
-            match flag.as_str() {
-                "--data" => data = Some(PathBuf::from(value()?)),
-                "--valid" => valid = Some(PathBuf::from(value()?)),
-                "--out" => out = PathBuf::from(value()?),
-                "--full" => full = true,
-                "--preset" => preset = value()?,
-                "--epochs" => {
-                    let v = value()?;
-                    epochs =
-                        Some(v.parse().ok().filter(|n| *n > 0).with_context(|| {
-                            format!("--epochs {v}: expected a positive integer")
-                        })?);
-                }
-                "--device" => device = value()?,
-                "--nproc-per-node" => {
-                    let v = value()?;
-                    nproc_per_node =
-                        Some(v.parse().ok().filter(|n: &usize| *n > 0).with_context(|| {
-                            format!("--nproc-per-node {v}: expected a positive integer")
-                        })?);
-                }
-                "-h" | "--help" => {
-                    print!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown flag `{other}`\n\n{USAGE}"),
-            }
-        }
-        let data = data.unwrap_or_else(|| root.join("assets/images/train"));
-        let div2k_valid = data.join("DIV2K_valid_HR");
-        let valid = valid.unwrap_or_else(|| {
+    /// The validation folder (`--valid`, or its default), after checking that both image
+    /// folders hold something.
+    fn checked_valid(&self) -> Result<PathBuf> {
+        let div2k_valid = self.data.join("DIV2K_valid_HR");
+        let valid = self.valid.clone().unwrap_or_else(|| {
             if div2k_valid.is_dir() {
                 div2k_valid
             } else {
-                root.join("assets/images/valid")
+                setup::repo_root().join("assets/images/valid")
             }
         });
         // Fail before any training: a missing or empty folder is the commonest mistake.
-        for (flag, dir) in [("--data", &data), ("--valid", &valid)] {
+        for (flag, dir) in [("--data", &self.data), ("--valid", &valid)] {
             let entries = std::fs::read_dir(dir)
                 .with_context(|| format!("{flag} {}: cannot read the folder", dir.display()))?;
             if entries.filter_map(|e| e.ok()).next().is_none() {
@@ -104,16 +88,7 @@ impl Options {
                 );
             }
         }
-        Ok(Options {
-            data,
-            valid,
-            out,
-            full,
-            preset,
-            epochs,
-            device,
-            nproc_per_node,
-        })
+        Ok(valid)
     }
 }
 
@@ -160,6 +135,8 @@ const TRAIN_STAGES: [TrainStage; 4] = [
 
 struct Pipeline {
     opts: Options,
+    /// `--valid` or its default.
+    valid: PathBuf,
     cli: PathBuf,
 }
 
@@ -184,7 +161,7 @@ impl Pipeline {
             .unwrap_or(if o.full { 300 } else { stage.short_epochs });
         let mut args: Vec<String> = ["train", "--data"].map(String::from).to_vec();
         args.push(o.data.display().to_string());
-        args.extend(["--valid".into(), o.valid.display().to_string()]);
+        args.extend(["--valid".into(), self.valid.display().to_string()]);
         args.extend(["--out".into(), o.out.join(stage.name).display().to_string()]);
         args.extend([
             "--preset".into(),
@@ -258,7 +235,7 @@ impl Pipeline {
             "--checkpoint".into(),
             model.display().to_string(),
             "--data".into(),
-            self.opts.valid.display().to_string(),
+            self.valid.display().to_string(),
             "--json".into(),
             json_path.display().to_string(),
         ];
@@ -307,7 +284,7 @@ impl Pipeline {
 
     /// The first validation image in name order: the one the crops show.
     fn crop_image(&self) -> Result<PathBuf> {
-        let mut images: Vec<PathBuf> = std::fs::read_dir(&self.opts.valid)?
+        let mut images: Vec<PathBuf> = std::fs::read_dir(&self.valid)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
@@ -319,7 +296,7 @@ impl Pipeline {
         images
             .into_iter()
             .next()
-            .with_context(|| format!("{}: no validation image to crop", self.opts.valid.display()))
+            .with_context(|| format!("{}: no validation image to crop", self.valid.display()))
     }
 
     /// The pictures: training curves of every stage, and crops (bicubic | float32 | int8 |
@@ -409,7 +386,7 @@ impl Pipeline {
              | scale | bicubic dB | FP32 dB | INT8 QAT dB | INT8 .tflite dB | params | MACs (1080p) | float32 .tflite | int8 .tflite | LiteRT float32 | LiteRT int8 |\n\
              |---|---|---|---|---|---|---|---|---|---|---|\n",
             self.opts.preset.to_uppercase(),
-            self.opts.valid.display()
+            self.valid.display()
         );
         for r in &rows {
             md += &format!(
@@ -524,8 +501,8 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let opts = Options::parse(args)?;
+pub fn run(opts: Options) -> Result<()> {
+    let valid = opts.checked_valid()?;
     setup::run()?;
     println!("xtask: building sesr-cli (release)");
     setup::run_checked(setup::cargo().current_dir(setup::repo_root()).args([
@@ -535,7 +512,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "sesr-cli",
     ]))?;
     let cli = setup::repo_root().join("target/release/sesr-cli");
-    let pipeline = Pipeline { opts, cli };
+    let pipeline = Pipeline { opts, valid, cli };
     let stages_dir = pipeline.opts.out.join("stages");
     for dir in ["stages", "export", "eval"] {
         std::fs::create_dir_all(pipeline.opts.out.join(dir))?;

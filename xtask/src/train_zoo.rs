@@ -19,18 +19,6 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "\
-usage: cargo xtask train-zoo [--presets m3,m5,...] [--out DIR] [--benchmarks DIR] [--install]
-
-  --presets LIST    presets to train, comma-separated (default: m3,m5,m7,m11,xl); the card
-                    and --install keep the shipped files of the others; presets grown from
-                    a listed one (m7 from m5, m11 from m7) must be listed too
-  --out DIR         working folder (default: runs/train-zoo); the models land in DIR/models
-  --benchmarks DIR  a folder holding Set5/ and Set14/ (HR images) for the card's benchmark
-                    columns; never shipped, read only to score
-  --install         copy DIR/models into crates/sesr-zoo/models and the card to docs/models.md
-";
-
 /// Training threads: the shipped files are reproduced byte for byte with the same count on
 /// the same kind of CPU (gradients are summed per thread).
 const THREADS: &str = "2";
@@ -188,96 +176,93 @@ const STAGES: [Stage; 6] = [
     },
 ];
 
-struct Zoo {
+/// The flags of `cargo xtask train-zoo`, and the sesr-cli it runs.
+#[derive(clap::Parser)]
+pub struct Zoo {
+    /// Working folder (default: runs/train-zoo in the repository); the models land in
+    /// DIR/models
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value_os_t = setup::repo_root().join("runs/train-zoo"),
+        hide_default_value = true
+    )]
     out: PathBuf,
-    recipes: Vec<&'static Recipe>,
+    /// Presets to train, comma-separated; the card and --install keep the shipped files of the
+    /// others; presets grown from a listed one (m7 from m5, m11 from m7) must be listed too
+    // The full path keeps clap from reading the Vec as a repeated flag: one value is the list.
+    #[arg(
+        long = "presets",
+        value_name = "LIST",
+        default_value = "m3,m5,m7,m11,xl",
+        value_parser = parse_presets
+    )]
+    recipes: std::vec::Vec<&'static Recipe>,
+    /// A folder holding Set5/ and Set14/ (HR images) for the card's benchmark columns; never
+    /// shipped, read only to score
+    #[arg(long, value_name = "DIR", value_parser = parse_benchmarks)]
     benchmarks: Option<PathBuf>,
+    /// Copy DIR/models into crates/sesr-zoo/models and the card to docs/models.md
+    #[arg(long)]
     install: bool,
+    #[arg(skip = setup::repo_root().join("target/release/sesr-cli"))]
     cli: PathBuf,
 }
 
-fn parse(args: &[String]) -> Result<Zoo> {
-    let root = setup::repo_root();
-    let mut zoo = Zoo {
-        out: root.join("runs/train-zoo"),
-        recipes: RECIPES.iter().collect(),
-        benchmarks: None,
-        install: false,
-        cli: root.join("target/release/sesr-cli"),
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--out" => zoo.out = PathBuf::from(value()?),
-            "--benchmarks" => {
-                let dir = PathBuf::from(value()?);
-                for set in ["Set5", "Set14"] {
-                    if !dir.join(set).is_dir() {
-                        bail!(
-                            "--benchmarks {}: no {set}/ folder inside; give the folder that \
-                             holds Set5/ and Set14/",
-                            dir.display()
-                        );
-                    }
-                }
-                zoo.benchmarks = Some(dir);
-            }
-            "--presets" => {
-                let list = value()?;
-                let names: Vec<String> = list
-                    .split(',')
-                    .map(|name| name.trim().to_ascii_lowercase())
-                    .collect();
-                if let Some(name) = names
-                    .iter()
-                    .find(|n| RECIPES.iter().all(|r| r.preset != *n))
-                {
-                    bail!("--presets {list}: no preset `{name}` (m3, m5, m7, m11, xl)");
-                }
-                // A preset grown from a retrained one must be retrained too: the shipped
-                // files kept for it would no longer follow from its source.
-                let mut retrained: Vec<&str> = vec![];
-                let mut missing: Vec<&str> = vec![];
-                for recipe in &RECIPES {
-                    let listed = names.iter().any(|n| n == recipe.preset);
-                    let source_retrained = recipe
-                        .grown_from
-                        .is_some_and(|source| retrained.contains(&source));
-                    if listed || source_retrained {
-                        retrained.push(recipe.preset);
-                    }
-                    if source_retrained && !listed {
-                        missing.push(recipe.preset);
-                    }
-                }
-                if !missing.is_empty() {
-                    bail!(
-                        "--presets {list}: {} grow from a preset in the list, so their shipped \
-                         files would no longer follow from it; add {} to --presets",
-                        missing.join(", "),
-                        missing.join(",")
-                    );
-                }
-                // In the zoo's order, whatever the list's: a grown preset needs its source first.
-                zoo.recipes = RECIPES
-                    .iter()
-                    .filter(|r| names.iter().any(|n| n == r.preset))
-                    .collect();
-            }
-            "--install" => zoo.install = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown flag `{other}`\n\n{USAGE}"),
+/// `--presets`: the recipes of the listed presets, in the zoo's order whatever the list's (a
+/// grown preset needs its source first).
+fn parse_presets(list: &str) -> Result<Vec<&'static Recipe>, String> {
+    let names: Vec<String> = list
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    if let Some(name) = names
+        .iter()
+        .find(|n| RECIPES.iter().all(|r| r.preset != *n))
+    {
+        return Err(format!("no preset `{name}` (m3, m5, m7, m11, xl)"));
+    }
+    // A preset grown from a retrained one must be retrained too: the shipped files kept for
+    // it would no longer follow from its source.
+    let mut retrained: Vec<&str> = vec![];
+    let mut missing: Vec<&str> = vec![];
+    for recipe in &RECIPES {
+        let listed = names.iter().any(|n| n == recipe.preset);
+        let source_retrained = recipe
+            .grown_from
+            .is_some_and(|source| retrained.contains(&source));
+        if listed || source_retrained {
+            retrained.push(recipe.preset);
+        }
+        if source_retrained && !listed {
+            missing.push(recipe.preset);
         }
     }
-    Ok(zoo)
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} grow from a preset in the list, so their shipped files would no longer follow \
+             from it; add {} to --presets",
+            missing.join(", "),
+            missing.join(",")
+        ));
+    }
+    Ok(RECIPES
+        .iter()
+        .filter(|r| names.iter().any(|n| n == r.preset))
+        .collect())
+}
+
+/// `--benchmarks`: a folder with both benchmark sets inside.
+fn parse_benchmarks(dir: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(dir);
+    for set in ["Set5", "Set14"] {
+        if !dir.join(set).is_dir() {
+            return Err(format!(
+                "no {set}/ folder inside; give the folder that holds Set5/ and Set14/"
+            ));
+        }
+    }
+    Ok(dir)
 }
 
 impl Zoo {
@@ -653,8 +638,7 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let zoo = parse(args)?;
+pub fn run(zoo: Zoo) -> Result<()> {
     setup::run()?;
     println!("xtask: building sesr-cli (release)");
     setup::run_checked(setup::cargo().current_dir(setup::repo_root()).args([
@@ -705,23 +689,29 @@ pub fn run(args: &[String]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::Zoo;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Zoo, clap::Error> {
+        Zoo::try_parse_from(["train-zoo"].iter().chain(args))
+    }
 
     #[test]
     fn presets_train_in_the_zoos_order_and_unknown_ones_are_errors() {
-        let args = |list: &str| ["--presets".to_string(), list.to_string()];
-        let zoo = parse(&args("M11, m7")).unwrap();
-        let order: Vec<&str> = zoo.recipes.iter().map(|r| r.preset).collect();
-        assert_eq!(order, ["m7", "m11"]);
-        let err = parse(&args("m5,m9")).err().unwrap().to_string();
+        let order = |zoo: Zoo| zoo.recipes.iter().map(|r| r.preset).collect::<Vec<_>>();
+        assert_eq!(order(parse(&[]).unwrap()), ["m3", "m5", "m7", "m11", "xl"]);
+        assert_eq!(
+            order(parse(&["--presets", "M11, m7"]).unwrap()),
+            ["m7", "m11"]
+        );
+        let err = parse(&["--presets", "m5,m9"]).err().unwrap().to_string();
         assert!(err.contains("no preset `m9`"), "{err}");
     }
 
     #[test]
     fn a_grown_preset_waits_for_its_source() {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().to_str().unwrap().to_string();
-        let zoo = parse(&["--out".to_string(), out]).unwrap();
+        let zoo = parse(&["--out", dir.path().to_str().unwrap()]).unwrap();
         let err = zoo.grown_from("m5").err().unwrap().to_string();
         assert!(err.contains("include m5 in --presets"), "{err}");
         // Once m5's x2 stage is done, m7 starts from its last checkpoint.
@@ -737,9 +727,8 @@ mod tests {
     #[test]
     fn presets_left_out_keep_their_shipped_files_and_minutes() {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().to_str().unwrap().to_string();
-        let args = ["--presets", "m7,m11", "--out", &out].map(String::from);
-        let zoo = parse(&args).unwrap();
+        let out = dir.path().to_str().unwrap();
+        let zoo = parse(&["--presets", "m7,m11", "--out", out]).unwrap();
         zoo.adopt_shipped().unwrap();
         let shipped = super::shipped_dir();
         for name in ["m5_x2.safetensors", "m5_x4_qat.json", "xl_x4_int8.tflite"] {
@@ -765,18 +754,14 @@ mod tests {
     #[test]
     fn presets_grown_from_a_listed_preset_must_be_listed() {
         for (list, missing) in [("m5", "m7, m11"), ("m3,m7", "m11"), ("m5,m11", "m7")] {
-            let args = ["--presets", list].map(String::from);
-            let message = parse(&args).err().unwrap().to_string();
+            let message = parse(&["--presets", list]).err().unwrap().to_string();
             assert!(
                 message.contains(&format!("{missing} grow from")),
                 "{list}: {message}"
             );
         }
         for list in ["m3", "m5,m7,m11", "m11", "xl,m7,m11"] {
-            assert!(
-                parse(&["--presets", list].map(String::from)).is_ok(),
-                "{list}"
-            );
+            assert!(parse(&["--presets", list]).is_ok(), "{list}");
         }
     }
 }

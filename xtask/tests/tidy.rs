@@ -1,8 +1,9 @@
 //! Structure checked instead of trusted (rust-analyzer's "tidy" tests): the CLI's subcommands
 //! stay apart, each on-disk format is defined once, no source file grows past what a person
-//! can hold in their head, and docs/architecture.md lists the crate graph cargo sees.
+//! can hold in their head, and docs/architecture.md and the README's layout list the crates
+//! cargo sees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -108,8 +109,8 @@ fn no_source_file_is_too_long() {
     }
 }
 
-#[test]
-fn the_architecture_doc_lists_the_crate_graph() {
+/// The workspace as cargo sees it (`cargo metadata`, without dependencies).
+fn cargo_metadata() -> serde_json::Value {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
         .args([
@@ -126,7 +127,12 @@ fn the_architecture_doc_lists_the_crate_graph() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_architecture_doc_lists_the_crate_graph() {
+    let metadata = cargo_metadata();
     let packages = metadata["packages"].as_array().unwrap();
     let names: Vec<&str> = packages
         .iter()
@@ -168,4 +174,38 @@ fn the_architecture_doc_lists_the_crate_graph() {
             "docs/architecture.md never names {name}"
         );
     }
+}
+
+#[test]
+fn the_readme_layout_lists_every_crate() {
+    let metadata = cargo_metadata();
+    let workspace = Path::new(metadata["workspace_root"].as_str().unwrap());
+    let crates: BTreeSet<String> = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Path::new(p["manifest_path"].as_str().unwrap()))
+        .filter_map(|manifest| manifest.parent()?.strip_prefix(workspace).ok())
+        .filter(|dir| dir.starts_with("crates"))
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .collect();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let layout = readme
+        .split_once("\n## Layout\n")
+        .expect("README.md has a `## Layout` section")
+        .1;
+    let layout = layout.split("\n## ").next().unwrap();
+    let rows: BTreeSet<String> = layout
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `crates/"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| format!("crates/{name}"))
+        .collect();
+    let missing: Vec<&String> = crates.difference(&rows).collect();
+    let extra: Vec<&String> = rows.difference(&crates).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "README.md's Layout table should list the workspace's crates: add rows for {missing:?} \
+         (one line each: what the crate is), remove the rows for {extra:?}"
+    );
 }

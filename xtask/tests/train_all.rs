@@ -25,13 +25,16 @@ fn missing_or_empty_data_fails_before_training() {
         ),
         (vec!["--data", empty], "the folder is empty"),
         (vec!["--valid", empty], "--valid"),
-        (vec!["--epochs", "0"], "expected a positive integer"),
+        (
+            vec!["--epochs", "0"],
+            "invalid value '0' for '--epochs <N>': expected a positive integer",
+        ),
         (
             vec!["--nproc-per-node", "0"],
-            "--nproc-per-node 0: expected a positive integer",
+            "invalid value '0' for '--nproc-per-node <N>': expected a positive integer",
         ),
-        (vec!["--bogus"], "unknown flag `--bogus`"),
-        (vec!["--data"], "--data needs a value"),
+        (vec!["--bogus"], "unexpected argument '--bogus'"),
+        (vec!["--data"], "a value is required for '--data <DIR>'"),
     ] {
         let (ok, stderr) = train_all(&args);
         assert!(!ok, "{args:?} should fail");
@@ -40,5 +43,27 @@ fn missing_or_empty_data_fails_before_training() {
             "{args:?}: `{stderr}` lacks `{message}`"
         );
         assert!(!stderr.contains("xtask: stage"), "{args:?} started a stage");
+    }
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train-all", "--help"])
+        .output()
+        .expect("xtask runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--data <DIR>",
+        "--valid <DIR>",
+        "--out <DIR>",
+        "--full",
+        "--preset <NAME>",
+        "--epochs <N>",
+        "--device <DEVICE>",
+        "--nproc-per-node <N>",
+    ] {
+        assert!(help.contains(flag), "`{help}` lacks `{flag}`");
     }
 }

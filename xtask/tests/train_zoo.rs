@@ -9,14 +9,19 @@ fn bad_flags_fail_before_training() {
     for (args, message) in [
         (
             vec!["--presets", "m5,m6"],
-            "--presets m5,m6: no preset `m6` (m3, m5, m7, m11, xl)",
+            "invalid value 'm5,m6' for '--presets <LIST>': no preset `m6` (m3, m5, m7, m11, xl)",
         ),
         (
             vec!["--benchmarks", empty],
             "no Set5/ folder inside; give the folder that holds Set5/ and Set14/",
         ),
-        (vec!["--bogus"], "unknown flag `--bogus`"),
-        (vec!["--out"], "--out needs a value"),
+        (
+            vec!["--presets", "m3,m5"],
+            "m7, m11 grow from a preset in the list, so their shipped files would no longer \
+             follow from it; add m7,m11 to --presets",
+        ),
+        (vec!["--bogus"], "unexpected argument '--bogus'"),
+        (vec!["--out"], "a value is required for '--out <DIR>'"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("train-zoo")
@@ -30,5 +35,23 @@ fn bad_flags_fail_before_training() {
             "{args:?}: `{stderr}` lacks `{message}`"
         );
         assert!(!stderr.contains("xtask: m"), "{args:?} started a stage");
+    }
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train-zoo", "--help"])
+        .output()
+        .expect("xtask runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--presets <LIST>",
+        "--out <DIR>",
+        "--benchmarks <DIR>",
+        "--install",
+    ] {
+        assert!(help.contains(flag), "`{help}` lacks `{flag}`");
     }
 }

@@ -17,6 +17,8 @@
 //!   in parallel into compact 8-bit Y planes;
 //! * [`pair`]: [`ImagePair`], one training image's LR and HR Y planes, what `dataset` loads
 //!   and `sampler` cuts;
+//! * [`upscale`]: [`UpscaleY`], what every engine that runs SESR offers (a Y plane in, the
+//!   plane upscaled out);
 //! * [`sampler`]: deterministic per-epoch patch plans (random crop, flip, rot90, shuffle) and a
 //!   background [`Loader`] yielding N x 1 x H x W batches.
 //!
@@ -84,6 +86,7 @@ pub mod plane;
 pub mod protocol;
 pub mod resize;
 pub mod sampler;
+pub mod upscale;
 
 pub use dataset::{load_pairs, LoadOptions, LoadReport, Source, Split};
 pub use error::{DataError, Result};
@@ -94,3 +97,4 @@ pub use plane::{Plane, PlaneF32, PlaneU8};
 pub use protocol::{bicubic_baseline, load_benchmark, Baseline, EvalImage, Protocol, Scores};
 pub use resize::{imresize, imresize_u8, Factor};
 pub use sampler::{Batch, Loader, LoaderOptions, PatchSampler, PatchSpec, SamplerConfig};
+pub use upscale::{UpscaleError, UpscaleY};

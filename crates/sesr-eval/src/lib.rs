@@ -15,7 +15,7 @@ pub use error::{EvalError, Result};
 use serde::Serialize;
 use sesr_data::dataset::list_images;
 use sesr_data::metrics::SSIM_WINDOW;
-use sesr_data::plane::PlaneF32;
+use sesr_data::UpscaleY;
 use sesr_data::protocol::{bicubic_baseline, score, EvalImage, Protocol, Scores};
 use sesr_model::SesrConfig;
 use std::path::{Path, PathBuf};
@@ -94,15 +94,9 @@ fn mean(scores: impl Iterator<Item = Scores>) -> Scores {
     }
 }
 
-/// Scores one HR image file with bicubic and with `upscale_y` (LR Y plane -> SR Y plane).
-pub fn evaluate_image<E>(
-    file: &Path,
-    scale: usize,
-    upscale_y: impl FnOnce(&PlaneF32) -> std::result::Result<PlaneF32, E>,
-) -> Result<ImageResult>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
+/// Scores one HR image file with bicubic and with `model` (LR Y plane -> SR Y plane).
+pub fn evaluate_image(file: &Path, model: &dyn UpscaleY) -> Result<ImageResult> {
+    let scale = model.scale();
     let protocol = Protocol::YFloat;
     let hr = sesr_data::load_image_u8(file)?;
     let name = file
@@ -124,10 +118,12 @@ where
     }
     let baseline = bicubic_baseline(&hr, scale, protocol)?;
     let bicubic = score(&baseline.bicubic_y, &baseline.hr_y, scale);
-    let sr_y = upscale_y(&image.lr_y).map_err(|e| EvalError::Upscale {
-        file: file.to_path_buf(),
-        source: Box::new(e),
-    })?;
+    let sr_y = model
+        .upscale_y(&image.lr_y)
+        .map_err(|source| EvalError::Upscale {
+            file: file.to_path_buf(),
+            source,
+        })?;
     let sesr = image.score(&sr_y);
     Ok(ImageResult {
         name,

@@ -1,77 +1,62 @@
-//! Errors of an export: each names the checkpoint, folder or size at fault and what to do.
+//! Errors of an export: each names the model, folder or size at fault and what to do.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// int8 asked of a model that has no quantization ranges and no calibration images.
+    /// int8 asked of a model that has no quantization ranges and no calibration.
     #[error(
         "{} was not trained with quantization-aware training of weights and activations, so it \
-         has no int8 ranges: fine-tune it with `sesr-cli train --quant-w --quant-a --init-from \
-         {}` and export that checkpoint, or pass --calibration DIR with representative images \
-         (post-training quantization)",
-        checkpoint.display(),
-        checkpoint.display()
+         has no int8 ranges: fine-tune it with QAT (`sesr-cli train --quant-w --quant-a \
+         --init-from ...`) and export that checkpoint, or calibrate it on representative \
+         images (post-training quantization)",
+        model.display()
     )]
-    NoInt8Ranges { checkpoint: PathBuf },
-    /// Calibration images given for a model that carries its own (QAT) ranges.
+    NoInt8Ranges { model: PathBuf },
+    /// Calibrated ranges given for a model that carries its own (QAT) ranges, or for a format
+    /// that does not use them.
+    #[error("{}: {why}; export without calibration images", model.display())]
+    UnusedCalibration { model: PathBuf, why: &'static str },
+    /// A float format asked of an int8 model.
     #[error(
-        "--calibration: this checkpoint was trained with quantization and carries its own \
-         ranges; drop --calibration"
+        "{} is an int8 model, which holds no float32 weights; export the float32 or QAT \
+         checkpoint it was made from",
+        model.display()
     )]
-    CalibrationOfQuantized,
-    /// A `.tflite` or `.onnx` file given where a checkpoint is needed.
+    FloatFromInt8 { model: PathBuf },
+    /// A model the exporter cannot read without libtorch, or at all.
+    #[error("{}: {why}", model.display())]
+    Unsupported { model: PathBuf, why: String },
+    /// An output path that names the model being exported (or its sidecar).
     #[error(
-        "--checkpoint {} is already an exported model; export reads the .safetensors \
-         checkpoint it was written from",
-        path.display()
-    )]
-    NotACheckpoint { path: PathBuf },
-    /// An output path that names the checkpoint being exported (or its sidecar).
-    #[error(
-        "--output {} would overwrite the checkpoint being exported; write the model \
-         elsewhere",
+        "the output {} would overwrite the model being exported; write the file elsewhere",
         path.display()
     )]
     OverwritesInput { path: PathBuf },
-    #[error("--tflite-height and --tflite-width must be at least 1, got {height}x{width}")]
-    EmptyInput { height: usize, width: usize },
+    /// An output whose extension says another format than the one written.
+    #[error(
+        "the output {} has the wrong extension for a {format} model: name it .{extension}",
+        path.display()
+    )]
+    WrongExtension {
+        path: PathBuf,
+        format: &'static str,
+        extension: &'static str,
+    },
     /// The ONNX writer refused the network.
     #[error(transparent)]
     Onnx(#[from] sesr_onnx::OnnxError),
-    /// The TFLite writer refused the graph at this input size.
-    #[error("cannot export a {height}x{width} input: {source}")]
+    /// The TFLite writer refused the network at this input size.
+    #[error("cannot write a {size} input: {source}")]
     Tflite {
-        height: usize,
-        width: usize,
+        size: sesr_tflite::InputSize,
         source: sesr_tflite::TfliteError,
     },
-    /// A calibration image or folder that cannot be read.
-    #[error("--calibration {}: {source}", path.display())]
-    Calibration {
-        path: PathBuf,
-        source: Box<sesr_data::DataError>,
-    },
-    /// Loading the checkpoint or running the model (boxed: it is large).
-    /// Calibration images that cannot give usable int8 ranges.
-    #[error(
-        "--calibration {}: {why}; calibrate on representative images (for example the training \
-         photos), several of them and larger than a 64x64 patch",
-        path.display()
-    )]
-    DegenerateCalibration { path: PathBuf, why: String },
+    /// The network or its ranges cannot be quantized.
     #[error(transparent)]
-    Core(Box<sesr_core::CoreError>),
+    Net(#[from] sesr_net::NetError),
     #[error(transparent)]
     Model(#[from] sesr_model::ModelError),
-    #[error("libtorch: {0}")]
-    Tch(#[from] tch::TchError),
-}
-
-impl From<sesr_core::CoreError> for ExportError {
-    fn from(error: sesr_core::CoreError) -> Self {
-        ExportError::Core(Box::new(error))
-    }
 }
 
 pub type Result<T, E = ExportError> = std::result::Result<T, E>;

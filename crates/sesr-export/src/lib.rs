@@ -1,39 +1,43 @@
-//! sesr-export: a collapsed SESR model ([`sesr_core::CollapsedSesr`]) as the files phones and
-//! NPUs run.
+//! sesr-export: a collapsed SESR model as the files phones, NPUs and other runtimes run, without
+//! libtorch.
 //!
-//! - [`graph_of`]: the model as the plain network description `sesr-tflite` writes (and
-//!   `sesr-runtime` runs);
-//! - [`ranges`]: the int8 activation ranges, from quantization-aware training
-//!   ([`ranges::qat_ranges`]) or observed on calibration images
-//!   ([`ranges::calibrated_ranges`], post-training quantization);
-//! - [`model_bytes`] and [`export_checkpoint`]: a float32 or full-integer int8 `.tflite`, or
-//!   a float32 or int8 (QDQ) `.onnx` of any input size ([`ExportFormat`]).
+//! - [`ExportSource`]: what an export is made from, read from any [`ModelRef`] by
+//!   [`ExportSource::load`]: a collapsed checkpoint (its float network, and the int8 ranges of
+//!   quantization-aware training when it has them), a shipped model, or an int8 `.tflite`
+//!   (its integer network);
+//! - [`model_bytes`]: a float32 or full-integer int8 `.tflite` for one input size, or a float32
+//!   or int8 (QDQ) `.onnx` of any input size ([`ExportFormat`]); every int8 file is written
+//!   from one [`sesr_net::Int8Network`], so they hold the same integers;
+//! - [`export`]: the file, written atomically at [`default_output`] or where asked.
+//!
+//! Training checkpoints are collapsed, and post-training calibration is computed, by
+//! `sesr-core` on libtorch; hand the results over with [`ExportSource::Float`] and the
+//! `calibrated` ranges.
 //!
 //! ```no_run
-//! use sesr_export::{export_checkpoint, ExportFormat};
-//! let written = export_checkpoint(
-//!     "runs/qat/best.safetensors".as_ref(),
-//!     ExportFormat::Int8,
-//!     None,         // beside the checkpoint: best_int8_1080x1920.tflite
-//!     (1080, 1920), // LR input of the model
-//!     None,         // QAT ranges (or Some(folder) to calibrate an FP32 model)
-//! )?;
-//! println!("{} bytes in {}", written.bytes, written.path.display());
-//! # Ok::<(), sesr_export::ExportError>(())
+//! use sesr_export::{export, ExportFormat, ExportSource};
+//! use sesr_model::ModelRef;
+//! use sesr_tflite::InputSize;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = ModelRef::parse("runs/qat/best_collapsed.safetensors")?;
+//! let source = ExportSource::load(&model)?;
+//! // Beside the checkpoint: best_collapsed_int8_1080x1920.tflite
+//! let written = export(&model, &source, ExportFormat::Int8, None, InputSize::FULL_HD, None)?;
+//! println!("{written}");
+//! # Ok(())
+//! # }
 //! ```
 
 mod error;
-pub mod ranges;
 
 pub use error::{ExportError, Result};
 
-use sesr_core::CollapsedSesr;
 use sesr_model::atomic::{same_file, write_file_atomic};
-use sesr_model::names::layer_shape;
-use sesr_model::SesrConfig;
-use sesr_tflite::{write_float32, write_int8, ConvWeights, Int8Network, Model, SesrGraph};
+use sesr_model::checkpoint::sidecar_path;
+use sesr_model::{CheckpointKind, ModelRef, SesrConfig};
+use sesr_net::{ActivationRanges, CollapsedModel, Int8Network};
+use sesr_tflite::{write_float32, write_int8, InputSize};
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
 
 /// The files an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,150 +67,201 @@ impl ExportFormat {
     pub fn is_onnx(self) -> bool {
         matches!(self, ExportFormat::OnnxFloat32 | ExportFormat::OnnxInt8)
     }
-}
 
-/// The input size ONNX exports build their graph at: the files take any size, and the int8
-/// parameters do not depend on it.
-const ONNX_GRAPH_SIZE: (usize, usize) = (16, 16);
-
-fn floats(tensor: &Tensor) -> Result<Vec<f32>> {
-    Ok(Vec::<f32>::try_from(
-        &tensor
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .flatten(0, -1),
-    )?)
-}
-
-/// The network description sesr-tflite writes, from a collapsed model, for an LR input of
-/// `height` x `width`.
-pub fn graph_of(model: &CollapsedSesr, height: usize, width: usize) -> Result<SesrGraph> {
-    let convs = model
-        .convs()
-        .iter()
-        .map(|c| {
-            let [o, i, k, _] = c.weight.size()[..] else {
-                unreachable!("collapsed convs are 4-D")
-            };
-            Ok(ConvWeights {
-                out_channels: o as usize,
-                in_channels: i as usize,
-                kernel: k as usize,
-                weight: floats(&c.weight)?,
-                bias: floats(&c.bias)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let prelu = match model.quant().uses_relu() {
-        true => vec![],
-        false => model.prelu().iter().map(floats).collect::<Result<_>>()?,
-    };
-    Ok(SesrGraph {
-        scale: model.config().scale,
-        height,
-        width,
-        convs,
-        prelu,
-    })
-}
-
-/// The file bytes of `model` in `format`, for an LR input of `(height, width)` (ignored by
-/// ONNX, whose files take any size). int8 takes its ranges from `calibration` images when
-/// given, else from quantization-aware training; `checkpoint` names the model in errors.
-pub fn model_bytes(
-    model: &CollapsedSesr,
-    checkpoint: &Path,
-    format: ExportFormat,
-    (height, width): (usize, usize),
-    calibration: Option<&Path>,
-) -> Result<Vec<u8>> {
-    if height == 0 || width == 0 {
-        return Err(ExportError::EmptyInput { height, width });
+    pub fn is_int8(self) -> bool {
+        matches!(self, ExportFormat::Int8 | ExportFormat::OnnxInt8)
     }
-    let (height, width) = if format.is_onnx() {
-        ONNX_GRAPH_SIZE
-    } else {
-        (height, width)
-    };
-    let graph = graph_of(model, height, width)?;
-    let tflite_error = |source| ExportError::Tflite {
-        height,
-        width,
-        source,
-    };
-    let int8 = |graph: &SesrGraph| -> Result<Vec<u8>> {
-        let ranges = match calibration {
-            Some(dir) => ranges::calibrated_ranges(model, dir)?,
-            None => ranges::qat_ranges(model, checkpoint)?,
-        };
-        write_int8(graph, &ranges).map_err(tflite_error)
-    };
-    Ok(match format {
-        ExportFormat::Float32 => write_float32(&graph).map_err(tflite_error)?,
-        ExportFormat::Int8 => int8(&graph)?,
-        ExportFormat::OnnxFloat32 => sesr_onnx::float32_model(&graph)?,
-        ExportFormat::OnnxInt8 => {
-            // The integer network of the int8 .tflite: the same numbers in both files.
-            let tflite = int8(&graph)?;
-            let network = Model::parse(&tflite)
-                .and_then(|model| Int8Network::from_model(&model))
-                .map_err(tflite_error)?;
-            sesr_onnx::int8_model(&network)?
+
+    /// The file extension of the format.
+    pub fn extension(self) -> &'static str {
+        match self.is_onnx() {
+            true => "onnx",
+            false => "tflite",
         }
+    }
+}
+
+/// What an export is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportSource {
+    /// A collapsed float model (after QAT it carries its int8 ranges).
+    Float(CollapsedModel),
+    /// An int8 network (a shipped int8 model, or an int8 `.tflite` read back).
+    Int8(Int8Network),
+}
+
+impl ExportSource {
+    /// Reads what `model` names: a collapsed checkpoint, a shipped model or an int8 `.tflite`.
+    /// A training checkpoint needs libtorch to collapse (`sesr_core::CollapsedSesr`), an
+    /// ONNX file cannot be read back.
+    pub fn load(model: &ModelRef) -> Result<Self> {
+        let unsupported = |path: &Path, why: &str| ExportError::Unsupported {
+            model: path.to_path_buf(),
+            why: why.into(),
+        };
+        Ok(match model {
+            ModelRef::Shipped { name, .. } => {
+                let zoo = sesr_zoo::find(name.preset, name.scale).map_err(|e| {
+                    unsupported(&model.display_name(), &e.to_string())
+                })?;
+                let label = model.display_name();
+                match zoo.checkpoint(name.form) {
+                    Some(file) => ExportSource::Float(CollapsedModel::from_bytes(
+                        &label,
+                        file.safetensors,
+                        file.sidecar,
+                    )?),
+                    None => ExportSource::Int8(read_int8_bytes(&label, zoo.int8_tflite)?),
+                }
+            }
+            ModelRef::Checkpoint { path, meta } => match meta.kind {
+                CheckpointKind::Collapsed { .. } => {
+                    ExportSource::Float(CollapsedModel::read(path)?)
+                }
+                CheckpointKind::Training { .. } => {
+                    return Err(unsupported(
+                        path,
+                        "is a training checkpoint (expanded linear blocks); collapse it first \
+                         (`sesr-cli collapse`), or export it with a sesr-cli built with \
+                         libtorch (the `train` feature), which collapses it on the way",
+                    ))
+                }
+            },
+            ModelRef::Tflite(path) => {
+                let bytes = std::fs::read(path).map_err(|source| sesr_model::ModelError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                })?;
+                ExportSource::Int8(read_int8_bytes(path, &bytes)?)
+            }
+            ModelRef::Onnx(path) => {
+                return Err(unsupported(
+                    path,
+                    "is an ONNX file, which export does not read back; export the checkpoint \
+                     it was written from",
+                ))
+            }
+        })
+    }
+
+    /// The upscaling factor.
+    pub fn scale(&self) -> usize {
+        match self {
+            ExportSource::Float(model) => model.network.scale,
+            ExportSource::Int8(net) => net.scale,
+        }
+    }
+}
+
+fn read_int8_bytes(name: &Path, bytes: &[u8]) -> Result<Int8Network> {
+    let tflite_error = |source| ExportError::Unsupported {
+        model: name.to_path_buf(),
+        why: format!("cannot be read as an int8 SESR export: {source}"),
+    };
+    let model = sesr_tflite::Model::parse(bytes).map_err(tflite_error)?;
+    Ok(sesr_tflite::read_int8(&model).map_err(tflite_error)?.network)
+}
+
+/// The file bytes of `source` in `format` for an LR input of `size` (ignored by ONNX, whose
+/// files take any size). int8 uses the `calibrated` ranges when given (post-training
+/// quantization of a float model), else the model's own QAT ranges; `name` names the model in
+/// errors.
+pub fn model_bytes(
+    name: &Path,
+    source: &ExportSource,
+    format: ExportFormat,
+    size: InputSize,
+    calibrated: Option<&ActivationRanges>,
+) -> Result<Vec<u8>> {
+    let tflite_error = |source| ExportError::Tflite { size, source };
+    let int8 = || -> Result<Int8Network> {
+        match source {
+            ExportSource::Int8(_) if calibrated.is_some() => Err(ExportError::UnusedCalibration {
+                model: name.to_path_buf(),
+                why: "an int8 model is already quantized",
+            }),
+            ExportSource::Int8(net) => Ok(net.clone()),
+            ExportSource::Float(model) => {
+                let ranges = match (calibrated, model.qat_ranges()) {
+                    (Some(_), Some(_)) => {
+                        return Err(ExportError::UnusedCalibration {
+                            model: name.to_path_buf(),
+                            why: "it was trained with quantization and carries its own ranges",
+                        })
+                    }
+                    (Some(ranges), None) => ranges.clone(),
+                    (None, Some(ranges)) => ranges,
+                    (None, None) => {
+                        return Err(ExportError::NoInt8Ranges {
+                            model: name.to_path_buf(),
+                        })
+                    }
+                };
+                Ok(Int8Network::quantize(&model.network, &ranges)?)
+            }
+        }
+    };
+    let float = || match source {
+        ExportSource::Float(model) => Ok(&model.network),
+        ExportSource::Int8(_) => Err(ExportError::FloatFromInt8 {
+            model: name.to_path_buf(),
+        }),
+    };
+    if !format.is_int8() && calibrated.is_some() {
+        return Err(ExportError::UnusedCalibration {
+            model: name.to_path_buf(),
+            why: "calibration sets int8 ranges, and a float32 export has none",
+        });
+    }
+    Ok(match format {
+        ExportFormat::Float32 => write_float32(float()?, size).map_err(tflite_error)?,
+        ExportFormat::Int8 => write_int8(&int8()?, size).map_err(tflite_error)?,
+        ExportFormat::OnnxFloat32 => sesr_onnx::float32_model(float()?)?,
+        ExportFormat::OnnxInt8 => sesr_onnx::int8_model(&int8()?)?,
     })
 }
 
 /// Refuses an LR input size the TFLite writer would refuse for this architecture (the tensor
 /// sizes TFLite can hold), before anything is trained or loaded.
-pub fn check_tflite_size(config: &SesrConfig, (height, width): (usize, usize)) -> Result<()> {
-    if height == 0 || width == 0 {
-        return Err(ExportError::EmptyInput { height, width });
-    }
-    let convs = (0..config.m + 2)
-        .map(|i| {
-            let (o, i, k) = layer_shape(config, i);
-            ConvWeights {
-                out_channels: o,
-                in_channels: i,
-                kernel: k,
-                weight: vec![0.0; o * i * k * k],
-                bias: vec![0.0; o],
-            }
-        })
-        .collect();
-    let graph = SesrGraph {
-        scale: config.scale,
-        height,
-        width,
-        convs,
-        prelu: vec![],
-    };
-    graph.validate().map_err(|source| ExportError::Tflite {
-        height,
-        width,
-        source,
-    })
+pub fn check_tflite_size(config: &SesrConfig, size: InputSize) -> Result<()> {
+    size.check(config.int_features.max(config.scale * config.scale))
+        .map_err(|source| ExportError::Tflite { size, source })
 }
 
-/// The file name an export gets beside its checkpoint: `<stem>_<format>_<H>x<W>.tflite`, or
-/// `<stem>_<format>.onnx` (any size).
-pub fn default_output(checkpoint: &Path, format: ExportFormat, (h, w): (usize, usize)) -> PathBuf {
-    let stem = checkpoint.file_stem().unwrap_or_default().to_string_lossy();
+/// The file name an export gets: `<stem>_<format>_<H>x<W>.tflite`, or `<stem>_<format>.onnx`
+/// (any size), beside a model file, or in the working folder for a shipped model (stem as its
+/// file in the zoo, e.g. `m5_x2_qat`).
+pub fn default_output(model: &ModelRef, format: ExportFormat, size: InputSize) -> PathBuf {
+    let (stem, folder) = match model {
+        ModelRef::Shipped { name, .. } => {
+            let file = name.file_name();
+            let stem = Path::new(&file).file_stem().unwrap_or_default().to_owned();
+            (stem.to_string_lossy().into_owned(), PathBuf::new())
+        }
+        ModelRef::Checkpoint { path, .. } | ModelRef::Tflite(path) | ModelRef::Onnx(path) => (
+            path.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+    };
     let name = match format.is_onnx() {
         true => format!("{stem}_{}.onnx", format.name()),
-        false => format!("{stem}_{}_{h}x{w}.tflite", format.name()),
+        false => format!("{stem}_{}_{size}.tflite", format.name()),
     };
-    checkpoint.with_file_name(name)
+    folder.join(name)
 }
 
-/// What [`export_checkpoint`] wrote.
+/// What [`export`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exported {
     pub path: PathBuf,
     pub format: ExportFormat,
     pub bytes: usize,
-    /// LR input `(height, width)` and HR output `(height, width)` of the model; `None` for
-    /// ONNX, which takes any size.
+    /// LR input and HR output `(height, width)` of the model; `None` for ONNX, which takes
+    /// any size.
     pub input: Option<(usize, usize)>,
     pub output: Option<(usize, usize)>,
 }
@@ -228,41 +283,57 @@ impl std::fmt::Display for Exported {
     }
 }
 
-/// Writes `checkpoint` (training or collapsed) as a model file of `format` for an LR input of
-/// `(height, width)` (TFLite only), at `output` or at [`default_output`], atomically.
-pub fn export_checkpoint(
-    checkpoint: &Path,
-    format: ExportFormat,
-    output: Option<PathBuf>,
-    (height, width): (usize, usize),
-    calibration: Option<&Path>,
-) -> Result<Exported> {
-    if height == 0 || width == 0 {
-        return Err(ExportError::EmptyInput { height, width });
-    }
-    if checkpoint
+/// Checks an output path before any work: its extension fits the format, and it does not
+/// name the model being exported.
+pub fn check_output(model: &ModelRef, format: ExportFormat, output: &Path) -> Result<()> {
+    let extension = output
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tflite") || e.eq_ignore_ascii_case("onnx"))
-    {
-        return Err(ExportError::NotACheckpoint {
-            path: checkpoint.to_path_buf(),
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if extension.as_deref() != Some(format.extension()) {
+        return Err(ExportError::WrongExtension {
+            path: output.to_path_buf(),
+            format: format.name(),
+            extension: format.extension(),
         });
     }
-    let model = CollapsedSesr::from_checkpoint(checkpoint, Device::Cpu)?;
-    let bytes = model_bytes(&model, checkpoint, format, (height, width), calibration)?;
-    let path = output.unwrap_or_else(|| default_output(checkpoint, format, (height, width)));
-    let sidecar = sesr_model::checkpoint::sidecar_path(checkpoint);
-    if same_file(&path, checkpoint) || same_file(&path, &sidecar) {
-        return Err(ExportError::OverwritesInput { path });
+    let inputs: Vec<PathBuf> = match model {
+        ModelRef::Shipped { .. } => vec![],
+        ModelRef::Checkpoint { path, .. } => vec![path.clone(), sidecar_path(path)],
+        ModelRef::Tflite(path) | ModelRef::Onnx(path) => vec![path.clone()],
+    };
+    if inputs.iter().any(|input| same_file(output, input)) {
+        return Err(ExportError::OverwritesInput {
+            path: output.to_path_buf(),
+        });
     }
+    Ok(())
+}
+
+/// Writes `source` (read from `model`) as a file of `format` for an LR input of `size`
+/// (TFLite only), at `output` or at [`default_output`], atomically; `calibrated` as for
+/// [`model_bytes`].
+pub fn export(
+    model: &ModelRef,
+    source: &ExportSource,
+    format: ExportFormat,
+    output: Option<PathBuf>,
+    size: InputSize,
+    calibrated: Option<&ActivationRanges>,
+) -> Result<Exported> {
+    let path = output.unwrap_or_else(|| default_output(model, format, size));
+    check_output(model, format, &path)?;
+    let name = model.display_name();
+    let bytes = model_bytes(&name, source, format, size, calibrated)?;
     write_file_atomic(&path, &bytes)?;
-    let scale = model.config().scale;
+    let scale = source.scale();
     let fixed = !format.is_onnx();
+    let (h, w) = (size.height, size.width);
     Ok(Exported {
         path,
         format,
         bytes: bytes.len(),
-        input: fixed.then_some((height, width)),
-        output: fixed.then_some((height * scale, width * scale)),
+        input: fixed.then_some((h, w)),
+        output: fixed.then_some((h * scale, w * scale)),
     })
 }

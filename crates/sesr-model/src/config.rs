@@ -17,7 +17,7 @@ pub struct SesrConfig {
 }
 
 /// The named models of the paper (Table 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
     M3,
     M5,

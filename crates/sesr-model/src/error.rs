@@ -21,6 +21,12 @@ pub enum ModelError {
         line: usize,
         message: String,
     },
+    /// A shipped model's name spelled wrong, with how they are spelled.
+    #[error("`{text}` is not a shipped model's name: {hint}")]
+    UnknownModel { text: String, hint: String },
+    /// A path that does not hold a model: what it is instead, and what is accepted.
+    #[error("{}: {what}", path.display())]
+    NotAModel { path: PathBuf, what: String },
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,

@@ -7,6 +7,8 @@
 //! - [`names`]: the tensor names and shapes of training and collapsed checkpoints, and the
 //!   activation quantization points ([`QuantPoint`]).
 //! - [`checkpoint`]: the JSON sidecar beside every `.safetensors` checkpoint and its version.
+//! - [`reference`]: what a model argument names ([`ModelRef`]): a shipped model
+//!   ([`ShippedName`], and the files the zoo keeps it in) or a file and what it holds.
 //! - [`metrics`]: the per-epoch records of a training run (`metrics.jsonl`, `timings.jsonl`).
 //! - [`atomic`]: how every file of the project is written (a reader sees the old file or the
 //!   new one, never half).
@@ -18,6 +20,7 @@ mod config;
 mod error;
 pub mod metrics;
 pub mod names;
+pub mod reference;
 pub mod winograd;
 
 pub use checkpoint::{CheckpointKind, CheckpointMeta, FORMAT_VERSION};
@@ -25,3 +28,4 @@ pub use config::{Preset, QuantConfig, SesrConfig, TrainingMode};
 pub use error::{ModelError, Result};
 pub use metrics::{EpochMetrics, EpochTimings};
 pub use names::{QuantPoint, TensorSpec};
+pub use reference::{ModelRef, ShippedForm, ShippedName};

@@ -12,5 +12,5 @@ pub enum OnnxError {
     Unsupported(String),
     /// Weights the graph checks refuse (shapes, non-finite values).
     #[error(transparent)]
-    Graph(#[from] sesr_tflite::TfliteError),
+    Network(#[from] sesr_net::NetError),
 }

@@ -1,8 +1,8 @@
 //! sesr-onnx: the ONNX format for SESR, as sesr-tflite is for TFLite.
 //!
-//! [`float32_model`] writes a collapsed network ([`sesr_tflite::SesrGraph`]) as a float32
+//! [`float32_model`] writes a collapsed network ([`sesr_net::Float32Network`]) as a float32
 //! ONNX model whose input height and width are symbolic, so one file serves every image size;
-//! [`int8_model`] writes the integer network of an int8 export ([`sesr_tflite::Int8Network`])
+//! [`int8_model`] writes an int8 network ([`sesr_net::Int8Network`], the integers every int8 file of it holds)
 //! in QDQ form (QuantizeLinear / DequantizeLinear around integer convolutions, per-channel
 //! weight scales), which ONNX Runtime and vendors' NPU toolchains take; it takes any size
 //! too. Both use opset 13 and ops ONNX Runtime's CPU provider runs natively (see [`write`]

@@ -1,4 +1,4 @@
-//! SESR as ONNX, the network of `sesr_tflite`'s module doc node for node, in NCHW:
+//! SESR as ONNX, the network of `sesr_net`'s crate doc node for node, in NCHW:
 //!
 //! ```text
 //! t = x + (-0.5); f0 = Conv5x5(t); h = f0; m times: h = PRelu|Relu(Conv3x3(h))
@@ -17,8 +17,7 @@
 
 use crate::builder::{attribute_int, attribute_ints, attribute_string, Dim, GraphBuilder};
 use crate::{OnnxError, Result};
-use sesr_tflite::quant::QuantParams;
-use sesr_tflite::{ConvWeights, Int8Network, SesrGraph};
+use sesr_net::{ConvWeights, Float32Network, Int8Network, QuantParams};
 
 const INPUT: &str = "lr";
 const OUTPUT: &str = "sr";
@@ -77,15 +76,9 @@ fn doc(kind: &str, scale: usize, m: usize, f: usize) -> String {
     format!("SESR m={m} f={f} x{scale}, {kind}; input lr: luminance (Y) in [0, 1], NCHW")
 }
 
-/// A float32 ONNX model of `graph` (its height and width are ignored: the file takes any).
-pub fn float32_model(graph: &SesrGraph) -> Result<Vec<u8>> {
-    // The TFLite writer's checks of the weights, at a size every network fits.
-    SesrGraph {
-        height: 8,
-        width: 8,
-        ..graph.clone()
-    }
-    .validate()?;
+/// A float32 ONNX model of `graph`, for any input size.
+pub fn float32_model(graph: &Float32Network) -> Result<Vec<u8>> {
+    graph.validate()?;
     let mut b = GraphBuilder::default();
     let shift = b.float("minus_half", &[], &[-0.5]);
     let mut x = b.node("Add", "shifted", &[INPUT, &shift], vec![]);
@@ -148,9 +141,10 @@ fn qdq(b: &mut GraphBuilder, name: &str, input: &str, params: QuantParams) -> St
     )
 }
 
-/// An int8 ONNX model (QDQ) of the integer network of an int8 export (`sesr_tflite`'s
-/// `Int8Network`): the same int8 weights, biases and activation parameters.
+/// An int8 ONNX model (QDQ) of an int8 network: the same int8 weights, biases and activation
+/// parameters as every other file of it (the int8 `.tflite`).
 pub fn int8_model(net: &Int8Network) -> Result<Vec<u8>> {
+    net.validate()?;
     let params = [net.input, net.shifted, net.residual, net.output]
         .into_iter()
         .chain(net.convs.iter().flat_map(|c| [c.input, c.output]))

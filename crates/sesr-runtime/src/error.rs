@@ -22,6 +22,9 @@ pub enum RuntimeError {
     /// A checkpoint sidecar that cannot be read or describes no SESR.
     #[error(transparent)]
     Checkpoint(#[from] sesr_model::ModelError),
+    /// A network that is not a SESR, or a collapsed checkpoint that cannot be read.
+    #[error(transparent)]
+    Net(#[from] sesr_net::NetError),
     /// A model file sesr-tflite refuses: not TFLite, corrupt, not an int8 SESR export, or a
     /// network that is not a valid SESR graph.
     #[error("{}: {source}", path.display())]
@@ -52,6 +55,9 @@ pub enum RuntimeError {
     /// A shipped model that does not exist (unknown preset, or not trained at that scale).
     #[error(transparent)]
     Pretrained(#[from] sesr_zoo::ZooError),
+    /// The engine that upscaled a plane failed (see [`sesr_data::UpscaleY`]).
+    #[error(transparent)]
+    Engine(sesr_data::UpscaleError),
     /// Decoding or colour conversion of an image (the RGB helper).
     #[error(transparent)]
     Data(#[from] sesr_data::DataError),
@@ -67,6 +73,10 @@ impl RuntimeError {
             Self::Tflite(sesr_tflite::TfliteError::Io { source, .. }) => Self::Io { path, source },
             Self::Tflite(source) => Self::TfliteFile { path, source },
             Self::Network(message) => Self::Model { path, message },
+            Self::Net(source @ sesr_net::NetError::InvalidNetwork(_)) => Self::Model {
+                path,
+                message: source.to_string(),
+            },
             other => other,
         }
     }

@@ -6,9 +6,8 @@ use crate::rgb::upscale_image_with;
 use crate::{Result, RuntimeError};
 use sesr_data::dataset::list_images;
 use sesr_data::io::{has_image_extension, load_image_and_alpha, save_png_with_alpha};
-use sesr_data::plane::PlaneF32;
 use sesr_data::resize::imresize;
-use sesr_data::DataError;
+use sesr_data::UpscaleY;
 use sesr_model::atomic::same_file;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -122,16 +121,15 @@ pub fn plan_files(input: &Path, output: &Path) -> Result<Vec<FileJob>> {
     Ok(jobs)
 }
 
-/// Upscales one image file into one PNG: Y by `upscale_y` (any engine), colour by bicubic
+/// Upscales one image file into one PNG: Y by `model` (any engine), colour by bicubic
 /// ([`upscale_image_with`]); an alpha channel is kept, upscaled by bicubic too (SESR models
 /// luminance only). The output's folder must exist ([`create_output_folders`]).
-pub fn upscale_file<E: From<DataError>>(
-    job: &FileJob,
-    scale: usize,
-    upscale_y: impl FnOnce(&PlaneF32) -> Result<PlaneF32, E>,
-) -> Result<FileSizes, E> {
+pub fn upscale_file(job: &FileJob, model: &dyn UpscaleY) -> Result<FileSizes> {
+    let scale = model.scale();
     let (image, alpha) = load_image_and_alpha(&job.input)?;
-    let sr = upscale_image_with(&image, scale, upscale_y)?;
+    let sr = upscale_image_with(&image, scale, |y| {
+        model.upscale_y(y).map_err(RuntimeError::Engine)
+    })?;
     let sr_alpha = alpha.map(|a| imresize(&a, a.width * scale, a.height * scale));
     save_png_with_alpha(&job.output, &sr, sr_alpha.as_ref())?;
     Ok(FileSizes {

@@ -1,7 +1,8 @@
 //! sesr-runtime: a pure-Rust CPU runtime for collapsed SESR models, without libtorch.
 //!
-//! [`Upscaler::load`] takes a collapsed float32 checkpoint of sesr-core (`MODEL.safetensors`
-//! with its `MODEL.json` sidecar) or the project's int8 TFLite export (`.tflite`);
+//! [`Upscaler::load_ref`] takes any [`ModelRef`]: a shipped model's name (`m5`, `m11-x4-int8`),
+//! a collapsed float32 checkpoint of sesr-core (`MODEL.safetensors` with its `MODEL.json`
+//! sidecar) or the project's int8 TFLite export (`.tflite`); [`Upscaler::load`] a file;
 //! [`Upscaler::upscale_y`] upscales a luminance plane (values in [0, 1]) by the model's
 //! scale, and [`Upscaler::upscale_image`] a whole image (Y by SESR, colour by bicubic).
 //!
@@ -19,14 +20,15 @@
 //! each block conv) alike. A float32 `.tflite` is refused: load the checkpoint it was exported from.
 //!
 //! Training checkpoints (expanded linear blocks) must be collapsed first (sesr-core's
-//! `CollapsedSesr::from_checkpoint(..)?.save(..)`); `sesr-cli upscale` does it on the fly.
+//! `CollapsedSesr::from_checkpoint(..)?.save(..)`, or `sesr-cli collapse`); the network a
+//! runtime runs can also be handed over in memory ([`Upscaler::from_network`]).
 //!
 //! # Example
 //!
 //! ```
 //! use sesr_data::plane::PlaneF32;
+//! use sesr_net::{ConvWeights, Float32Network};
 //! use sesr_runtime::{Kernel, Upscaler};
-//! use sesr_tflite::{ConvWeights, SesrGraph};
 //!
 //! # fn main() -> sesr_runtime::Result<()> {
 //! // A collapsed network in memory (normally: `Upscaler::load("model.safetensors")?`):
@@ -38,14 +40,12 @@
 //!     weight: vec![0.0; o * i * k * k],
 //!     bias: vec![0.0; o],
 //! };
-//! let graph = SesrGraph {
+//! let network = Float32Network {
 //!     scale: 2,
-//!     height: 1,
-//!     width: 1,
 //!     convs: vec![conv(16, 1, 5), conv(16, 16, 3), conv(4, 16, 5)],
 //!     prelu: vec![],
 //! };
-//! let upscaler = Upscaler::from_graph(&graph)?.with_threads(2)?;
+//! let upscaler = Upscaler::from_network(&network)?.with_threads(2)?;
 //! assert_eq!(upscaler.kernel(), Kernel::best());
 //!
 //! let lr = PlaneF32::from_fn(7, 5, |x, y| (x + y) as f32 / 10.0);
@@ -57,11 +57,13 @@
 //! # }
 //! ```
 //!
-//! Loading from files:
+//! Loading a model by name or from a file:
 //!
 //! ```no_run
-//! # fn main() -> sesr_runtime::Result<()> {
-//! let upscaler = sesr_runtime::Upscaler::load("runs/model.safetensors".as_ref())?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use sesr_runtime::{ModelRef, Upscaler};
+//! let shipped = Upscaler::load_ref(&ModelRef::parse("m5-x2-int8")?)?;
+//! let upscaler = Upscaler::load_ref(&ModelRef::parse("runs/model.safetensors")?)?;
 //! let image = sesr_data::load_image("photo.png")?;
 //! let sr = upscaler.upscale_image(&image)?;
 //! sesr_data::io::save_png("photo_x2.png", &sr)?;
@@ -69,14 +71,12 @@
 //! # }
 //! ```
 
-mod checkpoint;
 pub mod error;
 pub mod files;
 pub mod float32;
 pub mod int8;
 pub mod rgb;
 
-pub use checkpoint::read_collapsed;
 pub use error::{Result, RuntimeError};
 pub use rgb::upscale_image_with;
 
@@ -84,7 +84,9 @@ use float32::{Float32Sesr, RowKernels};
 use rayon::prelude::*;
 use sesr_data::io::LoadedImage;
 use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
-use sesr_tflite::SesrGraph;
+pub use sesr_model::{ModelRef, ShippedForm, ShippedName};
+use sesr_net::{CollapsedModel, Float32Network, Int8Network};
+use sesr_data::{UpscaleError, UpscaleY};
 use std::path::{Path, PathBuf};
 
 /// The largest output this runtime allocates, in pixels (a 4 GiB float plane, e.g.
@@ -192,7 +194,7 @@ impl Upscaler {
             .map(str::to_ascii_lowercase);
         match extension.as_deref() {
             Some("safetensors") => Self::new(Network::Float32(
-                Float32Sesr::from_graph(&checkpoint::read_collapsed(path)?)
+                Float32Sesr::from_network(&CollapsedModel::read(path)?.network)
                     .map_err(|e| e.in_file(path))?,
             )),
             Some("tflite") => Self::new(Network::Int8(int8::Int8Sesr::from_tflite_file(path)?)),
@@ -212,9 +214,9 @@ impl Upscaler {
         safetensors: &[u8],
         sidecar: &str,
     ) -> Result<Upscaler> {
-        let graph = checkpoint::collapsed_from_bytes(name, safetensors, sidecar)?;
+        let model = CollapsedModel::from_bytes(name, safetensors, sidecar)?;
         Self::new(Network::Float32(
-            Float32Sesr::from_graph(&graph).map_err(|e| e.in_file(name))?,
+            Float32Sesr::from_network(&model.network).map_err(|e| e.in_file(name))?,
         ))
     }
 
@@ -228,22 +230,62 @@ impl Upscaler {
     /// The shipped float32 model of `preset` (`m3`, `m5`, `m7`, `m11`, `xl`) at `scale`, from
     /// `sesr-zoo`: no file on disk. `docs/models.md` says how each was trained and scores.
     pub fn pretrained(preset: &str, scale: usize) -> Result<Upscaler> {
-        let model = sesr_zoo::find(preset, scale)?;
-        let name = PathBuf::from(format!("pretrained {}", model.name()));
-        Self::from_checkpoint_bytes(&name, model.float32.safetensors, model.float32.sidecar)
+        Self::shipped(ShippedName::new(preset.parse()?, scale, ShippedForm::Float32))
     }
 
     /// The shipped int8 model (its `.tflite`) of `preset` at `scale`; see [`Upscaler::pretrained`].
     pub fn pretrained_int8(preset: &str, scale: usize) -> Result<Upscaler> {
-        let model = sesr_zoo::find(preset, scale)?;
-        let name = PathBuf::from(format!("pretrained {}-int8", model.name()));
-        Self::from_tflite_bytes(&name, model.int8_tflite)
+        Self::shipped(ShippedName::new(preset.parse()?, scale, ShippedForm::Int8))
     }
 
-    /// A float32 upscaler from a collapsed network in memory (its `height` and `width` are
-    /// ignored: any image size runs). An empty `prelu` means ReLU.
-    pub fn from_graph(graph: &SesrGraph) -> Result<Upscaler> {
-        Self::new(Network::Float32(Float32Sesr::from_graph(graph)?))
+    /// A shipped model in any of its forms (the QAT form runs on its float weights).
+    pub fn shipped(name: ShippedName) -> Result<Upscaler> {
+        let model = sesr_zoo::find(name.preset, name.scale)?;
+        let label = PathBuf::from(format!("{name} (shipped)"));
+        match model.checkpoint(name.form) {
+            Some(file) => Self::from_checkpoint_bytes(&label, file.safetensors, file.sidecar),
+            None => Self::from_tflite_bytes(&label, model.int8_tflite),
+        }
+    }
+
+    /// Any model a [`ModelRef`] names: a shipped model, a collapsed checkpoint or an int8
+    /// `.tflite`. A training checkpoint must be collapsed first (`sesr-cli collapse`, or
+    /// sesr-core's `CollapsedSesr::from_checkpoint`), an ONNX file runs in ONNX Runtime.
+    pub fn load_ref(model: &ModelRef) -> Result<Upscaler> {
+        let refuse = |path: &Path, message: &str| {
+            Err(RuntimeError::Model {
+                path: path.to_path_buf(),
+                message: message.into(),
+            })
+        };
+        match model {
+            ModelRef::Shipped { name, .. } => Self::shipped(*name),
+            ModelRef::Tflite(path) => Self::load(path),
+            ModelRef::Checkpoint { path, meta } => match meta.kind {
+                sesr_model::CheckpointKind::Collapsed { .. } => Self::load(path),
+                sesr_model::CheckpointKind::Training { .. } => refuse(
+                    path,
+                    "is a training checkpoint (expanded linear blocks); sesr-runtime runs \
+                     collapsed models: write one with `sesr-cli collapse --checkpoint ... \
+                     --output ...` (or sesr-core's `CollapsedSesr::from_checkpoint`)",
+                ),
+            },
+            ModelRef::Onnx(path) => refuse(
+                path,
+                "is an ONNX model, which runs in ONNX Runtime; sesr-runtime runs collapsed \
+                 checkpoints (.safetensors) and int8 .tflite exports",
+            ),
+        }
+    }
+
+    /// A float32 upscaler from a collapsed network in memory. An empty `prelu` means ReLU.
+    pub fn from_network(network: &Float32Network) -> Result<Upscaler> {
+        Self::new(Network::Float32(Float32Sesr::from_network(network)?))
+    }
+
+    /// An int8 upscaler from an int8 network in memory (quantized, or read from any file).
+    pub fn from_int8_network(network: Int8Network) -> Result<Upscaler> {
+        Self::new(Network::Int8(int8::Int8Sesr::from_network(network)?))
     }
 
     fn new(network: Network) -> Result<Upscaler> {
@@ -445,5 +487,22 @@ impl Upscaler {
     /// [`upscale_image_with`]).
     pub fn upscale_image(&self, image: &LoadedImage) -> Result<LoadedImage> {
         upscale_image_with(image, self.scale(), |y| self.upscale_y(y))
+    }
+}
+
+impl UpscaleY for Upscaler {
+    fn scale(&self) -> usize {
+        Upscaler::scale(self)
+    }
+
+    fn engine(&self) -> String {
+        match self.precision() {
+            Precision::Float32 => "float32 on sesr-runtime".into(),
+            Precision::Int8 => "int8 .tflite on sesr-runtime".into(),
+        }
+    }
+
+    fn upscale_y(&self, y: &PlaneF32) -> std::result::Result<PlaneF32, UpscaleError> {
+        Ok(Upscaler::upscale_y(self, y)?)
     }
 }

@@ -51,19 +51,9 @@ pub enum TfliteError {
         limit: u128,
     },
 
-    /// An activation range cannot be quantized (not finite, or empty).
-    #[error(
-        "activation range of {tensor} is [{min}, {max}]; int8 needs finite bounds with \
-         min < max (widen the calibration range)"
-    )]
-    InvalidRange {
-        /// Which tensor.
-        tensor: String,
-        /// Lower bound given.
-        min: f32,
-        /// Upper bound given.
-        max: f32,
-    },
+    /// The network itself is not a SESR (or a range cannot be quantized).
+    #[error(transparent)]
+    Net(#[from] sesr_net::NetError),
 }
 
 /// `Result` with [`TfliteError`].

@@ -6,17 +6,15 @@
 // The only unsafe code of the crate: forwarding `GlobalAlloc` to the system allocator.
 #![allow(unsafe_code)]
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
-use common::Rng;
 use flatbuffers::FlatBufferBuilder;
 use sesr_tflite::read::Model;
-use sesr_tflite::{write_float32, TfliteError};
+use sesr_testkit::{random_network, Rng};
+use sesr_tflite::{write_float32, InputSize, TfliteError};
 
 struct Counting;
 
@@ -64,8 +62,7 @@ fn parse(bytes: &[u8]) -> Result<Model, TfliteError> {
 }
 
 fn small_model() -> Vec<u8> {
-    let graph = common::random_graph(2, 3, 4, 1, 2, true, 5);
-    write_float32(&graph).unwrap()
+    write_float32(&random_network(2, 1, 2, true, 5), InputSize::new(3, 4)).unwrap()
 }
 
 /// Field offsets of the schema (`4 + 2 * field number`), written out independently of the

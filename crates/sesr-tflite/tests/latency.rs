@@ -34,15 +34,24 @@
 //! XNNPACK does not take int8 PRELU, which splits the graph (the quoted figure for the
 //! reference's int8 PReLU file is 963 ms).
 
-mod common;
-
 use anyhow::{Context, Result};
-use common::*;
+use sesr_net::{ActivationRanges, Int8Network};
+use sesr_testkit::litert::{run_litert, Resolver};
+use sesr_testkit::photos::chelsea_y;
+use sesr_testkit::reference::forward;
+use sesr_testkit::{f32_bytes, random_network};
 use sesr_tflite::read::Model;
 use sesr_tflite::schema::{Activation, BuiltinOp, OperatorOptions, TensorType};
-use sesr_tflite::sesr::{DEFAULT_HEIGHT, DEFAULT_WIDTH};
 use sesr_tflite::write::{ModelBuilder, SubgraphBuilder};
-use sesr_tflite::{write_float32, write_float32_with, Layout, QuantizedSesr};
+use sesr_tflite::{write_float32, write_float32_with, write_int8, write_int8_with, InputSize, Layout};
+
+const FULL_HD: InputSize = InputSize::FULL_HD;
+const CROP: InputSize = InputSize::new(64, 64);
+
+/// The ranges of `network` on the 64x64 crop `crop`.
+fn ranges(network: &sesr_net::Float32Network, crop: &[f32]) -> ActivationRanges {
+    forward(network, crop, CROP.height, CROP.width).ranges
+}
 
 /// Our x2 model re-emitted with the reference TFLite file's tail (see the module doc).
 fn reference_style(ours: &[u8]) -> Result<Vec<u8>> {
@@ -190,7 +199,7 @@ fn median(mut times: Vec<f64>) -> f64 {
 
 /// A smooth synthetic 1080p frame in [0, 1] (the timings do not depend on the content).
 fn frame() -> Vec<f32> {
-    let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
+    let (h, w) = (FULL_HD.height, FULL_HD.width);
     (0..h * w)
         .map(|i| {
             let (r, c) = ((i / w) as f32, (i % w) as f32);
@@ -203,7 +212,6 @@ fn frame() -> Vec<f32> {
 #[test]
 #[ignore]
 fn latency_1080p_to_4k() -> Result<()> {
-    let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
     let x = frame();
     let xq: Vec<u8> = x
         .iter()
@@ -212,17 +220,16 @@ fn latency_1080p_to_4k() -> Result<()> {
     let crop = chelsea_y(100, 150, 64, 64)?;
     println!("model                       median ms   CPU ms   wall-clock runs (ms)");
     for prelu in [false, true] {
-        let graph = random_graph(2, h, w, 5, 16, prelu, 42);
-        let (_, ranges) = float_reference(&random_graph(2, 64, 64, 5, 16, prelu, 42), &crop);
+        let graph = random_network(2, 5, 16, prelu, 42);
         let act = if prelu { "PReLU" } else { "ReLU" };
         let float = run_litert(
-            &write_float32(&graph)?,
+            &write_float32(&graph, FULL_HD)?,
             Some(&f32_bytes(&x)),
             Resolver::Auto,
             5,
         )?;
-        let q = QuantizedSesr::new(&graph, &ranges)?;
-        let int8 = run_litert(&q.write()?, Some(&xq), Resolver::Auto, 5)?;
+        let q = Int8Network::quantize(&graph, &ranges(&graph, &crop))?;
+        let int8 = run_litert(&write_int8(&q, FULL_HD)?, Some(&xq), Resolver::Auto, 5)?;
         for (name, run) in [("float32", float), ("int8", int8)] {
             let wall = run.times_ms();
             println!(
@@ -241,15 +248,13 @@ fn latency_1080p_to_4k() -> Result<()> {
 #[test]
 #[ignore]
 fn latency_versus_reference_style() -> Result<()> {
-    let (h, w) = (DEFAULT_HEIGHT, DEFAULT_WIDTH);
     let x = frame();
     // int8 ranges from the float reference on a real crop, with the same weights.
     let crop = chelsea_y(100, 150, 64, 64)?;
     // The stand-in computes what ours computes (checked on a small crop).
     for prelu in [false, true] {
-        let small = random_graph(2, 64, 64, 5, 16, prelu, 42);
-        let (_, ranges) = float_reference(&small, &crop);
-        let float = write_float32_with(&small, Layout::Plain)?;
+        let small = random_network(2, 5, 16, prelu, 42);
+        let float = write_float32_with(&small, CROP, Layout::Plain)?;
         let a = run_litert(&float, Some(&f32_bytes(&crop)), Resolver::Auto, 0)?;
         let b = run_litert(
             &reference_style(&float)?,
@@ -258,8 +263,8 @@ fn latency_versus_reference_style() -> Result<()> {
             0,
         )?;
         assert_eq!(a.output, b.output);
-        let q = QuantizedSesr::new(&small, &ranges)?;
-        let int8 = q.write_with(Layout::Plain)?;
+        let q = Int8Network::quantize(&small, &ranges(&small, &crop))?;
+        let int8 = write_int8_with(&q, CROP, Layout::Plain)?;
         let xq: Vec<u8> = crop
             .iter()
             .map(|&v| (v * 255.0).round() as u8 ^ 0x80)
@@ -268,29 +273,28 @@ fn latency_versus_reference_style() -> Result<()> {
         let b = run_litert(&reference_style(&int8)?, Some(&xq), Resolver::Auto, 0)?;
         assert_eq!(a.output, b.output);
         // And the fast layout computes the same integers.
-        let c = run_litert(&q.write()?, Some(&xq), Resolver::Reference, 0)?;
+        let c = run_litert(&write_int8(&q, CROP)?, Some(&xq), Resolver::Reference, 0)?;
         let d = run_litert(&int8, Some(&xq), Resolver::Reference, 0)?;
         assert_eq!(c.output, d.output);
         println!("reference-style nodes: {:?}", b.nodes());
     }
     println!("model                                median ms   CPU ms   wall-clock runs (ms)");
     for prelu in [false, true] {
-        let graph = random_graph(2, h, w, 5, 16, prelu, 42);
-        let (_, ranges) = float_reference(&random_graph(2, 64, 64, 5, 16, prelu, 42), &crop);
+        let graph = random_network(2, 5, 16, prelu, 42);
         let act = if prelu { "PReLU" } else { "ReLU" };
         let xf = f32_bytes(&x);
         let xq: Vec<u8> = x
             .iter()
             .map(|&v| (v * 255.0).round() as u8 ^ 0x80)
             .collect();
-        let float = write_float32_with(&graph, Layout::Plain)?;
-        let q = QuantizedSesr::new(&graph, &ranges)?;
-        let int8 = q.write_with(Layout::Plain)?;
+        let float = write_float32_with(&graph, FULL_HD, Layout::Plain)?;
+        let q = Int8Network::quantize(&graph, &ranges(&graph, &crop))?;
+        let int8 = write_int8_with(&q, FULL_HD, Layout::Plain)?;
         let cases = [
-            ("float32", "ours", write_float32(&graph)?, &xf),
+            ("float32", "ours", write_float32(&graph, FULL_HD)?, &xf),
             ("float32", "ours, plain", float.clone(), &xf),
             ("float32", "reference-style", reference_style(&float)?, &xf),
-            ("int8", "ours", q.write()?, &xq),
+            ("int8", "ours", write_int8(&q, FULL_HD)?, &xq),
             ("int8", "ours, plain", int8.clone(), &xq),
             ("int8", "reference-style", reference_style(&int8)?, &xq),
         ];

@@ -1,14 +1,15 @@
 //! The written models run in the real TFLite runtime (LiteRT, `ai-edge-litert` 2.3.0 from the
 //! project's `.venv`) and agree with independent Rust computations on a real photo's Y.
 
-mod common;
-
 use anyhow::Result;
-use common::*;
+use sesr_net::Int8Network;
+use sesr_testkit::litert::{run_litert, LiteRtRun, Resolver};
+use sesr_testkit::photos::chelsea_y;
+use sesr_testkit::reference::forward;
+use sesr_testkit::{f32_bytes, f32_from_bytes, i8_bytes, i8_from_bytes, random_network};
 use sesr_tflite::read::Model;
-use sesr_tflite::sesr::{DEFAULT_HEIGHT, DEFAULT_WIDTH};
 use sesr_tflite::{
-    write_float32, write_float32_with, write_int8, Layout, QuantizedSesr, TfliteError,
+    write_float32, write_float32_with, write_int8, write_int8_with, InputSize, Layout, TfliteError,
 };
 
 /// Crop of chelsea.png used by the tests (rows, cols).
@@ -29,9 +30,9 @@ fn check_float_sized(
     w: usize,
     layout: Layout,
 ) -> Result<()> {
-    let graph = random_graph(scale, h, w, 2, 8, prelu, seed);
+    let network = random_network(scale, 2, 8, prelu, seed);
     let x = chelsea_y(TOP, LEFT, h, w)?;
-    let (want, _) = float_reference(&graph, &x);
+    let want = forward(&network, &x, h, w).output;
     // The test means something only if the output is not all clipped.
     let inside = want.iter().filter(|v| **v > 0.0 && **v < 1.0).count();
     assert!(
@@ -40,7 +41,7 @@ fn check_float_sized(
         want.len()
     );
 
-    let model = write_float32_with(&graph, layout)?;
+    let model = write_float32_with(&network, InputSize::new(h, w), layout)?;
     let run = run_litert(&model, Some(&f32_bytes(&x)), Resolver::Auto, 0)?;
     let got = f32_from_bytes(&run.output);
     assert_eq!(got.len(), scale * scale * h * w);
@@ -114,15 +115,15 @@ fn check_int8_sized(
     w: usize,
     layout: Layout,
 ) -> Result<()> {
-    let graph = random_graph(scale, h, w, 2, 8, prelu, seed);
+    let network = random_network(scale, 2, 8, prelu, seed);
     let x = chelsea_y(TOP, LEFT, h, w)?;
     // Ranges from the float reference on the same image, as a calibration would give.
-    let (float_out, ranges) = float_reference(&graph, &x);
-    let q = QuantizedSesr::new(&graph, &ranges)?;
+    let float = forward(&network, &x, h, w);
+    let float_out = float.output;
+    let q = Int8Network::quantize(&network, &float.ranges)?;
     let xq = q.quantize_input(&x);
-    let sim = q.simulate(&xq)?;
-    assert_eq!(sim, sesr_tflite::simulate_int8(&graph, &ranges, &xq)?);
-    let model = q.write_with(layout)?;
+    let sim = q.simulate(&xq, h, w)?;
+    let model = write_int8_with(&q, InputSize::new(h, w), layout)?;
 
     // TFLite's reference kernels compute exactly what the simulation computes.
     let reference = run_litert(&model, Some(&i8_bytes(&xq)), Resolver::Reference, 0)?;
@@ -156,7 +157,7 @@ fn check_int8_sized(
     }
 
     // And the int8 model approximates the float one: mean error under one output step.
-    let op = q.output_params();
+    let op = q.output;
     let mean_err = sim
         .iter()
         .zip(&float_out)
@@ -193,11 +194,12 @@ fn int8_plain_layout_and_odd_size_match_simulation() -> Result<()> {
 /// accepted by LiteRT (tensors allocated).
 #[test]
 fn default_size_models_load_in_litert() -> Result<()> {
-    let graph = random_graph(2, DEFAULT_HEIGHT, DEFAULT_WIDTH, 5, 16, false, 21);
+    let network = random_network(2, 5, 16, false, 21);
     let x: Vec<f32> = (0..64).map(|i| i as f32 / 63.0).collect();
-    let small = random_graph(2, 8, 8, 5, 16, false, 21);
-    let (_, ranges) = float_reference(&small, &x);
-    for model in [write_float32(&graph)?, write_int8(&graph, &ranges)?] {
+    let ranges = forward(&network, &x, 8, 8).ranges;
+    let int8 = Int8Network::quantize(&network, &ranges)?;
+    let size = InputSize::FULL_HD;
+    for model in [write_float32(&network, size)?, write_int8(&int8, size)?] {
         let read = Model::parse(&model)?;
         let sg = &read.subgraphs[0];
         assert_eq!(sg.tensors[sg.inputs[0] as usize].shape, [1, 1080, 1920, 1]);
@@ -214,8 +216,8 @@ fn default_size_models_load_in_litert() -> Result<()> {
 /// Sizes whose tensors exceed TFLite's int32 element counts are refused with a clear error.
 #[test]
 fn oversized_inputs_are_refused() {
-    let graph = random_graph(4, 40_000, 40_000, 1, 4, false, 1);
-    let err = write_float32(&graph).unwrap_err();
+    let network = random_network(4, 1, 4, false, 1);
+    let err = write_float32(&network, InputSize::new(40_000, 40_000)).unwrap_err();
     assert!(matches!(err, TfliteError::TooLarge { .. }), "{err}");
     assert!(err.to_string().contains("smaller input size"), "{err}");
 }

@@ -1,23 +1,31 @@
 //! The reader on our own files (everything written comes back), on a file re-serialised by
 //! flatc's generated code the way TensorFlow's converter lays files out, and `inspect`.
 
-mod common;
-
 use std::process::Command;
 
 use anyhow::{ensure, Result};
-use common::*;
+use sesr_net::{Float32Network, Int8Network};
+use sesr_testkit::litert::python;
+use sesr_testkit::reference::forward;
+use sesr_testkit::{f32_from_bytes, random_network};
 use sesr_tflite::read::{Model, Tensor};
 use sesr_tflite::schema::{Activation, BuiltinOp, OperatorOptions, Padding, TensorType};
-use sesr_tflite::{inspect, write_float32, QuantizedSesr, SesrGraph};
+use sesr_tflite::{inspect, write_float32, write_int8, InputSize};
 
 const H: usize = 6;
 const W: usize = 7;
 const M: usize = 2;
 const F: usize = 4;
 
-fn graph(scale: usize, prelu: bool) -> SesrGraph {
-    random_graph(scale, H, W, M, F, prelu, 7)
+const SIZE: InputSize = InputSize::new(H, W);
+
+fn graph(scale: usize, prelu: bool) -> Float32Network {
+    random_network(scale, M, F, prelu, 7)
+}
+
+/// The int8 network of `network` with the ranges it shows on the `h` x `w` plane `x`.
+fn quantized(network: &Float32Network, x: &[f32], (h, w): (usize, usize)) -> Result<Int8Network> {
+    Ok(Int8Network::quantize(network, &forward(network, x, h, w).ranges)?)
 }
 
 fn ops(model: &Model) -> Vec<BuiltinOp> {
@@ -53,7 +61,7 @@ fn expected_macs(scale: usize) -> u128 {
 fn float_model_round_trips() -> Result<()> {
     use BuiltinOp as Op;
     let g = graph(2, true);
-    let bytes = write_float32(&g)?;
+    let bytes = write_float32(&g, SIZE)?;
     let model = Model::parse(&bytes)?;
     assert_eq!(model.version, 3);
     assert!(model
@@ -167,7 +175,7 @@ fn float_model_round_trips() -> Result<()> {
 
 #[test]
 fn x4_applies_depth_to_space_twice() -> Result<()> {
-    let model = Model::parse(&write_float32(&graph(4, false))?)?;
+    let model = Model::parse(&write_float32(&graph(4, false), SIZE)?)?;
     let ops = ops(&model);
     assert_eq!(
         ops.iter()
@@ -193,9 +201,8 @@ fn int8_model_round_trips() -> Result<()> {
     use BuiltinOp as Op;
     let g = graph(2, false);
     let x: Vec<f32> = (0..H * W).map(|i| (i % 11) as f32 / 10.0).collect();
-    let (_, ranges) = float_reference(&g, &x);
-    let q = QuantizedSesr::new(&g, &ranges)?;
-    let model = Model::parse(&q.write()?)?;
+    let q = quantized(&g, &x, (H, W))?;
+    let model = Model::parse(&write_int8(&q, SIZE)?)?;
     assert_eq!(
         ops(&model),
         [
@@ -227,9 +234,9 @@ fn int8_model_round_trips() -> Result<()> {
     };
     let input = tensor(&model, "input");
     assert_eq!(input.dtype, TensorType::INT8);
-    let ip = q.input_params();
+    let ip = q.input;
     assert_eq!(per_tensor(input), (ip.scale, ip.zero_point as i64));
-    let op = q.output_params();
+    let op = q.output;
     for name in ["final_sum", "output"] {
         assert_eq!(
             per_tensor(tensor(&model, name)),
@@ -279,8 +286,7 @@ fn int8_model_round_trips() -> Result<()> {
 fn inspect_shows_ops_tensors_quantization_and_macs() -> Result<()> {
     let g = graph(2, false);
     let x: Vec<f32> = (0..H * W).map(|i| (i % 5) as f32 / 4.0).collect();
-    let (_, ranges) = float_reference(&g, &x);
-    let model = Model::parse(&QuantizedSesr::new(&g, &ranges)?.write()?)?;
+    let model = Model::parse(&write_int8(&quantized(&g, &x, (H, W))?, SIZE)?)?;
     let text = inspect(&model);
     assert_eq!(text, model.to_string());
     let lines: Vec<&str> = text.lines().collect();
@@ -332,7 +338,7 @@ fn inspect_shows_ops_tensors_quantization_and_macs() -> Result<()> {
 #[test]
 fn reads_a_file_laid_out_by_generated_code() -> Result<()> {
     let g = graph(4, true);
-    let ours = write_float32(&g)?;
+    let ours = write_float32(&g, SIZE)?;
     let dir = tempfile::tempdir()?;
     let (src, dst) = (
         dir.path().join("ours.tflite"),
@@ -378,8 +384,9 @@ fn read_reports_missing_files_by_path() {
 #[test]
 fn fast_layout_packs_the_outer_convolutions() -> Result<()> {
     use BuiltinOp as Op;
-    let g = random_graph(2, 6, 8, M, F, false, 7);
-    let model = Model::parse(&write_float32(&g)?)?;
+    let g = random_network(2, M, F, false, 7);
+    let size = InputSize::new(6, 8);
+    let model = Model::parse(&write_float32(&g, size)?)?;
     assert!(model
         .description
         .as_deref()
@@ -430,15 +437,15 @@ fn fast_layout_packs_the_outer_convolutions() -> Result<()> {
     // The plain layout, on request, is the reference graph.
     let plain = Model::parse(&sesr_tflite::write_float32_with(
         &g,
+        size,
         sesr_tflite::Layout::Plain,
     )?)?;
     assert!(!ops(&plain).contains(&Op::SPACE_TO_DEPTH));
 
     // At x4 only the input conv is packed (the output conv already has 16 channels).
-    let g4 = random_graph(4, 6, 8, M, F, false, 7);
+    let g4 = random_network(4, M, F, false, 7);
     let x: Vec<f32> = (0..48).map(|i| (i % 9) as f32 / 8.0).collect();
-    let (_, ranges) = float_reference(&g4, &x);
-    let model = Model::parse(&QuantizedSesr::new(&g4, &ranges)?.write()?)?;
+    let model = Model::parse(&write_int8(&quantized(&g4, &x, (6, 8))?, size)?)?;
     let ops4 = ops(&model);
     assert_eq!(ops4.iter().filter(|&&o| o == Op::SPACE_TO_DEPTH).count(), 1);
     assert_eq!(ops4.iter().filter(|&&o| o == Op::DEPTH_TO_SPACE).count(), 3);

@@ -2,65 +2,47 @@
 //! every export size, equal to the quantized weights, and clear errors for files that are
 //! not an int8 SESR graph.
 
-mod common;
-
 use anyhow::Result;
-use common::*;
-use sesr_tflite::quant::{quantize_weights_per_channel, QuantParams};
+use sesr_net::quant::{quantize_weights_per_channel, QuantParams};
+use sesr_net::{Float32Network, Int8Network};
+use sesr_testkit::photos::chelsea_y;
+use sesr_testkit::reference::forward;
+use sesr_testkit::random_network;
 use sesr_tflite::read::Model;
-use sesr_tflite::{write_float32, Int8Network, Layout, QuantizedSesr, SesrGraph};
+use sesr_tflite::{read_int8, write_float32, write_int8_with, InputSize, Int8File, Layout};
 
-/// A graph at `h` x `w` and ranges calibrated on a crop of a real photo (the ranges do not
-/// depend on the export size: they come from one fixed crop).
-fn quantized(scale: usize, h: usize, w: usize, prelu: bool) -> Result<QuantizedSesr> {
-    let calib = random_graph(scale, 24, 32, 3, 8, prelu, 41);
+fn network(scale: usize, prelu: bool) -> Float32Network {
+    random_network(scale, 3, 8, prelu, 41)
+}
+
+/// The int8 network with ranges calibrated on a 24x32 crop of a real photo (the ranges do not
+/// depend on any export size).
+fn quantized(scale: usize, prelu: bool) -> Result<Int8Network> {
+    let float = network(scale, prelu);
     let x = chelsea_y(120, 160, 24, 32)?;
-    let (_, ranges) = float_reference(&calib, &x);
-    let graph = SesrGraph {
-        height: h,
-        width: w,
-        ..calib
-    };
-    Ok(QuantizedSesr::new(&graph, &ranges)?)
+    let ranges = forward(&float, &x, 24, 32).ranges;
+    Ok(Int8Network::quantize(&float, &ranges)?)
 }
 
-fn recover(q: &QuantizedSesr, layout: Layout) -> Result<Int8Network> {
-    let bytes = q.write_with(layout)?;
-    Ok(Int8Network::from_model(&Model::parse(&bytes)?)?)
-}
-
-/// The network without what depends on the file (its size and layout).
-fn size_independent(mut n: Int8Network) -> Int8Network {
-    n.height = 0;
-    n.width = 0;
-    n.layout = Layout::Plain;
-    n
+fn recover(q: &Int8Network, (h, w): (usize, usize), layout: Layout) -> Result<Int8File> {
+    let bytes = write_int8_with(q, InputSize::new(h, w), layout)?;
+    Ok(read_int8(&Model::parse(&bytes)?)?)
 }
 
 #[test]
-fn packed_and_plain_files_give_the_same_network() -> Result<()> {
+fn every_layout_and_size_gives_back_the_written_network() -> Result<()> {
     for (scale, prelu) in [(2, false), (4, false), (2, true), (4, true)] {
-        let q = quantized(scale, 24, 32, prelu)?;
-        let plain = recover(&q, Layout::Plain)?;
-        let packed = recover(&q, Layout::Fast)?;
-        assert_eq!(plain.layout, Layout::Plain);
-        assert_eq!(packed.layout, Layout::Fast);
-        assert_eq!((packed.height, packed.width, packed.scale), (24, 32, scale));
-        assert_eq!(size_independent(plain), size_independent(packed.clone()));
-
-        // Other export sizes (odd ones cannot be packed) hold the same integers.
-        for (h, w) in [(10, 14), (9, 13)] {
-            let other = recover(&quantized(scale, h, w, prelu)?, Layout::Fast)?;
-            assert_eq!((other.height, other.width), (h, w));
-            assert_eq!(
-                other.layout,
-                if h % 2 == 0 {
-                    Layout::Fast
-                } else {
-                    Layout::Plain
-                }
-            );
-            assert_eq!(size_independent(other), size_independent(packed.clone()));
+        let q = quantized(scale, prelu)?;
+        for (h, w) in [(24, 32), (10, 14), (9, 13)] {
+            for layout in [Layout::Plain, Layout::Fast] {
+                let file = recover(&q, (h, w), layout)?;
+                assert_eq!((file.height, file.width), (h, w));
+                // Odd sizes cannot be packed.
+                let packed = layout == Layout::Fast && h % 2 == 0 && w % 2 == 0;
+                let want = if packed { Layout::Fast } else { Layout::Plain };
+                assert_eq!(file.layout, want, "{h}x{w} {layout:?}");
+                assert_eq!(file.network, q, "x{scale} prelu {prelu} {h}x{w} {layout:?}");
+            }
         }
     }
     Ok(())
@@ -69,13 +51,13 @@ fn packed_and_plain_files_give_the_same_network() -> Result<()> {
 #[test]
 fn recovered_integers_are_the_quantized_weights() -> Result<()> {
     let scale = 2;
-    let q = quantized(scale, 24, 32, false)?;
-    let n = recover(&q, Layout::Fast)?;
-    let graph = random_graph(scale, 24, 32, 3, 8, false, 41);
+    let q = quantized(scale, false)?;
+    let n = recover(&q, (24, 32), Layout::Fast)?.network;
+    let graph = network(2, false);
     assert_eq!(n.m(), 3);
     assert_eq!(n.features(), 8);
-    assert_eq!(n.input, q.input_params());
-    assert_eq!(n.output, q.output_params());
+    assert_eq!(n.input, q.input);
+    assert_eq!(n.output, q.output);
     assert_eq!(n.shift_constant, -128);
     assert_eq!(
         n.shift_constant_params,
@@ -120,10 +102,10 @@ fn recovered_integers_are_the_quantized_weights() -> Result<()> {
 /// by a PRELU whose slopes are the quantized slopes and whose parameters chain the layers.
 #[test]
 fn prelu_models_recover_their_slopes() -> Result<()> {
-    let graph = random_graph(2, 24, 32, 3, 8, true, 41);
+    let graph = network(2, true);
     for layout in [Layout::Plain, Layout::Fast] {
-        let q = quantized(2, 24, 32, true)?;
-        let n = recover(&q, layout)?;
+        let q = quantized(2, true)?;
+        let n = recover(&q, (24, 32), layout)?.network;
         assert_eq!(n.prelu.len(), n.m());
         for (i, p) in n.prelu.iter().enumerate() {
             let (alpha, scales) = quantize_weights_per_channel(&graph.prelu[i], 1);
@@ -150,9 +132,9 @@ fn prelu_models_recover_their_slopes() -> Result<()> {
 
 #[test]
 fn float_models_are_refused() -> Result<()> {
-    let graph = random_graph(2, 8, 8, 2, 4, false, 3);
-    let float = Model::parse(&write_float32(&graph)?)?;
-    let err = Int8Network::from_model(&float).unwrap_err().to_string();
+    let float = random_network(2, 2, 4, false, 3);
+    let float = Model::parse(&write_float32(&float, InputSize::new(8, 8))?)?;
+    let err = read_int8(&float).unwrap_err().to_string();
     assert!(err.contains("FLOAT32, expected INT8"), "{err}");
     Ok(())
 }
@@ -161,8 +143,8 @@ fn float_models_are_refused() -> Result<()> {
 /// disagrees makes the file something other than a packed SESR graph.
 #[test]
 fn tampered_packed_weights_are_refused() -> Result<()> {
-    let q = quantized(2, 8, 8, false)?;
-    let bytes = q.write_with(Layout::Fast)?;
+    let q = quantized(2, false)?;
+    let bytes = write_int8_with(&q, InputSize::new(8, 8), Layout::Fast)?;
     let model = Model::parse(&bytes)?;
     let sg = &model.subgraphs[0];
     let weight = sg
@@ -178,7 +160,7 @@ fn tampered_packed_weights_are_refused() -> Result<()> {
     let mut tampered = bytes.clone();
     assert_eq!(tampered[buffer.offset + 6 * 4 * f + 2 * f], 0);
     tampered[buffer.offset + 6 * 4 * f + 2 * f] = 7;
-    let err = Int8Network::from_model(&Model::parse(&tampered)?)
+    let err = read_int8(&Model::parse(&tampered)?)
         .unwrap_err()
         .to_string();
     assert!(
@@ -186,7 +168,7 @@ fn tampered_packed_weights_are_refused() -> Result<()> {
         "{err}"
     );
     // The untouched file is accepted.
-    Int8Network::from_model(&model)?;
+    read_int8(&model)?;
     Ok(())
 }
 
@@ -212,7 +194,7 @@ fn other_graphs_are_refused() -> Result<()> {
     )?;
     sg.set_io(&[x], &[y])?;
     let bytes = model.finish(&sg)?;
-    let err = Int8Network::from_model(&Model::parse(&bytes)?)
+    let err = read_int8(&Model::parse(&bytes)?)
         .unwrap_err()
         .to_string();
     assert!(err.contains("operator 0 is RELU"), "{err}");

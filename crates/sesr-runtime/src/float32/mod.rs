@@ -23,7 +23,7 @@ mod simd;
 
 use crate::{Kernel, Result, RuntimeError};
 use sesr_data::plane::PlaneF32;
-use sesr_tflite::SesrGraph;
+use sesr_net::Float32Network;
 
 /// Floats per vector in the packed layouts (one AVX-512 register, two AVX2 registers).
 pub(crate) const LANES: usize = 16;
@@ -102,10 +102,10 @@ fn winograd_rows(weight: &[f32], c: usize) -> Vec<f32> {
 }
 
 impl Float32Sesr {
-    /// Packs a collapsed network; fails with sesr-tflite's error when the graph is not
+    /// Packs a collapsed network; fails with sesr-net's error when the network is not
     /// consistent, with [`RuntimeError::Network`] when it is not SESR-shaped (5x5 input conv
     /// from 1 channel, `m` 3x3 convs, 5x5 output conv to `scale^2`, x2 or x4).
-    pub(crate) fn from_graph(graph: &SesrGraph) -> Result<Self> {
+    pub(crate) fn from_network(graph: &Float32Network) -> Result<Self> {
         graph.validate()?;
         let (m, f, scale) = (graph.m(), graph.features(), graph.scale);
         if m == 0 {

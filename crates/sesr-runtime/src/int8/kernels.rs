@@ -182,7 +182,7 @@ impl Kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sesr_tflite::quant::QuantParams;
+    use sesr_net::quant::QuantParams;
 
     /// The SIMD ADD kernels against the scalar one on every pair of int8 inputs, for input and
     /// output scales from equal to far apart (multipliers near 1 and far below it).

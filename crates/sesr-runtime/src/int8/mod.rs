@@ -1,7 +1,8 @@
 //! The int8 path: the integer network of the project's int8 `.tflite` export, run with
 //! TFLite's integer arithmetic on images of any size.
 //!
-//! [`Int8Sesr`] recovers the network from the file ([`sesr_tflite::Int8Network`]: per-layer
+//! [`Int8Sesr`] runs an [`sesr_net::Int8Network`] (recovered from a file by
+//! [`sesr_tflite::read_int8`], or quantized in memory: per-layer
 //! int8 weights, int32 biases, per-channel scales, zero points; phase-packed convs unpacked),
 //! then runs it fused over tiles (see `stream`): every layer of a tile is computed while its
 //! rows are in cache, bands of rows run in parallel, and the row kernels use AVX-512 VNNI or
@@ -9,7 +10,7 @@
 //! PRELU (post-training exports of PReLU models), applied to each conv row while it is in
 //! cache: by per-channel 256-entry tables (exact: it is elementwise on int8), looked up 64
 //! bytes at a time with AVX-512 VBMI, or by TFLite's arithmetic on AVX-512 without VBMI. Every kernel computes the same integers as TFLite's reference
-//! kernels (`sesr_tflite::simulate_int8`), so the output is what LiteRT computes, up to the one
+//! kernels (`sesr_net::Int8Network::simulate`), so the output is what LiteRT computes, up to the one
 //! step by which XNNPACK's rounding sometimes differs.
 //!
 //! Modules, each depending only on those before it: `plan` (the network as the kernels need
@@ -32,8 +33,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
+use sesr_net::Int8Network;
 use sesr_tflite::schema::TensorType;
-use sesr_tflite::{Int8Network, Model};
+use sesr_tflite::Model;
 
 use crate::error::{Result, RuntimeError};
 pub use kernels::KernelLevel;
@@ -78,10 +80,20 @@ impl Int8Sesr {
                     .into(),
             ));
         }
-        let network =
-            Int8Network::from_model(model).map_err(|e| RuntimeError::from(e).in_file(path))?;
+        let network = sesr_tflite::read_int8(model)
+            .map_err(|e| RuntimeError::from(e).in_file(path))?
+            .network;
+        Self::from_network(network).map_err(|e| e.in_file(path))
+    }
+
+    /// An int8 network held in memory (e.g. just quantized); [`RuntimeError::Network`] if it is
+    /// not one the kernels run.
+    pub fn from_network(network: Int8Network) -> Result<Self> {
+        network
+            .validate()
+            .map_err(|e| RuntimeError::Network(e.to_string()))?;
         if let Some(conv) = network.convs.iter().find(|c| c.kernel > stream::MAX_KERNEL) {
-            return Err(error(format!(
+            return Err(RuntimeError::Network(format!(
                 "a {0}x{0} convolution; the runtime takes kernels up to {1}x{1}",
                 conv.kernel,
                 stream::MAX_KERNEL

@@ -3,8 +3,8 @@
 //! the input offset, every fixed-point multiplier is split into its shifts, and a PReLU
 //! becomes one 256-entry table per channel.
 
-use sesr_tflite::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantParams};
-use sesr_tflite::{Int8Conv, Int8Network, Int8Prelu};
+use sesr_net::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantParams};
+use sesr_net::{Int8Conv, Int8Network, Int8Prelu};
 
 /// Offset between int8 values and the `u8` the kernels store.
 pub(crate) const U8_OFFSET: i32 = 128;
@@ -81,7 +81,7 @@ pub(crate) struct ConvPlan {
 }
 
 /// An int8 PRELU on `u8` values: elementwise on 256 possible inputs, so a table per channel
-/// holds TFLite's arithmetic (`sesr_tflite::Int8Prelu::table`) exactly. The SIMD kernel
+/// holds TFLite's arithmetic (`sesr_net::Int8Prelu::table`) exactly. The SIMD kernel
 /// computes it instead (as `PreluParams` does), from the offsets and multipliers.
 #[derive(Clone, Debug)]
 pub(crate) struct PreluPlan {
@@ -174,7 +174,7 @@ impl ConvPlan {
     }
 }
 
-/// TFLite's int8 ADD (see `sesr_tflite::quant::AddParams`), on `u8` inputs and output.
+/// TFLite's int8 ADD (see `sesr_net::quant::AddParams`), on `u8` inputs and output.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AddPlan {
     /// Added to each `u8` input: `-128 - zero_point`.

@@ -3,6 +3,7 @@
 //! [`crate::graph`]).
 
 use crate::schema::TensorType;
+use sesr_net::layout::ohwi;
 
 /// A tensor element type written to buffers.
 pub(crate) trait Element: Copy + Default {
@@ -35,48 +36,6 @@ pub(crate) fn to_bytes<T: Element>(values: &[T]) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * 4);
     for &v in values {
         v.extend_bytes(&mut out);
-    }
-    out
-}
-
-/// TFLite's OHWI weights in OIHW order (PyTorch's and ONNX's): the inverse of [`ohwi`].
-pub(crate) fn oihw<T: Copy>(
-    ohwi: &[T],
-    out_channels: usize,
-    in_channels: usize,
-    k: usize,
-) -> Vec<T> {
-    let (o, i) = (out_channels, in_channels);
-    let mut out = Vec::with_capacity(ohwi.len());
-    for oc in 0..o {
-        for ic in 0..i {
-            for ky in 0..k {
-                for kx in 0..k {
-                    out.push(ohwi[((oc * k + ky) * k + kx) * i + ic]);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// OIHW weights (PyTorch's order) in TFLite's OHWI order.
-pub(crate) fn ohwi<T: Copy>(
-    oihw: &[T],
-    out_channels: usize,
-    in_channels: usize,
-    k: usize,
-) -> Vec<T> {
-    let (o, i) = (out_channels, in_channels);
-    let mut out = Vec::with_capacity(oihw.len());
-    for oc in 0..o {
-        for ky in 0..k {
-            for kx in 0..k {
-                for ic in 0..i {
-                    out.push(oihw[((oc * i + ic) * k + ky) * k + kx]);
-                }
-            }
-        }
     }
     out
 }

@@ -36,9 +36,7 @@ mod conv;
 mod emit;
 mod spec;
 
-pub(crate) use conv::{
-    input_conv_channel, ohwi, oihw, output_conv_channel, to_bytes, Conv, Element,
-};
+pub(crate) use conv::{input_conv_channel, output_conv_channel, to_bytes, Conv, Element};
 pub(crate) use emit::emit;
 pub use spec::Layout;
-pub(crate) use spec::{names, Constant, Dims, Numerics, Role};
+pub(crate) use spec::{Constant, Dims, Numerics, Role};

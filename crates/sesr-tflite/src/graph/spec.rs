@@ -15,28 +15,17 @@ pub enum Layout {
     Plain,
 }
 
-/// Names of the activation tensors.
+/// Names of the activation tensors: the network's own (`sesr_net::names`) and those only the
+/// file's layout has.
 pub(crate) mod names {
-    pub const INPUT: &str = "input";
+    pub use sesr_net::names::*;
+
     pub const INPUT_S2D: &str = "input_space_to_depth";
-    pub const SHIFTED: &str = "input_minus_half";
     pub const INPUT_CONV_PACKED: &str = "input_conv_packed";
-    pub const INPUT_CONV: &str = "input_conv";
-    pub const RESIDUAL: &str = "residual_sum";
     pub const RESIDUAL_S2D: &str = "residual_space_to_depth";
-    pub const OUTPUT_CONV: &str = "output_conv";
     pub const INPUT_SPREAD: &str = "input_spread";
-    pub const FINAL_SUM: &str = "final_sum";
     pub const CLIPPED: &str = "clipped";
     pub const OUTPUT: &str = "output";
-
-    pub fn block_conv(i: usize) -> String {
-        format!("block_{i}_conv")
-    }
-
-    pub fn block(i: usize) -> String {
-        format!("block_{i}")
-    }
 
     pub fn depth_to_space(i: usize, last: bool) -> String {
         if last {

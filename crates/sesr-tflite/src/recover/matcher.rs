@@ -2,10 +2,10 @@
 //! them, each checked (type, shape, quantization, options, connection) with an error that
 //! names the operator or tensor at fault.
 
-use super::network::{Int8Conv, Int8Prelu};
+use sesr_net::{Int8Conv, Int8Prelu};
 use crate::error::{Result, TfliteError};
 use crate::graph::Conv;
-use crate::quant::{QuantParams, QMAX, QMIN};
+use sesr_net::quant::{QuantParams, QMAX, QMIN};
 use crate::read::{Model, Operator, SubGraph, Tensor};
 use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, TensorType};
 
@@ -427,7 +427,7 @@ fn dims(shape: &[usize]) -> Vec<i32> {
 
 /// OHWI weight bytes (the file's order) as int8 in OIHW (what [`Conv`] keeps).
 fn oihw(ohwi: &[u8], o: usize, i: usize, k: usize) -> Vec<i8> {
-    crate::graph::oihw(ohwi, o, i, k)
+    sesr_net::layout::oihw(ohwi, o, i, k)
         .into_iter()
         .map(|b| b as i8)
         .collect()
@@ -441,7 +441,7 @@ mod tests {
     fn oihw_undoes_ohwi() {
         let (o, i, k) = (3, 2, 5);
         let weight: Vec<i8> = (0..o * i * k * k).map(|v| (v % 127) as i8 - 63).collect();
-        let file: Vec<u8> = crate::graph::ohwi(&weight, o, i, k)
+        let file: Vec<u8> = sesr_net::layout::ohwi(&weight, o, i, k)
             .iter()
             .map(|&w| w as u8)
             .collect();

@@ -3,11 +3,12 @@
 //! residual sum, the output conv with the final sum, and the depth-to-space.
 
 use super::matcher::{int8_conv, unsupported, Matcher};
-use super::network::{Int8Conv, Int8Network, Int8Prelu};
+use super::Int8File;
+use sesr_net::{Int8Conv, Int8Network, Int8Prelu};
 use super::unpack::unpack;
 use crate::error::Result;
 use crate::graph::{input_conv_channel, output_conv_channel, Layout};
-use crate::quant::{multiply_by_quantized_multiplier, QuantParams, QMAX, QMIN};
+use sesr_net::quant::{multiply_by_quantized_multiplier, QuantParams, QMAX, QMIN};
 use crate::schema::{BuiltinOp, TensorType};
 
 /// The graph's input tensor.
@@ -44,7 +45,7 @@ struct Blocks {
 
 impl Matcher<'_> {
     /// Matches the whole graph.
-    pub(super) fn network(mut self) -> Result<Int8Network> {
+    pub(super) fn network(mut self) -> Result<Int8File> {
         let input = self.input()?;
         let (h, w) = (input.height, input.width);
         let shift = self.input_shift(&input)?;
@@ -68,15 +69,8 @@ impl Matcher<'_> {
         let mut convs = vec![input_conv];
         convs.extend(blocks.convs);
         convs.push(output_conv);
-        Ok(Int8Network {
+        let network = Int8Network {
             scale,
-            height: h,
-            width: w,
-            layout: if input.packed.is_some() {
-                Layout::Fast
-            } else {
-                Layout::Plain
-            },
             input: input.params,
             shift_constant: shift.constant,
             shift_constant_params: shift.constant_params,
@@ -85,6 +79,16 @@ impl Matcher<'_> {
             prelu: blocks.prelu,
             residual,
             output,
+        };
+        Ok(Int8File {
+            network,
+            height: h,
+            width: w,
+            layout: if input.packed.is_some() {
+                Layout::Fast
+            } else {
+                Layout::Plain
+            },
         })
     }
 

@@ -99,7 +99,7 @@ pub(super) unsafe fn prelu_vbmi(tables: &[[u8; 256]], run: &mut [u8]) -> usize {
     n
 }
 
-/// TFLite's int8 PRELU (`sesr_tflite::quant::PreluParams::apply`) on blocks of 16 pixels of
+/// TFLite's int8 PRELU (`sesr_net::quant::PreluParams::apply`) on blocks of 16 pixels of
 /// one group of four channels: byte `4 x + c` is channel `c`, so lane `j` of each 16-byte
 /// quarter takes slope `alpha[j % 4]`. The values are small (`|x a| <= 255^2`), so a
 /// multiplier's left shift goes first and the single-rounding form follows

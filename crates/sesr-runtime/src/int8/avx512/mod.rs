@@ -161,7 +161,7 @@ pub(crate) fn output_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sesr_tflite::quant::QuantParams;
+    use sesr_net::quant::QuantParams;
 
     /// The AVX-512 PReLU against the scalar tables on every input of every channel, for
     /// output scales below and above the input's (single-rounding and two-step multipliers)
@@ -179,7 +179,7 @@ mod tests {
             (params(0.3, 0), params(0.001, 90), params(1.0 / 127.0, -5)),
         ];
         for (input, output, alpha_params) in cases {
-            let prelu = PreluPlan::new(&sesr_tflite::Int8Prelu {
+            let prelu = PreluPlan::new(&sesr_net::Int8Prelu {
                 alpha: vec![-127, 127, 0, 1, -1, 64, -90, 33],
                 alpha_params,
                 input,

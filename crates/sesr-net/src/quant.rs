@@ -16,7 +16,7 @@
 //! saturating rounding doubling high multiplication followed by a rounding right shift
 //! ([`multiply_by_quantized_multiplier`]).
 
-use crate::error::{Result, TfliteError};
+use crate::error::{NetError, Result};
 
 /// Smallest int8 value.
 pub const QMIN: i32 = -128;
@@ -37,7 +37,7 @@ impl QuantParams {
     /// names the activation in errors.
     pub fn from_range(tensor: &str, min: f32, max: f32) -> Result<Self> {
         if !(min.is_finite() && max.is_finite() && min < max) {
-            return Err(TfliteError::InvalidRange {
+            return Err(NetError::InvalidRange {
                 tensor: tensor.to_string(),
                 min,
                 max,
@@ -54,7 +54,7 @@ impl QuantParams {
             zero_point_from_min.round() as i32
         };
         if !(scale.is_normal() && scale > 0.0) {
-            return Err(TfliteError::InvalidRange {
+            return Err(NetError::InvalidRange {
                 tensor: tensor.to_string(),
                 min,
                 max,
