@@ -1,13 +1,12 @@
 //! `sesr-cli collapse`: a training checkpoint as a collapsed inference checkpoint (one conv per
 //! block and the PReLU slopes), the form sesr-runtime and library users load.
 
-use crate::models::load_checkpoint;
+use crate::models::{model_ref, torch, DeviceArg};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use sesr_core::checkpoint::sidecar_path;
 use sesr_model::atomic::same_file;
+use sesr_model::checkpoint::sidecar_path;
 use std::path::PathBuf;
-use tch::Device;
 
 #[derive(Args, Debug)]
 pub struct CollapseArgs {
@@ -40,7 +39,11 @@ pub fn run(args: &CollapseArgs) -> Result<()> {
             args.checkpoint.display()
         );
     }
-    let model = load_checkpoint(&args.checkpoint, Device::Cpu)?;
+    let model = torch(
+        "--checkpoint",
+        &model_ref("--checkpoint", &args.checkpoint)?,
+        DeviceArg::Cpu,
+    )?;
     model
         .save(&args.output)
         .with_context(|| format!("cannot write --output {}", args.output.display()))?;

@@ -6,7 +6,7 @@
 //! on sesr-runtime: float32 checkpoints and int8 `.tflite` exports alike. Titles carry each
 //! result's PSNR on the whole image (8-bit Y, `scale` pixels shaved per border).
 
-use crate::models::load_upscaler;
+use crate::models::{model_ref, native};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use sesr_data::io::LoadedImage;
@@ -51,7 +51,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
                     "--model {spec}: expected LABEL=PATH, e.g. --model \"SESR int8=model.tflite\""
                 );
             };
-            let upscaler = load_upscaler(path.as_ref())?;
+            let upscaler = native("--model", &model_ref("--model", path.as_ref())?)?;
             Ok((label.to_string(), upscaler))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 //! bridge from `sesr-dist`'s MPI ranks to the trainer's [`Collective`].
 
 use anyhow::{bail, Context, Result};
-use sesr_core::distributed::Collective;
+use sesr_train::distributed::Collective;
 use sesr_dist::Mpi;
 use std::ffi::OsString;
 use std::rc::Rc;
@@ -19,17 +19,17 @@ impl Collective for MpiCollective {
         self.0.ranks()
     }
 
-    fn sum(&self, values: &mut [f32]) -> sesr_core::Result<()> {
+    fn sum(&self, values: &mut [f32]) -> sesr_train::Result<()> {
         self.0.sum("summing gradients", values);
         Ok(())
     }
 
-    fn sum_f64(&self, values: &mut [f64]) -> sesr_core::Result<()> {
+    fn sum_f64(&self, values: &mut [f64]) -> sesr_train::Result<()> {
         self.0.sum("summing validation figures", values);
         Ok(())
     }
 
-    fn broadcast(&self, values: &mut [f32]) -> sesr_core::Result<()> {
+    fn broadcast(&self, values: &mut [f32]) -> sesr_train::Result<()> {
         self.0.broadcast(values);
         Ok(())
     }

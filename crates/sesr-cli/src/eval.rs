@@ -1,30 +1,26 @@
 //! `sesr-cli eval`: PSNR and SSIM of a checkpoint, beside bicubic, on folders of HR images.
 //!
-//! The protocol, the report and its table are `sesr-eval`'s. A checkpoint runs on libtorch
-//! tile by tile ([`sesr_core::infer::upscale_y`]), so large images (DIV2K) are fine; images
-//! are read one at a time. An int8 `.tflite` export is scored too: sesr-runtime runs its
-//! integer network (the same integers LiteRT computes, within one step), at each image's own
-//! size.
+//! The protocol, the report and its table are `sesr-eval`'s. The model runs on sesr-runtime
+//! (float32 checkpoints and the integer network of int8 `.tflite` exports, the same integers
+//! LiteRT computes within one step) or, with `--engine torch`, on libtorch tile by tile; both
+//! take images of any size, read one at a time.
 
-use crate::models::{check_tile, is_tflite, load_checkpoint, load_upscaler, parse_device};
-use anyhow::{bail, Context, Result};
+use crate::models::{engine, model_ref, DeviceArg, Engine};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sesr_core::infer::upscale_y;
-use sesr_core::CollapsedSesr;
 use sesr_data::protocol::Protocol;
+use sesr_data::UpscaleY;
 use sesr_eval::{
     evaluate_image, format_table, list_hr_images, write_report, DatasetResult, EvalReport,
-    ImageResult,
 };
-use sesr_runtime::Upscaler;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Model weights (.safetensors): a training or a collapsed checkpoint, with its JSON
-    /// sidecar (same name, .json) next to it; or an int8 .tflite export; or a shipped model's
-    /// name, PRESET[-xSCALE][-qat|-int8] (docs/models.md). The scale comes from the model.
+    /// The model: a checkpoint (.safetensors, training or collapsed, with its JSON sidecar
+    /// beside it), an int8 .tflite export, or a shipped model's name,
+    /// PRESET[-xSCALE][-qat|-int8] (docs/models.md). The scale comes from the model.
     #[arg(long, value_name = "MODEL.safetensors|MODEL.tflite|NAME")]
     checkpoint: PathBuf,
     /// A folder of HR images (Set5, Set14, BSD100, Urban100, DIV2K_valid_HR, ...); repeat the
@@ -37,39 +33,21 @@ pub struct EvalArgs {
     /// Print a row per image under each dataset.
     #[arg(long)]
     per_image: bool,
-    /// cpu or cuda.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
-    device: String,
-    /// Side of the low-resolution tiles the network runs on (bounds memory, not the result).
-    #[arg(long, default_value_t = 512)]
-    tile: usize,
-}
-
-/// The model under evaluation: a checkpoint on libtorch, or an int8 .tflite on sesr-runtime.
-enum EvalModel {
-    Torch(CollapsedSesr),
-    Int8(Upscaler),
-}
-
-impl EvalModel {
-    fn scale(&self) -> usize {
-        match self {
-            EvalModel::Torch(model) => model.config().scale,
-            EvalModel::Int8(upscaler) => upscaler.scale(),
-        }
-    }
-
-    fn evaluate(&self, file: &Path, tile: usize) -> sesr_eval::Result<ImageResult> {
-        let scale = self.scale();
-        match self {
-            EvalModel::Torch(model) => evaluate_image(file, scale, |y| upscale_y(model, y, tile)),
-            EvalModel::Int8(upscaler) => evaluate_image(file, scale, |y| upscaler.upscale_y(y)),
-        }
-    }
+    /// What runs the network: native (sesr-runtime, any model) or torch (libtorch, float
+    /// models as trained; needs the `train` feature).
+    #[arg(long, value_enum, default_value_t = Engine::Native)]
+    engine: Engine,
+    /// cpu, or cuda with --engine torch.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Side of the low-resolution tiles the network runs on (bounds memory, not the result);
+    /// default 512 for torch, sesr-runtime's own choice for native.
+    #[arg(long)]
+    tile: Option<usize>,
 }
 
 /// Scores every image of `dir`, with a progress bar.
-fn eval_dataset(model: &EvalModel, dir: &Path, tile: usize) -> Result<DatasetResult> {
+fn eval_dataset(model: &dyn UpscaleY, dir: &Path) -> Result<DatasetResult> {
     let files = list_hr_images(dir).with_context(|| format!("--data {}", dir.display()))?;
     let bar = ProgressBar::new(files.len() as u64).with_prefix(sesr_eval::dataset_name(dir));
     bar.set_style(
@@ -85,7 +63,7 @@ fn eval_dataset(model: &EvalModel, dir: &Path, tile: usize) -> Result<DatasetRes
                 .to_string_lossy()
                 .into_owned(),
         );
-        match model.evaluate(file, tile) {
+        match evaluate_image(file, model) {
             Ok(result) => per_image.push(result),
             Err(e) => {
                 bar.abandon();
@@ -99,39 +77,39 @@ fn eval_dataset(model: &EvalModel, dir: &Path, tile: usize) -> Result<DatasetRes
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    check_tile(args.tile)?;
-    let device = parse_device(&args.device)?;
+    let reference = model_ref("--checkpoint", &args.checkpoint)?;
     // Every folder is checked before the (long) evaluation starts.
     for dir in &args.data {
         list_hr_images(dir).with_context(|| format!("--data {}", dir.display()))?;
     }
-    let model = if is_tflite(&args.checkpoint) {
-        if device != tch::Device::Cpu {
-            bail!(
-                "--device {}: an int8 .tflite runs on the CPU (sesr-runtime); drop --device",
-                args.device
-            );
-        }
-        EvalModel::Int8(load_upscaler(&args.checkpoint)?)
-    } else {
-        EvalModel::Torch(load_checkpoint(&args.checkpoint, device)?)
+    let tile = match args.engine {
+        Engine::Torch => Some(args.tile.unwrap_or(512)),
+        Engine::Native => args.tile,
     };
+    let model = engine(
+        "--checkpoint",
+        &reference,
+        args.engine,
+        args.device,
+        tile,
+        None,
+    )?;
     let datasets = args
         .data
         .iter()
-        .map(|dir| eval_dataset(&model, dir, args.tile))
+        .map(|dir| eval_dataset(model.as_ref(), dir))
         .collect::<Result<Vec<_>>>()?;
+    let config = match &reference {
+        sesr_model::ModelRef::Checkpoint { meta, .. } => Some(meta.config),
+        sesr_model::ModelRef::Shipped { name, .. } if !reference.is_int8() => {
+            Some(name.preset.config(name.scale)?)
+        }
+        _ => None,
+    };
     let report = EvalReport {
         checkpoint: args.checkpoint.clone(),
-        config: match &model {
-            EvalModel::Torch(m) => Some(*m.config()),
-            EvalModel::Int8(_) => None,
-        },
-        engine: match &model {
-            EvalModel::Torch(_) => "float32 on libtorch",
-            EvalModel::Int8(_) => "int8 .tflite on sesr-runtime",
-        }
-        .to_string(),
+        config,
+        engine: model.engine(),
         scale: model.scale(),
         protocol: Protocol::YFloat,
         shave: model.scale(),

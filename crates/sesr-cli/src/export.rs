@@ -1,9 +1,11 @@
 //! `sesr-cli export`: a checkpoint as a `.tflite` (float32 or full-integer int8, one input
 //! size) or an `.onnx` (float32 or int8 QDQ, any input size).
 
+use crate::models::{export_source, model_ref};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use sesr_export::{export_checkpoint, ExportFormat};
+use sesr_export::{check_output, default_output, export, ExportError, ExportFormat};
+use sesr_tflite::InputSize;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,15 +22,18 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Model weights (.safetensors), training or collapsed, with its JSON sidecar beside it.
-    #[arg(long, value_name = "MODEL.safetensors")]
+    /// The model: a checkpoint (.safetensors, training or collapsed, with its JSON sidecar
+    /// beside it; a training checkpoint needs the `train` feature), a shipped model's name
+    /// (m5, m5-x4-qat, m5-int8; docs/models.md), or an int8 .tflite (to re-export its integers
+    /// at another size or as ONNX).
+    #[arg(long, value_name = "MODEL.safetensors|NAME|MODEL.tflite")]
     checkpoint: PathBuf,
     /// float32 or int8 (.tflite), onnx or onnx-int8 (.onnx); the int8 flavours need a
     /// checkpoint trained with --quant-w --quant-a, or --calibration.
     #[arg(long, value_enum)]
     format: Format,
-    /// Where to write; default: beside the checkpoint, `<stem>_<format>_<H>x<W>.tflite` or
-    /// `<stem>_<format>.onnx`.
+    /// Where to write; default: beside the checkpoint (a shipped model: in the working
+    /// folder), `<stem>_<format>_<H>x<W>.tflite` or `<stem>_<format>.onnx`.
     #[arg(long, value_name = "OUT.tflite|OUT.onnx")]
     output: Option<PathBuf>,
     /// Low-resolution input height of a .tflite model (batch 1, one Y channel); default 1080.
@@ -39,7 +44,8 @@ pub struct ExportArgs {
     #[arg(long)]
     tflite_width: Option<usize>,
     /// int8 from an FP32 checkpoint: representative images whose activation ranges calibrate
-    /// the model (post-training quantization, for users who skip QAT).
+    /// the model (post-training quantization, for users who skip QAT; needs the `train`
+    /// feature).
     #[arg(long, value_name = "DIR")]
     calibration: Option<PathBuf>,
 }
@@ -63,18 +69,51 @@ pub fn run(args: &ExportArgs) -> Result<()> {
              input size, drop them"
         );
     }
-    let size = (
-        args.tflite_height
-            .unwrap_or(sesr_tflite::sesr::DEFAULT_HEIGHT),
-        args.tflite_width
-            .unwrap_or(sesr_tflite::sesr::DEFAULT_WIDTH),
+    if !format.is_int8() && args.calibration.is_some() {
+        bail!(
+            "--calibration sets int8 ranges; a {} export has none: drop --calibration or \
+             export --format int8 or onnx-int8",
+            format.name()
+        );
+    }
+    let size = InputSize::new(
+        args.tflite_height.unwrap_or(InputSize::FULL_HD.height),
+        args.tflite_width.unwrap_or(InputSize::FULL_HD.width),
     );
-    let exported = export_checkpoint(
-        &args.checkpoint,
+    if size.height == 0 || size.width == 0 {
+        bail!(
+            "--tflite-height and --tflite-width must be at least 1, got {}x{}",
+            size.height,
+            size.width
+        );
+    }
+    let model = model_ref("--checkpoint", &args.checkpoint)?;
+    // The output is checked before any work: its extension, and that it is not the input.
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&model, format, size));
+    if output.is_dir() {
+        bail!(
+            "--output {} is a folder; give the file to write (e.g. {})",
+            output.display(),
+            output.join(default_output(&model, format, size).file_name().unwrap_or_default()).display()
+        );
+    }
+    check_output(&model, format, &output).map_err(|e| match e {
+        ExportError::OverwritesInput { .. } | ExportError::WrongExtension { .. } => {
+            anyhow::anyhow!("--output: {e}")
+        }
+        other => other.into(),
+    })?;
+    let (source, calibrated) = export_source(&model, args.calibration.as_deref())?;
+    let exported = export(
+        &model,
+        &source,
         format,
-        args.output.clone(),
+        Some(output),
         size,
-        args.calibration.as_deref(),
+        calibrated.as_ref(),
     )
     .with_context(|| format!("cannot export --checkpoint {}", args.checkpoint.display()))?;
     println!("{exported}");

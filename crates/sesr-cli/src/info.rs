@@ -3,7 +3,7 @@
 use crate::model_args::{parse_size, ModelArgs};
 use anyhow::Result;
 use clap::Args;
-use sesr_core::Accounting;
+use sesr_model::{run, Accounting};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -71,7 +71,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         config.int_features,
         config.feature_size,
         config.scale,
-        config.run_stem()
+        run::stem("SESR", &config)
     );
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     for (label, value) in rows {

@@ -1,10 +1,17 @@
 //! sesr-cli: the command-line front end. Each subcommand lives in its own module and stays
 //! thin: parsing flags, calling the library crates, printing results. No subcommand module
-//! imports another; what several share (architecture flags, loading a `--checkpoint`) lives
-//! in `model_args` and `models`.
+//! imports another; what several share (architecture flags, model arguments and engines)
+//! lives in `model_args` and `models`.
+//!
+//! Features: `train` (libtorch: `train`, `collapse`, the torch engine, calibration, training
+//! checkpoints) and `mpi` (data-parallel ranks over Open MPI), both on by default. Without
+//! them sesr-cli needs nothing but the Rust toolchain to build, and the subcommands that need
+//! them say which feature to build with.
 
+#[cfg(feature = "train")]
 mod collapse;
 mod compare;
+#[cfg(feature = "mpi")]
 mod distributed;
 mod eval;
 mod export;
@@ -13,6 +20,7 @@ mod inspect;
 mod model_args;
 mod models;
 mod plot;
+#[cfg(feature = "train")]
 mod train;
 mod upscale;
 mod video;
@@ -36,11 +44,19 @@ enum Command {
     /// Print parameters and MACs of a SESR architecture, as the paper counts them.
     Info(info::InfoArgs),
     /// Train SESR on DIV2K or a folder of images (x4 can start from an x2 checkpoint).
+    #[cfg(feature = "train")]
     Train(Box<train::TrainArgs>),
+    /// Train SESR (needs a sesr-cli built with the `train` feature: libtorch).
+    #[cfg(not(feature = "train"))]
+    Train(NeedsTrain),
     /// PSNR and SSIM on Y of a checkpoint against bicubic, on folders of HR images.
     Eval(eval::EvalArgs),
     /// Write a training checkpoint as a collapsed one (what sesr-runtime and libraries load).
+    #[cfg(feature = "train")]
     Collapse(collapse::CollapseArgs),
+    /// Collapse a training checkpoint (needs a sesr-cli built with the `train` feature).
+    #[cfg(not(feature = "train"))]
+    Collapse(NeedsTrain),
     /// Write a checkpoint as a TFLite or ONNX model (float32, or int8 from quantization-aware
     /// training or calibration).
     Export(export::ExportArgs),
@@ -56,17 +72,37 @@ enum Command {
     Compare(compare::CompareArgs),
 }
 
+/// The arguments of a subcommand this build does not have, taken whole.
+#[cfg(not(feature = "train"))]
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+struct NeedsTrain {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<std::ffi::OsString>,
+}
+
+#[cfg(not(feature = "train"))]
+fn needs_train(command: &str) -> anyhow::Result<()> {
+    anyhow::bail!("`sesr-cli {command}` runs on libtorch: {}", models::NEEDS_TRAIN)
+}
+
 fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _fail_points = fail::FailScenario::setup();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
+        #[cfg(feature = "train")]
         Command::Train(args) => train::run(&args),
+        #[cfg(not(feature = "train"))]
+        Command::Train(_) => needs_train("train"),
         Command::Eval(args) => eval::run(&args),
         Command::Upscale(args) => upscale::run(&args),
         Command::Export(args) => export::run(&args),
+        #[cfg(feature = "train")]
         Command::Collapse(args) => collapse::run(&args),
+        #[cfg(not(feature = "train"))]
+        Command::Collapse(_) => needs_train("collapse"),
         Command::Inspect(args) => inspect::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Compare(args) => compare::run(&args),

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use sesr_core::{Preset, SesrConfig};
+use sesr_model::{Preset, SesrConfig};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {

@@ -1,26 +1,68 @@
-//! Loading the model a `--checkpoint` names, for the subcommands that run one (`eval`,
-//! `upscale`, `compare`, `collapse`), with messages that name the flag and the file; and the
-//! `--device` and `--tile` checks they share.
+//! Model arguments in the words of the flags: `--checkpoint` and `--model` become a
+//! [`ModelRef`] (parsed by `sesr-model`), a runnable engine or an export source (loaded by the
+//! libraries), with messages that name the flag, and the `--device`, `--engine` and `--tile`
+//! checks the subcommands share. Nothing here parses a name or opens a file itself.
 //!
-//! A `--checkpoint` is a file, or the name of a model `sesr-zoo` ships:
-//! `PRESET[-xSCALE][-qat|-int8]` (`m5`, `m11-x4`, `m5-x2-int8`; scale 2 when omitted).
+//! A training checkpoint needs libtorch to collapse: a sesr-cli built without the `train`
+//! feature says so.
 
 use anyhow::{bail, Context, Result};
-use sesr_core::checkpoint::{read_meta, sidecar_path, CheckpointKind};
-use sesr_core::CollapsedSesr;
+use clap::ValueEnum;
+use sesr_data::UpscaleY;
+use sesr_export::ExportSource;
+use sesr_model::{CheckpointKind, ModelRef};
 use sesr_runtime::Upscaler;
-use std::path::{Path, PathBuf};
-use tch::Device;
+use std::path::Path;
 
-/// `--device cpu|cuda` as a libtorch device.
-pub fn parse_device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        "cuda" => {
+/// What a sesr-cli built without libtorch says of a request that needs it.
+#[cfg(not(feature = "train"))]
+pub const NEEDS_TRAIN: &str = "this sesr-cli was built without libtorch; build it with the \
+                               `train` feature (the default: `cargo install --path \
+                               crates/sesr-cli`)";
+
+/// The model a flag names, parsed; a local file that a shipped name shadows gets a warning.
+pub fn model_ref(flag: &str, text: &Path) -> Result<ModelRef> {
+    let model = ModelRef::parse(&text.to_string_lossy()).with_context(|| flag.to_string())?;
+    if let ModelRef::Shipped {
+        name,
+        shadows: Some(file),
+    } = &model
+    {
+        eprintln!(
+            "warning: {flag} {}: the shipped model {name} is used, not the file of that name \
+             here; write ./{} for the file",
+            file.display(),
+            file.display()
+        );
+    }
+    Ok(model)
+}
+
+/// `--device cpu|cuda`, checked before any work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+/// What runs the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// sesr-runtime: pure Rust, fused tiles, SIMD; float32 models and int8 .tflite.
+    Native,
+    /// The tch (libtorch) collapsed model, tile by tile: float32 models, on the CPU or CUDA.
+    Torch,
+}
+
+/// The libtorch device of `--device`.
+#[cfg(feature = "train")]
+pub fn torch_device(device: DeviceArg) -> Result<tch::Device> {
+    match device {
+        DeviceArg::Cpu => Ok(tch::Device::Cpu),
+        DeviceArg::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
+        DeviceArg::Cuda => {
             bail!("--device cuda: no CUDA GPU is available to libtorch here; use --device cpu")
         }
-        other => bail!("--device {other}: choose cpu or cuda"),
     }
 }
 
@@ -32,171 +74,121 @@ pub fn check_tile(tile: usize) -> Result<()> {
     Ok(())
 }
 
-/// Whether the model runs as an int8 `.tflite` (a file, or a shipped `-int8` model).
-pub fn is_tflite(path: &Path) -> bool {
-    match shipped(path) {
-        Some(Ok(zoo)) => zoo.form == Form::Int8,
-        _ => path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("tflite")),
-    }
-}
-
-/// Which of a shipped model's files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Form {
-    Float32,
-    Qat,
-    Int8,
-}
-
-/// A shipped model named on the command line.
-struct Shipped {
-    model: &'static sesr_zoo::Pretrained,
-    form: Form,
-}
-
-impl Shipped {
-    /// How the model is named in messages (as a file would be).
-    fn name(&self) -> PathBuf {
-        let suffix = match self.form {
-            Form::Float32 => "",
-            Form::Qat => "-qat",
-            Form::Int8 => "-int8",
-        };
-        PathBuf::from(format!("{}{suffix} (shipped)", self.model.name()))
-    }
-
-    fn checkpoint(&self) -> sesr_zoo::Checkpoint {
-        match self.form {
-            Form::Qat => self.model.qat,
-            _ => self.model.float32,
+/// The model on sesr-runtime. A training checkpoint is collapsed by sesr-core first.
+pub fn native(flag: &str, model: &ModelRef) -> Result<Upscaler> {
+    let context = || format!("loading {flag} {}", model.display_name().display());
+    if is_training_checkpoint(model) {
+        #[cfg(feature = "train")]
+        {
+            let collapsed = sesr_core::CollapsedSesr::from_ref(model, tch::Device::Cpu)
+                .and_then(|m| m.to_model())
+                .with_context(context)?;
+            return Ok(Upscaler::from_network(&collapsed.network)?);
         }
     }
+    Upscaler::load_ref(model).with_context(context)
 }
 
-/// The shipped model `arg` names, if it is a name (`m5`, `m11-x4-int8`) rather than a path:
-/// no folder and no extension, and a preset first. `None` for a path.
-fn shipped(arg: &Path) -> Option<Result<Shipped>> {
-    let text = arg.to_str()?;
-    if text.contains(['/', '\\', '.']) {
-        return None;
+/// The model on libtorch, on `device`.
+#[cfg(feature = "train")]
+pub fn torch(flag: &str, model: &ModelRef, device: DeviceArg) -> Result<sesr_core::CollapsedSesr> {
+    sesr_core::CollapsedSesr::from_ref(model, torch_device(device)?)
+        .with_context(|| format!("loading {flag} {}", model.display_name().display()))
+}
+
+/// The model as an engine of `engine`'s kind: `threads` and `tile` for the native engine, `tile`
+/// (default 256) and `device` for torch.
+pub fn engine(
+    flag: &str,
+    model: &ModelRef,
+    engine: Engine,
+    device: DeviceArg,
+    tile: Option<usize>,
+    threads: Option<usize>,
+) -> Result<Box<dyn UpscaleY>> {
+    if let Some(tile) = tile {
+        check_tile(tile)?;
     }
-    let lower = text.to_ascii_lowercase();
-    let mut parts = lower.split('-');
-    let preset = parts.next()?;
-    if !sesr_zoo::PRESETS.contains(&preset) {
-        return None;
-    }
-    let resolve = || -> Result<Shipped> {
-        let (mut scale, mut form) = (2, Form::Float32);
-        for (i, part) in parts.enumerate() {
-            match part {
-                "x2" | "x4" if i == 0 => scale = if part == "x2" { 2 } else { 4 },
-                "qat" if form == Form::Float32 => form = Form::Qat,
-                "int8" if form == Form::Float32 => form = Form::Int8,
-                _ => bail!(
-                    "--checkpoint {text}: a shipped model is named PRESET[-xSCALE][-qat|-int8], \
-                     e.g. m5, m11-x4 or m5-x2-int8 (a file needs its extension)"
-                ),
+    match engine {
+        Engine::Native => {
+            if device != DeviceArg::Cpu {
+                bail!("--device cuda: the native engine runs on the CPU; add --engine torch");
+            }
+            let mut upscaler = native(flag, model)?;
+            if let Some(threads) = threads {
+                upscaler = upscaler.with_threads(threads)?;
+            }
+            if let Some(tile) = tile {
+                upscaler = upscaler.with_tile(tile, Some(tile))?;
+            }
+            Ok(Box::new(upscaler))
+        }
+        Engine::Torch => {
+            if threads.is_some() {
+                bail!("--threads sets the native engine's threads; libtorch picks its own");
+            }
+            if model.is_int8() {
+                bail!(
+                    "{flag} {}: an int8 model runs on the native engine (sesr-runtime); drop \
+                     --engine torch",
+                    model.display_name().display()
+                );
+            }
+            #[cfg(feature = "train")]
+            {
+                Ok(Box::new(sesr_core::infer::TiledSesr {
+                    model: torch(flag, model, device)?,
+                    tile: tile.unwrap_or(256),
+                }))
+            }
+            #[cfg(not(feature = "train"))]
+            {
+                let _ = device;
+                bail!("--engine torch: {NEEDS_TRAIN}")
             }
         }
-        let model =
-            sesr_zoo::find(preset, scale).with_context(|| format!("--checkpoint {text}"))?;
-        Ok(Shipped { model, form })
-    };
-    Some(resolve())
+    }
 }
 
-/// A folder given as `--checkpoint` (a run folder, typically) named as such.
-fn refuse_folder(checkpoint: &Path) -> Result<()> {
-    if checkpoint.is_dir() {
-        bail!(
-            "--checkpoint {} is a folder; give a MODEL.safetensors file (a run folder holds \
-             best.safetensors and last.safetensors)",
-            checkpoint.display()
-        );
+/// What `export` reads from the model, and the ranges `--calibration` observed (post-training
+/// quantization) when given. Training checkpoints and calibration run on libtorch.
+pub fn export_source(
+    model: &ModelRef,
+    calibration: Option<&Path>,
+) -> Result<(ExportSource, Option<sesr_net::ActivationRanges>)> {
+    let context = || format!("--checkpoint {}", model.display_name().display());
+    if calibration.is_none() && !is_training_checkpoint(model) {
+        return Ok((ExportSource::load(model).with_context(context)?, None));
     }
-    Ok(())
-}
-
-/// Loads a checkpoint (training or collapsed) as the collapsed inference model on libtorch.
-pub fn load_checkpoint(checkpoint: &Path, device: Device) -> Result<CollapsedSesr> {
-    if let Some(zoo) = shipped(checkpoint) {
-        let zoo = zoo?;
-        if zoo.form == Form::Int8 {
-            bail!(
-                "--checkpoint {}: an int8 model runs on sesr-runtime (`upscale --engine native`, \
-                 `eval`, `compare`); name its float32 or -qat form here",
-                checkpoint.display()
-            );
-        }
-        let file = zoo.checkpoint();
-        return CollapsedSesr::from_bytes(&zoo.name(), file.safetensors, file.sidecar, device)
-            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()));
-    }
-    if is_tflite(checkpoint) {
-        bail!(
-            "--checkpoint {} is a .tflite model: this needs the .safetensors checkpoint it was \
-             exported from (.tflite files run with `upscale --engine native`, `eval` and \
-             `compare`)",
-            checkpoint.display()
-        );
-    }
-    refuse_folder(checkpoint)?;
-    if !checkpoint.is_file() {
-        bail!(
-            "--checkpoint {}: no such file (expected MODEL.safetensors with its MODEL.json \
-             sidecar next to it)",
-            checkpoint.display()
-        );
-    }
-    let sidecar = sidecar_path(checkpoint);
-    if !sidecar.is_file() {
-        bail!(
-            "--checkpoint {}: its JSON sidecar {} is missing; keep the .json written with the \
-             weights next to them",
-            checkpoint.display(),
-            sidecar.display()
-        );
-    }
-    CollapsedSesr::from_checkpoint(checkpoint, device)
-        .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))
-}
-
-/// Loads a `--checkpoint` for sesr-runtime: an int8 `.tflite`, a collapsed checkpoint, or a
-/// training checkpoint, which is collapsed here with sesr-core first (sesr-runtime reads
-/// collapsed checkpoints only).
-pub fn load_upscaler(checkpoint: &Path) -> Result<Upscaler> {
-    if let Some(zoo) = shipped(checkpoint) {
-        let zoo = zoo?;
-        let upscaler = match zoo.form {
-            Form::Int8 => Upscaler::from_tflite_bytes(&zoo.name(), zoo.model.int8_tflite),
-            _ => {
-                let file = zoo.checkpoint();
-                Upscaler::from_checkpoint_bytes(&zoo.name(), file.safetensors, file.sidecar)
-            }
+    #[cfg(feature = "train")]
+    {
+        let collapsed =
+            sesr_core::CollapsedSesr::from_ref(model, tch::Device::Cpu).with_context(context)?;
+        let calibrated = match calibration {
+            Some(dir) => Some(
+                sesr_core::calibrated_ranges(&collapsed, dir)
+                    .with_context(|| format!("--calibration {}", dir.display()))?,
+            ),
+            None => None,
         };
-        return upscaler.with_context(|| format!("loading --checkpoint {}", checkpoint.display()));
+        Ok((ExportSource::Float(collapsed.to_model()?), calibrated))
     }
-    refuse_folder(checkpoint)?;
-    if is_tflite(checkpoint) {
-        return Upscaler::load(checkpoint)
-            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()));
+    #[cfg(not(feature = "train"))]
+    {
+        match calibration {
+            Some(_) => bail!("--calibration: post-training calibration runs on libtorch; {NEEDS_TRAIN}"),
+            None => bail!(
+                "{}: a training checkpoint is collapsed on libtorch; {NEEDS_TRAIN} (or give \
+                 the collapsed checkpoint `sesr-cli collapse` writes)",
+                context()
+            ),
+        }
     }
-    let sidecar_exists = sidecar_path(checkpoint).is_file();
-    let training = sidecar_exists
-        && matches!(
-            read_meta(checkpoint).map(|m| m.kind),
-            Ok(CheckpointKind::Training { .. })
-        );
-    if training || !checkpoint.is_file() || !sidecar_exists {
-        // The torch loader names a missing file or sidecar as the torch engine does.
-        let model = load_checkpoint(checkpoint, Device::Cpu)?;
-        Ok(Upscaler::from_graph(&sesr_export::graph_of(&model, 1, 1)?)?)
-    } else {
-        Upscaler::load(checkpoint)
-            .with_context(|| format!("loading --checkpoint {}", checkpoint.display()))
-    }
+}
+
+fn is_training_checkpoint(model: &ModelRef) -> bool {
+    matches!(
+        model,
+        ModelRef::Checkpoint { meta, .. } if matches!(meta.kind, CheckpointKind::Training { .. })
+    )
 }

@@ -1,21 +1,46 @@
 //! `sesr-cli train`: the reference's training flags, plus data, output, device and resume.
 
+#[cfg(feature = "mpi")]
 use crate::distributed::{self, MpiCollective};
 use crate::model_args::ModelArgs;
-use crate::models::parse_device;
-use anyhow::{bail, Context, Result};
+use crate::models::{model_ref, torch_device, DeviceArg};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sesr_core::trainer::{run_name, Progress, TrainConfig, Trainer};
-use sesr_core::QuantConfig;
-use sesr_data::{load_pairs, ImagePair, LoadOptions, SamplerConfig, Source, Split};
+use sesr_core::{CollapsedSesr, CoreError, QuantConfig};
+use sesr_data::{load_pairs, DataError, ImagePair, LoadOptions, SamplerConfig, Source, Split};
+#[cfg(feature = "mpi")]
 use sesr_dist::Mpi;
-use sesr_export::{check_tflite_size, export_checkpoint, ExportFormat};
+use sesr_export::{check_tflite_size, export, ExportFormat, ExportSource};
+use sesr_model::run::{run_name, RunDir};
+use sesr_tflite::InputSize;
+use sesr_train::{Progress, TrainConfig, TrainError, Trainer};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+#[cfg(feature = "mpi")]
 use std::time::Duration;
 use tch::Device;
+
+/// The MPI state of a rank; never built without the `mpi` feature.
+#[cfg(not(feature = "mpi"))]
+enum Mpi {}
+
+#[cfg(not(feature = "mpi"))]
+impl Mpi {
+    fn rank(&self) -> usize {
+        match *self {}
+    }
+    fn ranks(&self) -> usize {
+        match *self {}
+    }
+    fn local_rank(&self) -> usize {
+        match *self {}
+    }
+    fn local_ranks(&self) -> usize {
+        match *self {}
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -54,8 +79,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// cpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
     /// Threads for libtorch (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -102,8 +127,14 @@ fn load(
     what: &str,
     leader: bool,
 ) -> Result<Vec<ImagePair>> {
-    let report =
-        load_pairs(source, scale, opts).with_context(|| format!("loading the {what} images"))?;
+    let report = load_pairs(source, scale, opts)
+        .map_err(|e| match e {
+            DataError::Decode { .. } | DataError::TooSmall { .. } => {
+                anyhow!("{e} (--skip-bad skips such files with a warning)")
+            }
+            other => other.into(),
+        })
+        .with_context(|| format!("loading the {what} images"))?;
     for warning in report.warnings.iter().filter(|_| leader) {
         eprintln!("warning: {warning}");
     }
@@ -182,7 +213,11 @@ fn check_args(args: &TrainArgs) -> Result<()> {
 fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
     let model = args.model.config()?;
     if args.gen_tflite {
-        check_tflite_size(&model, (args.tflite_height, args.tflite_width)).with_context(|| {
+        check_tflite_size(
+            &model,
+            InputSize::new(args.tflite_height, args.tflite_width),
+        )
+        .with_context(|| {
             format!(
                 "--gen-tflite with --tflite-height {} --tflite-width {}",
                 args.tflite_height, args.tflite_width
@@ -247,14 +282,23 @@ fn open_trainer(
     device: Device,
 ) -> Result<Trainer> {
     if !args.resume {
-        let trainer = Trainer::create(config, run_dir, device)?;
+        let trainer = Trainer::create(config, run_dir, device).map_err(flagged)?;
         if let Some(init) = &args.init_from {
             println!("initialised from {}", init.display());
         }
         println!("run directory: {}", run_dir.display());
         return Ok(trainer);
     }
-    let trainer = Trainer::resume(run_dir, Some(args.epochs), device)?;
+    let trainer = Trainer::resume(run_dir, Some(args.epochs), device).map_err(|e| match e {
+        TrainError::NotARun { .. } => anyhow!(
+            "--resume: {e}; the run folder's name comes from --model-name, the architecture \
+             flags (--preset, --m, --int-features, --feature-size, --scale), \
+             --linear-block-type and --quant-w/--quant-a, so repeat the flags of the run \
+             to resume ({})",
+            existing_runs(&args.out)
+        ),
+        other => flagged(other),
+    })?;
     let differing = trainer.config().differing_settings(&config);
     if differing.iter().any(|s| s == "ranks") {
         let ranks = trainer.config().ranks;
@@ -333,6 +377,19 @@ impl EpochPrinter {
     }
 }
 
+#[cfg(not(feature = "mpi"))]
+pub fn run(args: &TrainArgs) -> Result<()> {
+    check_args(args)?;
+    if args.nproc_per_node.is_some() || std::env::var("OMPI_COMM_WORLD_SIZE").is_ok() {
+        bail!(
+            "data-parallel ranks run over Open MPI: build sesr-cli with the `mpi` feature (the \
+             default)"
+        );
+    }
+    run_rank(args, None)
+}
+
+#[cfg(feature = "mpi")]
 pub fn run(args: &TrainArgs) -> Result<()> {
     check_args(args)?;
     let torchrun_world = std::env::var("WORLD_SIZE").ok().filter(|n| n != "1");
@@ -363,7 +420,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// One process's part of the run: all of it, or one rank's when `mpi` is given.
 fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
     let leader = mpi.is_none_or(|m| m.rank() == 0);
-    let device = match (parse_device(&args.device)?, mpi) {
+    let device = match (torch_device(args.device)?, mpi) {
         (Device::Cuda(_), Some(m)) => {
             let gpus = tch::Cuda::device_count() as usize;
             if m.local_rank() >= gpus {
@@ -389,18 +446,20 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
         ..train_config(args)?
     };
     let (scale, quant) = (config.model.scale, config.quant);
-    let run_dir = args.out.join(run_name(
+    let run = RunDir::new(args.out.join(run_name(
         &args.model_name,
         &config.model,
         config.mode,
         quant.any(),
-    ));
+    )));
+    let run_dir = run.path();
     let (train, valid) = load_data(args, scale, leader)?;
     let mut trainer = if leader {
-        open_trainer(args, config, &run_dir, device)?
+        open_trainer(args, config, run_dir, device)?
     } else {
         Trainer::follower(config, device)?
     };
+    #[cfg(feature = "mpi")]
     if let Some(mpi) = mpi {
         trainer = trainer.join(Box::new(MpiCollective(Rc::clone(mpi))))?;
         if leader {
@@ -413,28 +472,58 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
         }
     }
     let mut printer = EpochPrinter::default();
-    trainer.run(Arc::new(train), &valid, |event| {
-        if leader {
-            printer.show(event, scale)
-        }
-    })?;
+    trainer
+        .run(Arc::new(train), &valid, |event| {
+            if leader {
+                printer.show(event, scale)
+            }
+        })
+        .map_err(flagged)?;
     if !leader {
         return Ok(());
     }
     println!("done: {}", run_dir.display());
     if args.gen_tflite {
-        let best = run_dir.join("best.safetensors");
-        let size = (args.tflite_height, args.tflite_width);
-        println!(
-            "{}",
-            export_checkpoint(&best, ExportFormat::Float32, None, size, None)?
-        );
+        let best = model_ref("the best checkpoint", &run.best())?;
+        let source = ExportSource::Float(CollapsedSesr::from_ref(&best, Device::Cpu)?.to_model()?);
+        let size = InputSize::new(args.tflite_height, args.tflite_width);
+        let mut formats = vec![ExportFormat::Float32];
         if quant.uses_relu() {
-            println!(
-                "{}",
-                export_checkpoint(&best, ExportFormat::Int8, None, size, None)?
-            );
+            formats.push(ExportFormat::Int8);
+        }
+        for format in formats {
+            println!("{}", export(&best, &source, format, None, size, None)?);
         }
     }
     Ok(())
+}
+
+/// A training run's error in the words of the flags that set what went wrong.
+fn flagged(error: TrainError) -> anyhow::Error {
+    match error {
+        TrainError::RunExists { .. } => {
+            anyhow!("{error}: pass --resume to continue it, or choose another --out")
+        }
+        TrainError::LossDiverged { .. } => anyhow!("{error} (--learning-rate)"),
+        TrainError::Core(CoreError::Mismatch { .. }) => anyhow!(
+            "--init-from: {error} (--preset, --m, --int-features, --feature-size, --scale)"
+        ),
+        other => other.into(),
+    }
+}
+
+/// The runs in `out`, for a message.
+fn existing_runs(out: &Path) -> String {
+    let mut runs: Vec<String> = std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| RunDir::new(entry.path()).config().is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    runs.sort();
+    match runs.is_empty() {
+        true => format!("{} holds no run", out.display()),
+        false => format!("runs in {}: {}", out.display(), runs.join(", ")),
+    }
 }

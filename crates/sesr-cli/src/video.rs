@@ -1,7 +1,7 @@
 //! `sesr-cli video`: upscale a YUV4MPEG2 stream (file or pipe) with sesr-video, so that SESR
 //! sits between two ffmpeg commands. Progress goes to stderr; stdout can be the video.
 
-use crate::models::load_upscaler;
+use crate::models::{model_ref, native};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -77,7 +77,7 @@ pub fn run(args: &VideoArgs) -> Result<()> {
         args.input.display().to_string()
     };
     let input = Y4mReader::open(input).with_context(|| format!("--input {name}"))?;
-    let mut upscaler = load_upscaler(&args.checkpoint)?;
+    let mut upscaler = native("--checkpoint", &model_ref("--checkpoint", &args.checkpoint)?)?;
     if let Some(threads) = args.threads {
         upscaler = upscaler.with_threads(threads)?;
     }

@@ -8,9 +8,10 @@ use sesr_core::infer::{plane_to_tensor, tensor_to_plane};
 use sesr_core::CollapsedSesr;
 use sesr_data::plane::PlaneF32;
 use sesr_data::{imresize, load_y, psnr_y8};
+use sesr_net::{ActivationRanges, ConvWeights, Float32Network, Int8Network, Range};
+use sesr_testkit::litert::{run_litert, Resolver};
 use sesr_tflite::read::Model;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 const H: usize = 40;
@@ -18,31 +19,10 @@ const W: usize = 56;
 
 /// Runs `model` in LiteRT (2 threads, default XNNPACK delegate) on raw input bytes.
 fn litert(model: &Path, input: &[u8]) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `cargo xtask setup`",
-        python.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (input_path, output_path) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
-    std::fs::write(&input_path, input).unwrap();
-    let out = Command::new(python)
-        .arg(root.join("crates/sesr-tflite/tests/litert_run.py"))
-        .arg(model)
-        .arg("--input")
-        .arg(&input_path)
-        .arg("--output")
-        .arg(&output_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "LiteRT failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(output_path).unwrap()
+    let bytes = std::fs::read(model).unwrap();
+    run_litert(&bytes, Some(input), Resolver::Auto, 0)
+        .unwrap()
+        .output
 }
 
 /// A `W x H` crop of a real photo's Y and the `scale`-times larger HR crop it was made from.
@@ -138,7 +118,10 @@ fn int8_matches(checkpoint: &Path, dir: &Path, calibration: Option<&Path>) {
 
     let graph = sesr_cli_graph(&model);
     let ranges = expected_ranges(&model, calibration);
-    let simulated = sesr_tflite::simulate_int8(&graph, &ranges, &input).unwrap();
+    let simulated = Int8Network::quantize(&graph, &ranges)
+        .unwrap()
+        .simulate(&input, H, W)
+        .unwrap();
     let close = got
         .iter()
         .zip(&simulated)
@@ -185,18 +168,16 @@ fn int8_matches(checkpoint: &Path, dir: &Path, calibration: Option<&Path>) {
     );
 }
 
-// The CLI's own conversion, reached through the binary's modules is not possible from a test,
-// so the same public sesr-tflite types are rebuilt here from the collapsed model.
-fn sesr_cli_graph(model: &CollapsedSesr) -> sesr_tflite::SesrGraph {
+// The network rebuilt here from the collapsed model's tensors, independently of the library's
+// conversion (`CollapsedSesr::to_model`) that the CLI uses.
+fn sesr_cli_graph(model: &CollapsedSesr) -> Float32Network {
     let to_vec = |t: &Tensor| Vec::<f32>::try_from(&t.to_kind(Kind::Float).flatten(0, -1)).unwrap();
-    sesr_tflite::SesrGraph {
+    Float32Network {
         scale: model.config().scale,
-        height: H,
-        width: W,
         convs: model
             .convs()
             .iter()
-            .map(|c| sesr_tflite::ConvWeights {
+            .map(|c| ConvWeights {
                 out_channels: c.weight.size()[0] as usize,
                 in_channels: c.weight.size()[1] as usize,
                 kernel: c.weight.size()[2] as usize,
@@ -217,7 +198,7 @@ fn sesr_cli_graph(model: &CollapsedSesr) -> sesr_tflite::SesrGraph {
 fn expected_ranges(
     model: &CollapsedSesr,
     calibration: Option<&Path>,
-) -> sesr_tflite::ActivationRanges {
+) -> ActivationRanges {
     let (points, block_convs, input) = match calibration {
         Some(images) => {
             let mut files: Vec<_> = std::fs::read_dir(images)
@@ -242,8 +223,8 @@ fn expected_ranges(
         }
     };
     let m = model.config().m;
-    let range = |(lo, hi): (f64, f64)| sesr_tflite::Range::new(lo as f32, hi as f32);
-    sesr_tflite::ActivationRanges {
+    let range = |(lo, hi): (f64, f64)| Range::new(lo as f32, hi as f32);
+    ActivationRanges {
         input: range(input),
         shifted_input: range((input.0 - 0.5, input.1 - 0.5)),
         input_conv: range(points[1]),

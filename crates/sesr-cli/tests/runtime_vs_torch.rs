@@ -31,7 +31,7 @@ fn write_collapsed(dir: &Path, config: SesrConfig, seed: i64) -> PathBuf {
             let _ = t.g_add_(&noise);
         }
     });
-    let path = dir.join(format!("{}.safetensors", config.run_stem()));
+    let path = dir.join(format!("{}.safetensors", sesr_model::run::stem("SESR", &config)));
     model.collapse().unwrap().save(&path).unwrap();
     path
 }
@@ -85,7 +85,7 @@ fn native_equals_torch_within_1e_4_at_x2_and_x4_any_size_and_tile() {
                 assert!(
                     err <= 1e-4,
                     "{} plane {i} ({}x{}) tile {tile:?}: max abs error {err}",
-                    config.run_stem(),
+                    sesr_model::run::stem("SESR", &config),
                     lr.width,
                     lr.height
                 );

@@ -15,8 +15,7 @@ pub enum CoreError {
     Checkpoint { path: PathBuf, message: String },
     #[error(
         "checkpoint {path} does not fit this model: {field} is {found} in the checkpoint but {expected} here; \
-         use the checkpoint's architecture (its --preset, --m, --int-features, --feature-size and \
-         --scale)"
+         use the checkpoint's architecture (its preset, m, int_features, feature_size and scale)"
     )]
     Mismatch {
         path: PathBuf,
@@ -30,8 +29,13 @@ pub enum CoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Calibration images that cannot give usable int8 ranges.
+    #[error("calibration images {}: {why}", path.display())]
+    Calibration { path: PathBuf, why: String },
     #[error(transparent)]
     Model(#[from] sesr_model::ModelError),
+    #[error(transparent)]
+    Net(#[from] sesr_net::NetError),
     #[error(transparent)]
     Data(#[from] sesr_data::DataError),
     #[error(transparent)]

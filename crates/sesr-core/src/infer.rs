@@ -10,6 +10,7 @@
 
 use crate::{CollapsedSesr, CoreError, Result, SesrConfig};
 use sesr_data::plane::PlaneF32;
+use sesr_data::{UpscaleError, UpscaleY};
 use tch::{Device, Kind, Tensor};
 
 /// How far (in LR pixels) an output pixel of SESR can see: the 5x5 input conv (2), the `m`
@@ -122,6 +123,28 @@ pub fn upscale_y(model: &CollapsedSesr, y: &PlaneF32, tile: usize) -> Result<Pla
         }
     }
     Ok(out)
+}
+
+/// A collapsed model with its tile size: the libtorch engine as a [`UpscaleY`], for the
+/// programs that take any engine.
+pub struct TiledSesr {
+    pub model: CollapsedSesr,
+    /// Side of the LR tiles ([`upscale_y`]).
+    pub tile: usize,
+}
+
+impl UpscaleY for TiledSesr {
+    fn scale(&self) -> usize {
+        self.model.config().scale
+    }
+
+    fn engine(&self) -> String {
+        "float32 on libtorch".into()
+    }
+
+    fn upscale_y(&self, y: &PlaneF32) -> std::result::Result<PlaneF32, UpscaleError> {
+        Ok(upscale_y(&self.model, y, self.tile)?)
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,14 @@
 //! - [`Accounting`]: parameters and MACs as the paper counts them.
 //! - [`optim::Adam`] and [`train::train_step`]: the reference's optimizer and one step; on x86
 //!   Linux CPUs with AVX-512 the collapsed step runs on this crate's own kernels (`cpu_step`).
-//! - [`trainer::Trainer`]: epochs, validation, metrics, atomic checkpoints, exact resume.
-//! - [`infer::upscale_y`]: a Y plane through the collapsed model, tile by tile.
+//! - [`CollapsedSesr::from_ref`]: any checkpoint or shipped model; [`CollapsedSesr::to_model`]:
+//!   the format-neutral network (`sesr-net`) that `sesr-runtime` runs and `sesr-export` writes;
+//!   [`calibrated_ranges`]: post-training int8 ranges.
+//! - [`infer::upscale_y`]: a Y plane through the collapsed model, tile by tile
+//!   ([`infer::TiledSesr`] as a `sesr_data::UpscaleY` engine).
+//!
+//! The whole training run around the step (epochs, validation, run folders, resume,
+//! data-parallel ranks) is `sesr-train`'s.
 //!
 //! A program that uses it needs no other dependency: [`tch`] and the image and data types of
 //! `sesr-data` ([`data`]) are re-exported.
@@ -27,11 +33,9 @@
 //! # Ok::<(), sesr_core::CoreError>(())
 //! ```
 
-mod accounting;
 pub mod checkpoint;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod cpu_step;
-pub mod distributed;
 mod error;
 pub mod infer;
 mod model;
@@ -39,14 +43,14 @@ pub mod ops;
 pub mod optim;
 pub mod prelu;
 pub mod train;
-pub mod trainer;
 
 // What the public API takes and returns, so that a program can depend on sesr-core alone.
 pub use sesr_data as data;
 pub use tch;
 
-pub use accounting::Accounting;
 pub use error::{CoreError, Result};
-pub use model::{CollapsedSesr, LinearBlock, ObservedRanges, Sesr};
+pub use model::{calibrated_ranges, CollapsedSesr, LinearBlock, ObservedRanges, Sesr};
 pub use sesr_collapse::CollapsedConv;
-pub use sesr_model::{ModelError, Preset, QuantConfig, QuantPoint, SesrConfig, TrainingMode};
+pub use sesr_model::{
+    Accounting, ModelError, Preset, QuantConfig, QuantPoint, SesrConfig, TrainingMode,
+};

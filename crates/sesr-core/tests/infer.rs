@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{asset, perturb};
+use common::perturb;
+use sesr_testkit::photos::asset;
 use sesr_core::infer::{plane_to_tensor, receptive_radius, tensor_to_plane, upscale_y};
 use sesr_core::{CollapsedSesr, CoreError, Sesr, SesrConfig, TrainingMode};
 use sesr_data::plane::PlaneF32;

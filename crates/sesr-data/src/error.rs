@@ -8,6 +8,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading, writing or sampling image data.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// An atomic write that could not create, sync or rename its file.
+    #[error(transparent)]
+    Write(#[from] sesr_model::ModelError),
     /// The operating system refused to read or write a file or folder.
     #[error("cannot access {path}: {source}")]
     Io {
@@ -21,7 +24,7 @@ pub enum DataError {
     /// The file exists but is not a decodable PNG, JPEG or BMP image.
     #[error(
         "{path} is not a readable image ({reason}); replace it with a valid PNG, JPEG or BMP \
-         file, or remove it (training skips such files with --skip-bad)"
+         file, or remove it (a dataset loaded with `skip_bad` skips such files)"
     )]
     Decode {
         /// The file.
@@ -72,8 +75,8 @@ pub enum DataError {
     /// An image is smaller than one training patch.
     #[error(
         "{path} is {width}x{height} (after cropping to a multiple of the scale), smaller than \
-         the {min}x{min} training patch; remove it from the folder, or pass --skip-bad to skip \
-         such images with a warning"
+         the {min}x{min} training patch; remove it from the folder, or load with `skip_bad` to \
+         skip such images with a warning"
     )]
     TooSmall {
         /// The file.

@@ -355,30 +355,12 @@ fn write_png_atomic(
             })?;
         writer.flush().map_err(|e| DataError::io(path, e))
     };
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let mut file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-        return encode(&mut file);
-    }
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".sesr-tmp-").suffix(".png");
-    // Temporary files are private (0600); a written image is an ordinary file (0644 less umask
-    // is what `File::create` would give, and what users expect of their outputs).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut tmp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| DataError::io(&dir, e))?;
-    encode(tmp.as_file_mut())?;
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    Ok(())
+    // The project's one atomic writer: temporary file beside `path`, synced, renamed over it
+    // (FIFOs and devices are written in place).
+    sesr_model::atomic::write_atomic(path, |tmp| {
+        let mut file = std::fs::File::create(tmp).map_err(|e| DataError::io(tmp, e))?;
+        encode(&mut file)
+    })
 }
 
 /// Saves three planes in [0, 1] as an 8-bit RGB PNG (values quantized with

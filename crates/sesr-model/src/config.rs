@@ -129,14 +129,6 @@ impl SesrConfig {
     pub fn output_channels(&self) -> usize {
         self.scale * self.scale
     }
-
-    /// The reference's run-name stem, e.g. `SESR_m5_f16_x2_fs256`.
-    pub fn run_stem(&self) -> String {
-        format!(
-            "SESR_m{}_f{}_x{}_fs{}",
-            self.m, self.int_features, self.scale, self.feature_size
-        )
-    }
 }
 
 /// How the training model runs its forward pass. Both give the same outputs and gradients.

@@ -7,11 +7,6 @@ use crate::{ModelError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The file name of the computed records in a run directory.
-pub const METRICS_FILE: &str = "metrics.jsonl";
-/// The file name of the speed and memory records in a run directory.
-pub const TIMINGS_FILE: &str = "timings.jsonl";
-
 /// Figures of one finished epoch, one line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {

@@ -241,7 +241,7 @@ impl ModelRef {
         }
         let sidecar = sidecar_path(path);
         if !sidecar.is_file() {
-            let resume = path.file_name().is_some_and(|n| n == "resume.safetensors");
+            let resume = path.file_name().is_some_and(|n| n == crate::run::RESUME);
             return refuse(match resume {
                 true => "is a training run's resume state (weights, optimizer and counters), \
                          not a model; give best.safetensors or last.safetensors beside it"

@@ -8,20 +8,17 @@
 //! printed with the file sizes and the load average); criterion times sesr-runtime.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sesr_data::plane::PlaneF32;
+use sesr_net::CollapsedModel;
 use sesr_runtime::Upscaler;
-use sesr_tflite::{Int8Network, Model, SesrGraph};
-use std::path::{Path, PathBuf};
+use sesr_testkit::photos::mirrored_photo;
+use sesr_testkit::{litert, ort, repo_root};
+use sesr_tflite::{InputSize, Model};
+use std::path::Path;
 use std::process::Command;
 
 const THREADS: &str = "2";
 const RUNS: &str = "5";
-const HEIGHT: usize = 1080;
-const WIDTH: usize = 1920;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+const SIZE: InputSize = InputSize::FULL_HD;
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -29,26 +26,10 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A 1080x1920 plane of real luminance: a photo mirrored out to that size.
-fn photo() -> PlaneF32 {
-    let y = sesr_data::load_y(root().join("assets/images/valid/rocket.jpg")).unwrap();
-    let fold = |i: usize, n: usize| {
-        let i = i % (2 * n);
-        if i < n {
-            i
-        } else {
-            2 * n - 1 - i
-        }
-    };
-    PlaneF32::from_fn(WIDTH, HEIGHT, |x, row| {
-        y.get(fold(x, y.width), fold(row, y.height))
-    })
-}
-
 /// Median milliseconds of `script` (ort_run.py or litert_run.py) on `model` and `input`.
-fn python_median(script: &str, model: &Path, input: &Path, extra: &[&str]) -> f64 {
-    let out = Command::new(root().join(".venv/bin/python"))
-        .arg(root().join(script))
+fn python_median(script: &Path, model: &Path, input: &Path, extra: &[&str]) -> f64 {
+    let out = Command::new(litert::python().unwrap())
+        .arg(script)
         .arg(model)
         .arg("--input")
         .arg(input)
@@ -58,7 +39,8 @@ fn python_median(script: &str, model: &Path, input: &Path, extra: &[&str]) -> f6
         .expect("the project's Python (cargo xtask setup)");
     assert!(
         out.status.success(),
-        "{script}: {}",
+        "{}: {}",
+        script.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -73,29 +55,30 @@ fn python_median(script: &str, model: &Path, input: &Path, extra: &[&str]) -> f6
 }
 
 fn benches(c: &mut Criterion) {
-    let models = root().join("crates/sesr-zoo/models");
+    let models = repo_root().join("crates/sesr-zoo/models");
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, bytes: Vec<u8>| {
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
         (path, bytes.len())
     };
-    let graph = SesrGraph {
-        height: HEIGHT,
-        width: WIDTH,
-        ..sesr_runtime::read_collapsed(&models.join("m5_x2.safetensors")).unwrap()
-    };
+    let graph = CollapsedModel::read(&models.join("m5_x2.safetensors"))
+        .unwrap()
+        .network;
     let shipped_int8 = std::fs::read(models.join("m5_x2_int8.tflite")).unwrap();
-    let int8_network = Int8Network::from_model(&Model::parse(&shipped_int8).unwrap()).unwrap();
+    let int8_network = sesr_tflite::read_int8(&Model::parse(&shipped_int8).unwrap())
+        .unwrap()
+        .network;
     let onnx_float = write("m5_x2.onnx", sesr_onnx::float32_model(&graph).unwrap());
     let onnx_int8 = write(
         "m5_x2_int8.onnx",
         sesr_onnx::int8_model(&int8_network).unwrap(),
     );
-    let tflite_float = write("m5_x2.tflite", sesr_tflite::write_float32(&graph).unwrap());
+    let tflite_float = write("m5_x2.tflite", sesr_tflite::write_float32(&graph, SIZE).unwrap());
     let tflite_int8 = write("m5_x2_int8.tflite", shipped_int8);
 
-    let plane = photo();
+    // A 1080x1920 plane of real luminance: a photo mirrored out to that size.
+    let plane = mirrored_photo("rocket.jpg", SIZE.height, SIZE.width).unwrap();
     let float_input = dir.path().join("in_f32.bin");
     let floats: Vec<u8> = plane.data.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&float_input, floats).unwrap();
@@ -117,25 +100,25 @@ fn benches(c: &mut Criterion) {
 
     let hw = ["--height", "1080", "--width", "1920"];
     let ort_float = python_median(
-        "crates/sesr-onnx/tests/ort_run.py",
+        &ort::script(),
         &onnx_float.0,
         &float_input,
         &hw,
     );
     let ort_int8 = python_median(
-        "crates/sesr-onnx/tests/ort_run.py",
+        &ort::script(),
         &onnx_int8.0,
         &float_input,
         &hw,
     );
     let litert_float = python_median(
-        "crates/sesr-tflite/tests/litert_run.py",
+        &litert::script(),
         &tflite_float.0,
         &float_input,
         &[],
     );
     let litert_int8 = python_median(
-        "crates/sesr-tflite/tests/litert_run.py",
+        &litert::script(),
         &tflite_int8.0,
         &int8_input,
         &[],

@@ -5,60 +5,38 @@
 //! score within 0.15 dB of the float32 model on the CC0 validation photos. Also: what
 //! `summarize` reads back, and files that are not ONNX.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use sesr_data::plane::PlaneF32;
+use sesr_data::{UpscaleError, UpscaleY};
+use sesr_net::{CollapsedModel, Int8Network};
 use sesr_onnx::{int8_model, summarize, OnnxError};
 use sesr_runtime::int8::Int8Sesr;
 use sesr_runtime::Upscaler;
-use sesr_tflite::{Int8Network, Model};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use sesr_testkit::ort::run_ort_bytes as run_ort;
+use sesr_testkit::repo_root;
+use sesr_tflite::Model;
+use std::path::Path;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// An ONNX model run in ONNX Runtime, as an engine for the evaluation protocol.
+struct Ort {
+    model: Vec<u8>,
+    scale: usize,
 }
 
-/// Runs `model` in ONNX Runtime (2 threads) on `plane`: the output and the script's report.
-fn run_ort(model: &[u8], plane: &PlaneF32, check: bool) -> Result<(Vec<f32>, serde_json::Value)> {
-    let dir = tempfile::tempdir()?;
-    let (model_path, input, output) = (
-        dir.path().join("model.onnx"),
-        dir.path().join("in.bin"),
-        dir.path().join("out.bin"),
-    );
-    std::fs::write(&model_path, model)?;
-    let bytes: Vec<u8> = plane.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(&input, bytes)?;
-    let python = repo_root().join(".venv/bin/python");
-    let mut command = Command::new(&python);
-    command
-        .arg(repo_root().join("crates/sesr-onnx/tests/ort_run.py"))
-        .arg(&model_path)
-        .arg("--input")
-        .arg(&input)
-        .args(["--height", &plane.height.to_string()])
-        .args(["--width", &plane.width.to_string()])
-        .arg("--output")
-        .arg(&output);
-    if check {
-        command.arg("--check");
+impl UpscaleY for Ort {
+    fn scale(&self) -> usize {
+        self.scale
     }
-    let out = command
-        .output()
-        .with_context(|| format!("{} (run `cargo xtask setup`)", python.display()))?;
-    if !out.status.success() {
-        bail!(
-            "ONNX Runtime failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+
+    fn engine(&self) -> String {
+        "ONNX Runtime".into()
     }
-    let report = serde_json::from_slice(&out.stdout)?;
-    let raw = std::fs::read(&output)?;
-    let values = raw
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    Ok((values, report))
+
+    fn upscale_y(&self, y: &PlaneF32) -> Result<PlaneF32, UpscaleError> {
+        let (data, _) = run_ort(&self.model, y, false)?;
+        Ok(PlaneF32::from_vec(self.scale * y.width, self.scale * y.height, data)
+            .ok_or("ONNX Runtime's output has the wrong size")?)
+    }
 }
 
 /// A real photo's luminance, `width` x `height` from the top-left corner.
@@ -69,9 +47,9 @@ fn photo(name: &str, width: usize, height: usize) -> Result<PlaneF32> {
 }
 
 fn shipped_int8(preset: &str, scale: usize) -> Result<(Vec<u8>, Int8Network)> {
-    let model = sesr_zoo::find(preset, scale)?;
+    let model = sesr_zoo::find(preset.parse()?, scale)?;
     let bytes = model.int8_tflite;
-    let network = Int8Network::from_model(&Model::parse(bytes)?)?;
+    let network = sesr_tflite::read_int8(&Model::parse(bytes)?)?.network;
     Ok((bytes.to_vec(), network))
 }
 
@@ -134,24 +112,15 @@ fn int8_qdq_equals_the_int8_network_within_one_step() -> Result<()> {
 fn int8_onnx_scores_within_0_15_db_of_float32() -> Result<()> {
     let files = sesr_eval::list_hr_images(&repo_root().join("assets/images/valid"))?;
     let (_, network) = shipped_int8("m5", 2)?;
-    let onnx = int8_model(&network)?;
+    let ort = Ort {
+        model: int8_model(&network)?,
+        scale: 2,
+    };
     let float32 = Upscaler::pretrained("m5", 2)?;
     let (mut ort_sum, mut float_sum) = (0.0, 0.0);
     for file in &files {
-        ort_sum += sesr_eval::evaluate_image(file, 2, |y| {
-            let (data, _) = run_ort(&onnx, y, false).map_err(|e| sesr_data::DataError::Decode {
-                path: file.clone(),
-                reason: e.to_string(),
-            })?;
-            Ok::<_, sesr_data::DataError>(
-                PlaneF32::from_vec(2 * y.width, 2 * y.height, data).unwrap(),
-            )
-        })?
-        .sesr
-        .psnr;
-        float_sum += sesr_eval::evaluate_image(file, 2, |y| float32.upscale_y(y))?
-            .sesr
-            .psnr;
+        ort_sum += sesr_eval::evaluate_image(file, &ort)?.sesr.psnr;
+        float_sum += sesr_eval::evaluate_image(file, &float32)?.sesr.psnr;
     }
     let (ort, float) = (ort_sum / files.len() as f64, float_sum / files.len() as f64);
     eprintln!("CC0 valid: ONNX int8 in ORT {ort:.3} dB, float32 {float:.3} dB");
@@ -223,11 +192,10 @@ fn networks_it_cannot_write_are_clear_errors() -> Result<()> {
     network.residual.scale = 1e-3;
     network.scale = 3;
     let err = int8_model(&network).unwrap_err().to_string();
-    assert!(err.contains("scale 3"), "{err}");
+    assert!(err.contains("scale must be 2 or 4, got 3"), "{err}");
 
-    let graph = sesr_runtime::read_collapsed(
-        &repo_root().join("crates/sesr-zoo/models/m3_x2.safetensors"),
-    )?;
+    let graph = CollapsedModel::read(&repo_root().join("crates/sesr-zoo/models/m3_x2.safetensors"))?
+        .network;
     let mut bad = graph.clone();
     bad.convs[1].weight.pop();
     let err = sesr_onnx::float32_model(&bad).unwrap_err().to_string();

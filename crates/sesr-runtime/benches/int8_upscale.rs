@@ -8,16 +8,17 @@
 //! produces. Before criterion's own measurement, each case prints both medians, the ratio and
 //! the load average, so that figures taken on a busy machine can be told apart.
 
-#[path = "../tests/int8_common/mod.rs"]
-mod int8_common;
-
 use std::path::Path;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use int8_common::*;
+use sesr_net::Int8Network;
 use sesr_runtime::int8::Int8Sesr;
-use sesr_tflite::{Model, QuantizedSesr, SesrGraph};
+use sesr_testkit::litert::{run_litert, Resolver};
+use sesr_testkit::photos::mirrored_photo;
+use sesr_testkit::reference::calibrate;
+use sesr_testkit::{i8_bytes, i8_from_bytes, random_network};
+use sesr_tflite::{write_int8, InputSize, Model};
 
 const THREADS: usize = 2;
 const RUNS: usize = 5;
@@ -40,20 +41,11 @@ fn photo(height: usize, width: usize) -> sesr_data::plane::PlaneF32 {
 }
 
 fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize, prelu: bool) {
-    let calib = crop(&photo(64, 96), 0, 0, 64, 96);
-    let graph = if prelu {
-        random_prelu_graph(scale, calib.height, calib.width, 5, 16, 2024)
-    } else {
-        random_graph(scale, calib.height, calib.width, 5, 16, 2024)
-    };
-    let ranges = calibrate(&graph, &calib);
-    let graph = SesrGraph {
-        height,
-        width,
-        ..graph
-    };
-    let q = QuantizedSesr::new(&graph, &ranges).expect("quantized model");
-    let bytes = q.write().expect("int8 file");
+    let calib = photo(64, 96);
+    let graph = random_network(scale, 5, 16, prelu, 2024);
+    let ranges = calibrate(&graph, &calib.data, calib.height, calib.width);
+    let q = Int8Network::quantize(&graph, &ranges).expect("quantized model");
+    let bytes = write_int8(&q, InputSize::new(height, width)).expect("int8 file");
     let net = Int8Sesr::from_model(&Model::parse(&bytes).expect("readable"), Path::new(name))
         .expect("runnable model");
     let x = q.quantize_input(&photo(height, width).data);
@@ -63,9 +55,9 @@ fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize
     let (mut ours_times, mut litert_times) = (Vec::new(), Vec::new());
     let mut reference = Vec::new();
     for _ in 0..ROUNDS {
-        let (out, times) = run_litert(&bytes, &x, "auto", RUNS).expect("LiteRT runs");
-        reference = out;
-        litert_times.extend(times);
+        let run = run_litert(&bytes, Some(&i8_bytes(&x)), Resolver::Auto, RUNS).expect("LiteRT runs");
+        reference = i8_from_bytes(&run.output);
+        litert_times.extend(run.times_ms());
         for _ in 0..RUNS {
             let start = Instant::now();
             net.run_int8(&x, width, height, THREADS).expect("run");

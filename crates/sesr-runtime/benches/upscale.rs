@@ -11,7 +11,7 @@
 //! estimate, each case prints the median of 7 runs of ours next to LiteRT's median (7 runs
 //! after a warm-up, XNNPACK, 2 threads) on a float32 `.tflite` of the same weights written
 //! by `sesr_tflite::write_float32`, their ratio and the load average at the time. LiteRT
-//! runs through `.venv/bin/python` and `crates/sesr-tflite/tests/litert_run.py` (set up by
+//! runs through `.venv/bin/python` and `sesr-testkit`'s `litert_run.py` (set up by
 //! `cargo xtask test`); without them only our figures are printed.
 //!
 //! Measured (medians in ms, 2 threads, AVX-512 kernels, Winograd F(4,3) rows; LiteRT 2.3.0
@@ -29,92 +29,26 @@
 //! (`examples/frame.rs` under `/usr/bin/time -v`) is 45 MB, of which the input and output
 //! planes are 41.5 MB.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::write_checkpoint;
 use criterion::{criterion_group, criterion_main, Criterion};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use safetensors::tensor::TensorView;
-use safetensors::Dtype;
 use sesr_data::plane::PlaneF32;
+use sesr_net::Float32Network;
 use sesr_runtime::Upscaler;
-use sesr_tflite::{write_float32, ConvWeights, SesrGraph};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use sesr_testkit::f32_bytes;
+use sesr_testkit::litert::{run_litert, Resolver};
+use sesr_tflite::{write_float32, InputSize};
+use std::path::Path;
 use std::time::Instant;
 
 const THREADS: usize = 2;
 const RUNS: usize = 7;
 
-/// SESR-M5 (m = 5, f = 16) with PReLU and weights from a seeded RNG.
-fn m5(scale: usize, height: usize, width: usize) -> SesrGraph {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let mut conv = |o: usize, i: usize, k: usize| {
-        let bound = (1.0 / (i * k * k) as f32).sqrt();
-        ConvWeights {
-            out_channels: o,
-            in_channels: i,
-            kernel: k,
-            weight: (0..o * i * k * k)
-                .map(|_| rng.random_range(-bound..bound))
-                .collect(),
-            bias: (0..o).map(|_| rng.random_range(-0.1..0.1)).collect(),
-        }
-    };
-    let mut convs = vec![conv(16, 1, 5)];
-    convs.extend((0..5).map(|_| conv(16, 16, 3)));
-    convs.push(conv(scale * scale, 16, 5));
-    let prelu = (0..5)
-        .map(|_| (0..16).map(|_| rng.random_range(-0.3..0.3)).collect())
-        .collect();
-    SesrGraph {
-        scale,
-        height,
-        width,
-        convs,
-        prelu,
-    }
-}
-
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Writes `graph` as sesr-core's collapsed checkpoint (safetensors + JSON sidecar).
-fn write_checkpoint(dir: &Path, graph: &SesrGraph) -> PathBuf {
-    let name = |i: usize| match i {
-        0 => "input_block".to_string(),
-        6 => "output_block".to_string(),
-        i => format!("blocks.{}", i - 1),
-    };
-    let mut tensors = vec![];
-    for (i, c) in graph.convs.iter().enumerate() {
-        let shape = vec![c.out_channels, c.in_channels, c.kernel, c.kernel];
-        tensors.push((format!("{}.weight", name(i)), shape, f32_bytes(&c.weight)));
-        tensors.push((
-            format!("{}.bias", name(i)),
-            vec![c.out_channels],
-            f32_bytes(&c.bias),
-        ));
-    }
-    for (i, s) in graph.prelu.iter().enumerate() {
-        tensors.push((format!("prelu.{i}"), vec![16], f32_bytes(s)));
-    }
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, shape, b)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), b).expect("valid tensor");
-            (n.clone(), view)
-        })
-        .collect();
-    let path = dir.join(format!("m5_x{}.safetensors", graph.scale));
-    safetensors::serialize_to_file(views, None, &path).expect("write the checkpoint");
-    let sidecar = format!(
-        r#"{{"format_version": 1, "kind": "collapsed", "quant": {{"weights": false,
-            "activations": false}}, "config": {{"m": 5, "int_features": 16,
-            "feature_size": 256, "scale": {}}}}}"#,
-        graph.scale
-    );
-    std::fs::write(path.with_extension("json"), sidecar).expect("write the sidecar");
-    path
+/// SESR-M5 (m = 5, f = 16) with PReLU and seeded weights.
+fn m5(scale: usize) -> Float32Network {
+    sesr_testkit::random_network(scale, 5, 16, true, 5)
 }
 
 /// A smooth synthetic frame in [0, 1] (timings do not depend on the content).
@@ -135,52 +69,13 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// LiteRT's median wall time in ms on `graph` (float32, 2 threads), or why it did not run.
-fn litert_median(dir: &Path, graph: &SesrGraph, input: &PlaneF32) -> Result<f64, String> {
-    let python = repo_root().join(".venv/bin/python");
-    let script = repo_root().join("crates/sesr-tflite/tests/litert_run.py");
-    if !python.exists() {
-        return Err(format!(
-            "{} is missing (run `cargo xtask test` once)",
-            python.display()
-        ));
-    }
-    let model = dir.join(format!(
-        "m5_x{}_{}x{}.tflite",
-        graph.scale, graph.height, graph.width
-    ));
-    std::fs::write(&model, write_float32(graph).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let input_file = dir.join("input.bin");
-    std::fs::write(&input_file, f32_bytes(&input.data)).map_err(|e| e.to_string())?;
-    let output = Command::new(&python)
-        .arg(&script)
-        .arg(&model)
-        .args(["--input".as_ref(), input_file.as_os_str()])
-        .args([
-            "--threads",
-            &THREADS.to_string(),
-            "--time",
-            &RUNS.to_string(),
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
-    }
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
-    let times = report["times_ms"]
-        .as_array()
-        .ok_or("no times_ms in LiteRT's report")?
-        .iter()
-        .filter_map(|t| t.as_f64())
-        .collect();
-    Ok(median(times))
+/// LiteRT's median wall time in ms on `graph` at `size` (float32, 2 threads), or why it did
+/// not run.
+fn litert_median(graph: &Float32Network, size: InputSize, input: &PlaneF32) -> Result<f64, String> {
+    let model = write_float32(graph, size).map_err(|e| e.to_string())?;
+    let run = run_litert(&model, Some(&f32_bytes(&input.data)), Resolver::Auto, RUNS)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(median(run.times_ms()))
 }
 
 fn bench(c: &mut Criterion) {
@@ -196,8 +91,9 @@ fn bench(c: &mut Criterion) {
         if !c_filter_matches(name) {
             continue;
         }
-        let graph = m5(scale, height, width);
-        let upscaler = Upscaler::load(&write_checkpoint(dir.path(), &graph))
+        let graph = m5(scale);
+        let checkpoint = write_checkpoint(dir.path(), &format!("m5_x{scale}"), &graph, None);
+        let upscaler = Upscaler::load(&checkpoint)
             .expect("load the checkpoint")
             .with_threads(THREADS)
             .expect("a thread pool");
@@ -216,7 +112,7 @@ fn bench(c: &mut Criterion) {
         );
         let load = load_average();
         let (sw, sh) = (width * scale, height * scale);
-        match litert_median(dir.path(), &graph, &input) {
+        match litert_median(&graph, InputSize::new(height, width), &input) {
             Ok(litert) => println!(
                 "{name}: {width}x{height} -> {sw}x{sh}, {THREADS} threads, {} kernel: \
                  sesr-runtime {ours:.1} ms, LiteRT float32 {litert:.1} ms, ratio {:.2} \

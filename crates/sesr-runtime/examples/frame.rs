@@ -11,7 +11,7 @@
 
 use sesr_data::plane::PlaneF32;
 use sesr_runtime::Upscaler;
-use sesr_tflite::{ConvWeights, SesrGraph};
+use sesr_net::{ConvWeights, Float32Network};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,14 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut convs = vec![conv(16, 1, 5)];
     convs.extend((0..5).map(|_| conv(16, 16, 3)));
     convs.push(conv(scale * scale, 16, 5));
-    let graph = SesrGraph {
+    let graph = Float32Network {
         scale,
-        height,
-        width,
         convs,
         prelu: vec![vec![0.1; 16]; 5],
     };
-    let upscaler = Upscaler::from_graph(&graph)?.with_threads(threads)?;
+    let upscaler = Upscaler::from_network(&graph)?.with_threads(threads)?;
     let frame = PlaneF32::from_fn(width, height, |c, r| {
         0.5 + 0.4 * (r as f32 / 37.0).sin() * (c as f32 / 53.0).cos()
     });

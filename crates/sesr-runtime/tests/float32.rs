@@ -7,8 +7,8 @@ use common::{max_abs_diff, photo_y, random_graph, reference_upscale};
 use sesr_data::plane::PlaneF32;
 use sesr_runtime::{Kernel, Upscaler};
 
-fn upscaler(graph: &sesr_tflite::SesrGraph, kernel: Kernel) -> Upscaler {
-    Upscaler::from_graph(graph)
+fn upscaler(graph: &sesr_net::Float32Network, kernel: Kernel) -> Upscaler {
+    Upscaler::from_network(graph)
         .unwrap()
         .with_kernel(kernel)
         .unwrap()
@@ -91,7 +91,7 @@ fn thread_count_does_not_change_a_single_bit() {
     let rocket = photo_y("rocket.jpg").crop(0, 0, 300, 211);
     let graph = random_graph(5, 16, 2, true, 7);
     let run = |threads: usize| {
-        Upscaler::from_graph(&graph)
+        Upscaler::from_network(&graph)
             .unwrap()
             .with_threads(threads)
             .unwrap()
@@ -113,7 +113,7 @@ fn tile_size_does_not_change_results() {
     let chelsea = photo_y("chelsea.png").crop(150, 100, 161, 97);
     let graph = random_graph(5, 16, 2, true, 8);
     let run = |tile: (usize, Option<usize>)| {
-        Upscaler::from_graph(&graph)
+        Upscaler::from_network(&graph)
             .unwrap()
             .with_tile(tile.0, tile.1)
             .unwrap()
@@ -130,7 +130,7 @@ fn tile_size_does_not_change_results() {
 #[test]
 fn bad_inputs_and_options_are_clear_errors() {
     let graph = random_graph(1, 16, 2, true, 9);
-    let up = Upscaler::from_graph(&graph).unwrap();
+    let up = Upscaler::from_network(&graph).unwrap();
     let err = |plane: &PlaneF32| up.upscale_y(plane).unwrap_err().to_string();
 
     assert!(err(&PlaneF32::new(0, 5)).contains("empty 0x5 plane"));
@@ -155,7 +155,7 @@ fn bad_inputs_and_options_are_clear_errors() {
     }
 
     let option = |r: sesr_runtime::Result<Upscaler>| r.unwrap_err().to_string();
-    let fresh = || Upscaler::from_graph(&graph).unwrap();
+    let fresh = || Upscaler::from_network(&graph).unwrap();
     assert!(option(fresh().with_threads(0)).contains("threads must be between 1 and 1024"));
     assert!(option(fresh().with_threads(1 << 40)).contains("got 1099511627776"));
     assert!(option(fresh().with_tile(0, None)).contains("at least 1 LR pixel"));
@@ -175,15 +175,15 @@ fn bad_inputs_and_options_are_clear_errors() {
     let mut bad = graph.clone();
     bad.convs[1].kernel = 5;
     bad.convs[1].weight = vec![0.0; 16 * 16 * 25];
-    let e = Upscaler::from_graph(&bad).unwrap_err().to_string();
+    let e = Upscaler::from_network(&bad).unwrap_err().to_string();
     assert!(e.contains("conv 1 has a 5x5 kernel; SESR's is 3x3"), "{e}");
     let mut bad = graph.clone();
     bad.convs[2].bias.pop();
-    let e = Upscaler::from_graph(&bad).unwrap_err().to_string();
+    let e = Upscaler::from_network(&bad).unwrap_err().to_string();
     assert!(e.contains("bias has 3 values, needs 4"), "{e}");
     let mut bad = graph;
     bad.scale = 3;
-    let e = Upscaler::from_graph(&bad).unwrap_err().to_string();
+    let e = Upscaler::from_network(&bad).unwrap_err().to_string();
     assert!(e.contains("scale must be 2 or 4"), "{e}");
 }
 

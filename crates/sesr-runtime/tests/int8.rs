@@ -1,39 +1,95 @@
 //! The int8 runtime on real photos: bit for bit what TFLite's reference kernels compute
-//! (`sesr_tflite` simulation and LiteRT's reference resolver) at any image size from a file
+//! (`sesr_net`'s simulation and LiteRT's reference resolver) at any image size from a file
 //! exported at another, within one step of LiteRT's XNNPACK output, every SIMD level equal to
 //! the scalar one, and clear errors.
-
-mod int8_common;
 
 use std::path::Path;
 
 use anyhow::Result;
-use int8_common::*;
 use sesr_data::plane::PlaneF32;
+use sesr_net::{ActivationRanges, Float32Network, Int8Network};
 use sesr_runtime::int8::{Int8Sesr, KernelLevel};
 use sesr_runtime::RuntimeError;
-use sesr_tflite::{write_float32, ActivationRanges, Layout, Model, QuantizedSesr, SesrGraph};
+use sesr_testkit::litert::{run_litert, Resolver};
+use sesr_testkit::photos::valid_y;
+use sesr_testkit::reference::calibrate;
+use sesr_testkit::{i8_bytes, i8_from_bytes, random_network};
+use sesr_tflite::{write_float32, write_int8_with, InputSize, Layout, Model};
 
-/// A seeded graph and ranges calibrated on a crop of chelsea.png.
-fn network(scale: usize, m: usize, f: usize, seed: u64) -> Result<(SesrGraph, ActivationRanges)> {
+/// A `height` x `width` crop of `plane` at (`top`, `left`).
+fn crop(plane: &PlaneF32, top: usize, left: usize, height: usize, width: usize) -> PlaneF32 {
+    plane.crop(left, top, width, height)
+}
+
+/// A seeded network (`prelu`: a PReLU one, as post-training int8 of an FP32 model has) and
+/// ranges calibrated on a crop of chelsea.png.
+fn seeded(
+    scale: usize,
+    m: usize,
+    f: usize,
+    prelu: bool,
+    seed: u64,
+) -> Result<(Float32Network, ActivationRanges)> {
     let calib = crop(&valid_y("chelsea.png")?, 100, 150, 32, 48);
-    let graph = random_graph(scale, calib.height, calib.width, m, f, seed);
-    let ranges = calibrate(&graph, &calib);
-    Ok((graph, ranges))
+    let network = random_network(scale, m, f, prelu, seed);
+    let ranges = calibrate(&network, &calib.data, calib.height, calib.width);
+    Ok((network, ranges))
+}
+
+fn network(scale: usize, m: usize, f: usize, seed: u64) -> Result<(Float32Network, ActivationRanges)> {
+    seeded(scale, m, f, false, seed)
+}
+
+fn prelu_network(
+    scale: usize,
+    m: usize,
+    f: usize,
+    seed: u64,
+) -> Result<(Float32Network, ActivationRanges)> {
+    seeded(scale, m, f, true, seed)
+}
+
+/// The int8 network and the size of the `.tflite` file to write it at.
+struct Quantized {
+    net: Int8Network,
+    size: InputSize,
+}
+
+impl Quantized {
+    fn write_with(&self, layout: Layout) -> Result<Vec<u8>> {
+        Ok(write_int8_with(&self.net, self.size, layout)?)
+    }
+
+    fn write(&self) -> Result<Vec<u8>> {
+        self.write_with(Layout::Fast)
+    }
+
+    fn quantize_input(&self, plane: &[f32]) -> Vec<i8> {
+        self.net.quantize_input(plane)
+    }
+
+    fn simulate(&self, x: &[i8]) -> Result<Vec<i8>> {
+        Ok(self.net.simulate(x, self.size.height, self.size.width)?)
+    }
 }
 
 fn quantized(
-    graph: &SesrGraph,
+    network: &Float32Network,
     ranges: &ActivationRanges,
     h: usize,
     w: usize,
-) -> Result<QuantizedSesr> {
-    let sized = SesrGraph {
-        height: h,
-        width: w,
-        ..graph.clone()
-    };
-    Ok(QuantizedSesr::new(&sized, ranges)?)
+) -> Result<Quantized> {
+    Ok(Quantized {
+        net: Int8Network::quantize(network, ranges)?,
+        size: InputSize::new(h, w),
+    })
+}
+
+/// Runs an int8 file in LiteRT (2 threads) with the `resolver`'s kernels.
+fn litert(bytes: &[u8], x: &[i8], resolver: Resolver) -> Result<Vec<i8>> {
+    Ok(i8_from_bytes(
+        &run_litert(bytes, Some(&i8_bytes(x)), resolver, 0)?.output,
+    ))
 }
 
 fn load(bytes: &[u8]) -> Result<Int8Sesr> {
@@ -123,19 +179,6 @@ fn simd_levels_equal_the_scalar_path() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A seeded PReLU graph (post-training int8 of an FP32 model) and its calibrated ranges.
-fn prelu_network(
-    scale: usize,
-    m: usize,
-    f: usize,
-    seed: u64,
-) -> Result<(SesrGraph, ActivationRanges)> {
-    let calib = crop(&valid_y("chelsea.png")?, 100, 150, 32, 48);
-    let graph = random_prelu_graph(scale, calib.height, calib.width, m, f, seed);
-    let ranges = calibrate(&graph, &calib);
-    Ok((graph, ranges))
 }
 
 /// PReLU files (int8 PRELU after each block conv): the scalar path is the simulation bit for
@@ -238,12 +281,12 @@ fn litert_computes_the_same_output() -> Result<()> {
         let bytes = q.write_with(layout)?;
         let x = q.quantize_input(&image.data);
         let ours = load(&bytes)?.run_int8(&x, w, h, 2)?;
-        let (reference, _) = run_litert(&bytes, &x, "ref", 0)?;
+        let reference = litert(&bytes, &x, Resolver::Reference)?;
         assert!(
             ours == reference,
             "x{scale} {h}x{w} {layout:?}: differs from the reference kernels"
         );
-        let (xnnpack, _) = run_litert(&bytes, &x, "auto", 0)?;
+        let xnnpack = litert(&bytes, &x, Resolver::Auto)?;
         let (exact, within_one) = agreement(&ours, &xnnpack);
         println!(
             "x{scale} {h}x{w} {layout:?}: {:.3}% exact, {:.3}% within one step of XNNPACK",
@@ -274,13 +317,13 @@ fn litert_computes_the_same_prelu_output() -> Result<()> {
     let bytes = q.write()?;
     let x = q.quantize_input(&image.data);
     let ours = load(&bytes)?.run_int8(&x, w, h, 2)?;
-    let (reference, _) = run_litert(&bytes, &x, "ref", 0)?;
+    let reference = litert(&bytes, &x, Resolver::Reference)?;
     assert!(
         ours == reference,
         "PReLU: differs from the reference kernels"
     );
-    let (litert, _) = run_litert(&bytes, &x, "auto", 0)?;
-    let (exact, within_one) = agreement(&ours, &litert);
+    let xnnpack = litert(&bytes, &x, Resolver::Auto)?;
+    let (exact, within_one) = agreement(&ours, &xnnpack);
     println!(
         "PReLU x2 {h}x{w}: {:.3}% exact, {:.3}% within one step of LiteRT",
         100.0 * exact,
@@ -298,7 +341,7 @@ fn upscale_y_quantizes_as_tflite_users_do() -> Result<()> {
     let net = load(&q.write()?)?;
     let up = net.upscale_y(&image, 2)?;
     assert_eq!((up.width, up.height), (2 * image.width, 2 * image.height));
-    let want: Vec<f32> = q.dequantize_output(&q.simulate(&q.quantize_input(&image.data))?);
+    let want: Vec<f32> = q.net.dequantize_output(&q.simulate(&q.quantize_input(&image.data))?);
     assert_eq!(up.data, want);
     assert!(up.data.iter().all(|v| (0.0..=1.0).contains(v)));
     Ok(())
@@ -306,11 +349,11 @@ fn upscale_y_quantizes_as_tflite_users_do() -> Result<()> {
 
 #[test]
 fn bad_files_and_inputs_are_clear_errors() -> Result<()> {
-    let dir = TempDir::new()?;
+    let dir = tempfile::tempdir()?;
     let (graph, ranges) = network(2, 2, 8, 9)?;
 
     let float = dir.path().join("float.tflite");
-    std::fs::write(&float, write_float32(&graph)?)?;
+    std::fs::write(&float, write_float32(&graph, InputSize::new(8, 8))?)?;
     let err = Int8Sesr::from_tflite_file(&float).unwrap_err();
     assert!(matches!(err, RuntimeError::Model { .. }), "{err}");
     let text = err.to_string();

@@ -4,14 +4,12 @@
 //! that nothing else runs in the process while the peak is measured (Linux only: the peak
 //! resident set, `VmHWM`, is reset through `/proc/self/clear_refs`).
 
-mod int8_common;
-
-use std::path::Path;
-
 use anyhow::Result;
-use int8_common::*;
+use sesr_net::Int8Network;
 use sesr_runtime::int8::Int8Sesr;
-use sesr_tflite::{Model, QuantizedSesr};
+use sesr_testkit::photos::valid_y;
+use sesr_testkit::random_network;
+use sesr_testkit::reference::calibrate;
 
 /// A field of `/proc/self/status`, in bytes.
 fn status_bytes(key: &str) -> Option<usize> {
@@ -25,16 +23,15 @@ fn status_bytes(key: &str) -> Option<usize> {
 fn a_1080p_frame_needs_little_memory_beyond_its_input_and_output() -> Result<()> {
     let (h, w) = (1080, 1920);
     let photo = valid_y("rocket.jpg")?;
-    let calib = crop(&photo, 0, 0, 48, 64);
-    let graph = random_graph(2, calib.height, calib.width, 5, 16, 8);
-    let ranges = calibrate(&graph, &calib);
-    let q = QuantizedSesr::new(&graph, &ranges)?;
-    let net = Int8Sesr::from_model(&Model::parse(&q.write()?)?, Path::new("m5.tflite"))?;
+    let calib = photo.crop(0, 0, 64, 48);
+    let graph = random_network(2, 5, 16, false, 8);
+    let q = Int8Network::quantize(&graph, &calibrate(&graph, &calib.data, 48, 64))?;
+    let net = Int8Sesr::from_network(q.clone())?;
     // The photo repeated over a 1080p frame.
     let x: Vec<i8> = (0..h * w)
         .map(|i| {
             let (r, c) = (i / w % photo.height, i % w % photo.width);
-            q.input_params().quantize(photo.data[r * photo.width + c])
+            q.input.quantize(photo.data[r * photo.width + c])
         })
         .collect();
     // Warm up (thread pool, allocator) on a small image.

@@ -6,7 +6,8 @@ mod common;
 use common::{max_abs_diff, photo_y, random_graph, write_checkpoint};
 use sesr_data::io::Image;
 use sesr_runtime::{Precision, RuntimeError, Upscaler};
-use sesr_tflite::{write_float32, write_int8, ActivationRanges, Range, TfliteError};
+use sesr_net::{ActivationRanges, Int8Network, NetError, Range};
+use sesr_tflite::{write_float32, write_int8, InputSize, TfliteError};
 use std::path::Path;
 
 fn load_error(path: &Path) -> String {
@@ -26,7 +27,7 @@ fn a_collapsed_checkpoint_runs_as_its_weights_do() {
         let loaded = Upscaler::load(&path).unwrap();
         assert_eq!(loaded.scale(), scale);
         assert_eq!(loaded.precision(), Precision::Float32);
-        let want = Upscaler::from_graph(&graph)
+        let want = Upscaler::from_network(&graph)
             .unwrap()
             .upscale_y(&lr)
             .unwrap();
@@ -41,7 +42,7 @@ fn a_collapsed_checkpoint_runs_as_its_weights_do() {
         "quant": {"weights": true, "activations": true},
         "config": {"m": 2, "int_features": 16, "feature_size": 64, "scale": 2}}"#;
     let path = write_checkpoint(tmp.path(), "qat", &with_slopes, Some(sidecar));
-    let want = Upscaler::from_graph(&relu).unwrap().upscale_y(&lr).unwrap();
+    let want = Upscaler::from_network(&relu).unwrap().upscale_y(&lr).unwrap();
     assert!(Upscaler::load(&path).unwrap().upscale_y(&lr).unwrap() == want);
 }
 
@@ -125,8 +126,8 @@ fn checkpoints_it_cannot_run_are_clear_errors() {
 #[test]
 fn tflite_files_load_the_int8_path() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut graph = random_graph(2, 16, 2, false, 400);
-    (graph.height, graph.width) = (16, 16);
+    let graph = random_graph(2, 16, 2, false, 400);
+    let size = InputSize::new(16, 16);
     let wide = Range::new(-4.0, 4.0);
     let ranges = ActivationRanges {
         input: Range::new(0.0, 1.0),
@@ -139,7 +140,8 @@ fn tflite_files_load_the_int8_path() {
         final_sum: Range::new(0.0, 1.0),
     };
     let int8 = tmp.path().join("model_int8.tflite");
-    std::fs::write(&int8, write_int8(&graph, &ranges).unwrap()).unwrap();
+    let network = Int8Network::quantize(&graph, &ranges).unwrap();
+    std::fs::write(&int8, write_int8(&network, size).unwrap()).unwrap();
     let up = Upscaler::load(&int8).unwrap().with_threads(2).unwrap();
     assert_eq!((up.precision(), up.scale()), (Precision::Int8, 2));
     // Any image size, not only the 16x16 the file was written for.
@@ -158,7 +160,7 @@ fn tflite_files_load_the_int8_path() {
     // A float32 TFLite file is refused by name (its packed convs are not unpacked here; the
     // float path loads the checkpoint it was exported from).
     let float = tmp.path().join("model_float32.tflite");
-    std::fs::write(&float, write_float32(&graph).unwrap()).unwrap();
+    std::fs::write(&float, write_float32(&graph, size).unwrap()).unwrap();
     let e = load_error(&float);
     assert!(e.contains("model_float32.tflite"), "{e}");
     assert!(e.contains("is a float32 TFLite model"), "{e}");
@@ -174,8 +176,8 @@ fn tflite_files_load_the_int8_path() {
 #[test]
 fn upscale_image_takes_y_through_sesr_and_keeps_gray_gray() {
     let graph = random_graph(2, 16, 2, true, 500);
-    let up = Upscaler::from_graph(&graph).unwrap();
-    let load = |name: &str| sesr_data::load_image(common::asset(name)).unwrap();
+    let up = Upscaler::from_network(&graph).unwrap();
+    let load = |name: &str| sesr_data::load_image(sesr_testkit::photos::asset(name)).unwrap();
     let rgb = load("valid/chelsea.png").map_planes(|p| p.crop(100, 80, 41, 33));
     let sr = up.upscale_image(&rgb).unwrap();
     assert!(matches!(sr, Image::Rgb(_)));
@@ -190,7 +192,7 @@ fn upscale_image_takes_y_through_sesr_and_keeps_gray_gray() {
 }
 
 #[test]
-fn errors_of_sesr_tflite_stay_typed() {
+fn errors_of_sesr_tflite_and_sesr_net_stay_typed() {
     let tmp = tempfile::tempdir().unwrap();
     // Not a TFLite file: sesr-tflite's error, with the file's name.
     let junk = tmp.path().join("junk.tflite");
@@ -205,7 +207,7 @@ fn errors_of_sesr_tflite_stay_typed() {
     // A model cut short after its header: the flatbuffer no longer verifies.
     let cut = tmp.path().join("cut.tflite");
     let mut graph = random_graph(2, 16, 2, false, 600);
-    let mut bytes = write_float32(&graph).unwrap();
+    let mut bytes = write_float32(&graph, InputSize::new(16, 16)).unwrap();
     bytes.truncate(64);
     std::fs::write(&cut, bytes).unwrap();
     let e = Upscaler::load(&cut).unwrap_err();
@@ -214,11 +216,11 @@ fn errors_of_sesr_tflite_stay_typed() {
         "{e:?}"
     );
     assert!(std::error::Error::source(&e).is_some(), "{e:?}");
-    // A network in memory that sesr-tflite's check refuses.
+    // A network in memory that sesr-net's check refuses.
     graph.scale = 3;
-    let e = Upscaler::from_graph(&graph).unwrap_err();
+    let e = Upscaler::from_network(&graph).unwrap_err();
     assert!(
-        matches!(e, RuntimeError::Tflite(TfliteError::InvalidGraph(_))),
+        matches!(e, RuntimeError::Net(NetError::InvalidNetwork(_))),
         "{e:?}"
     );
 }

@@ -2,14 +2,14 @@
 //! CC0 validation photos what its card (`models/card.json`, rendered as docs/models.md) says,
 //! and its int8 `.tflite` computes in LiteRT what it computes here.
 
-mod int8_common;
-
 use anyhow::{Context, Result};
-use int8_common::{mirrored_photo, repo_root, run_litert};
 use serde_json::Value;
 use sesr_eval::{evaluate_image, list_hr_images};
 use sesr_runtime::int8::Int8Sesr;
 use sesr_runtime::Upscaler;
+use sesr_testkit::litert::{run_litert, Resolver};
+use sesr_testkit::photos::mirrored_photo;
+use sesr_testkit::{i8_bytes, i8_from_bytes, repo_root};
 use sesr_tflite::Model;
 use std::path::Path;
 
@@ -33,9 +33,7 @@ fn cc0_valid_psnr(upscaler: &Upscaler) -> Result<f64> {
     let files = list_hr_images(&repo_root().join("assets/images/valid"))?;
     let mut sum = 0.0;
     for file in &files {
-        sum += evaluate_image(file, upscaler.scale(), |y| upscaler.upscale_y(y))?
-            .sesr
-            .psnr;
+        sum += evaluate_image(file, upscaler)?.sesr.psnr;
     }
     Ok(sum / files.len() as f64)
 }
@@ -54,10 +52,13 @@ fn every_shipped_model_scores_what_its_card_says() -> Result<()> {
     for model in shipped {
         let entry = card_entry(&card, &model.name())?;
         for (form, upscaler) in [
-            ("float32", Upscaler::pretrained(model.preset, model.scale)?),
+            (
+                "float32",
+                Upscaler::pretrained(model.preset.name(), model.scale)?,
+            ),
             (
                 "int8_tflite",
-                Upscaler::pretrained_int8(model.preset, model.scale)?,
+                Upscaler::pretrained_int8(model.preset.name(), model.scale)?,
             ),
         ] {
             let want = entry[form]["cc0-valid"]["psnr"]
@@ -80,7 +81,8 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
     for model in sesr_zoo::all() {
         let file = Model::parse(model.int8_tflite)?;
         let net = Int8Sesr::from_model(&file, Path::new(&model.name()))?;
-        let (h, w) = (net.network().height, net.network().width);
+        let read = sesr_tflite::read_int8(&file)?;
+        let (h, w) = (read.height, read.width);
         assert_eq!((h, w), (1080, 1920), "{}: export size", model.name());
         let image = mirrored_photo("chelsea.png", h, w)?;
         let input: Vec<i8> = image
@@ -89,7 +91,9 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
             .map(|&v| net.network().input.quantize(v))
             .collect();
         let ours = net.run_int8(&input, w, h, 2)?;
-        let (litert, _) = run_litert(model.int8_tflite, &input, "auto", 0)?;
+        let litert = i8_from_bytes(
+            &run_litert(model.int8_tflite, Some(&i8_bytes(&input)), Resolver::Auto, 0)?.output,
+        );
         assert_eq!(ours.len(), litert.len());
         let diffs: Vec<i32> = ours
             .iter()

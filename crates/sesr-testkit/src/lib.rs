@@ -8,6 +8,10 @@
 //! - [`litert`] and [`ort`]: running a model in LiteRT or ONNX Runtime, from the project's
 //!   `.venv` (installed by `cargo xtask setup`);
 //! - [`repo_root`], [`max_abs_diff`] and byte conversions.
+//!
+//! It links no libtorch (a feature would be unified into every test build of the workspace and
+//! give libtorch to tests that must run without it); the libtorch tests' own helpers stay in
+//! `sesr-core/tests/common`.
 
 pub mod litert;
 pub mod ort;

@@ -8,6 +8,11 @@ use sesr_data::plane::PlaneF32;
 use std::path::Path;
 use std::process::Command;
 
+/// The script that runs a model in ONNX Runtime.
+pub fn script() -> std::path::PathBuf {
+    repo_root().join("crates/sesr-testkit/python/ort_run.py")
+}
+
 /// Runs the ONNX file `model` in ONNX Runtime (2 threads) on `plane`; `check` first runs
 /// `onnx.checker`'s full check. The output values and the script's JSON report.
 pub fn run_ort(
@@ -20,7 +25,7 @@ pub fn run_ort(
     std::fs::write(&input, crate::f32_bytes(&plane.data))?;
     let mut command = Command::new(python()?);
     command
-        .arg(repo_root().join("crates/sesr-testkit/python/ort_run.py"))
+        .arg(script())
         .arg(model)
         .arg("--input")
         .arg(&input)

@@ -3,7 +3,6 @@
 
 use super::block::conv_same;
 use super::graph::{activation_fn, check_input, sesr_graph};
-use super::training::Sesr;
 use crate::checkpoint::{self, CheckpointKind, CheckpointMeta};
 use crate::{CoreError, Result, SesrConfig};
 use sesr_collapse::CollapsedConv;
@@ -177,16 +176,15 @@ impl CollapsedSesr {
         checkpoint::write(path, &self.named_tensors(), &meta)
     }
 
-    /// Loads a collapsed checkpoint, or collapses a training checkpoint on the way in.
-    pub fn from_checkpoint(path: &Path, device: Device) -> Result<Self> {
-        let meta = checkpoint::read_meta(path)?;
-        let quant = match meta.kind {
-            CheckpointKind::Training { .. } => {
-                return Sesr::from_checkpoint(path, device)?.collapse()
-            }
-            CheckpointKind::Collapsed { quant } => quant,
-        };
-        let tensors = checkpoint::read_checked(path, &meta)?;
+    /// Loads a collapsed checkpoint whose sidecar `meta` has been read (see
+    /// [`CollapsedSesr::from_checkpoint`] for any checkpoint).
+    pub(super) fn from_collapsed_file(
+        path: &Path,
+        meta: &CheckpointMeta,
+        quant: QuantConfig,
+        device: Device,
+    ) -> Result<Self> {
+        let tensors = checkpoint::read_checked(path, meta)?;
         Self::from_tensors(path, meta.config, quant, tensors, device)
     }
 

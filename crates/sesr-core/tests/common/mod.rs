@@ -1,15 +1,9 @@
-//! Helpers shared by the sesr-core integration tests.
+//! The libtorch helpers of the sesr-core integration tests (the rest is `sesr-testkit`'s).
 #![allow(dead_code)]
 
 use sesr_core::Sesr;
-use std::path::PathBuf;
+use sesr_testkit::photos::asset;
 use tch::Tensor;
-
-pub fn asset(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/images")
-        .join(relative)
-}
 
 /// A real photo's luminance as `[1, 1, H, W]` in [0, 1], cropped to `size x size` at (x, y).
 pub fn photo_y(relative: &str, x: u32, y: u32, size: u32) -> Tensor {

@@ -1,8 +1,9 @@
 //! The training loop: epochs over a [`sesr_data::Loader`], validation every epoch, metrics as
 //! JSON lines, atomic checkpoints and exact resumption.
 //!
-//! A run directory holds:
-//! - `config.json`: the [`TrainConfig`], written first; `--resume` rebuilds everything from it;
+//! A run folder ([`sesr_model::run`]) holds:
+//! - `config.json`: the [`TrainConfig`], written first; [`Trainer::resume`] rebuilds everything
+//!   from it;
 //! - `metrics.jsonl`: one [`EpochMetrics`] line per finished epoch (loss, PSNR); the same bytes
 //!   for the same seed and data;
 //! - `timings.jsonl`: one [`EpochTimings`] line per finished epoch (speed, memory);
@@ -14,13 +15,14 @@
 //! The data sampler is a pure function of `(seed, epoch)` and training draws no other random
 //! numbers, so a resumed run continues exactly as an uninterrupted one would.
 
-use crate::checkpoint::{self, write_atomic};
 use crate::distributed::{broadcast_tensors, sum_gradients, Collective};
-use crate::infer::{plane_to_tensor, tensor_to_plane};
-use crate::optim::{Adam, AdamConfig};
-use crate::train::train_step;
-use crate::{CollapsedSesr, CoreError, QuantConfig, Result, Sesr, SesrConfig, TrainingMode};
+use crate::{Result, TrainError};
 use serde::{Deserialize, Serialize};
+use sesr_core::checkpoint::{self, write_atomic};
+use sesr_core::infer::{plane_to_tensor, tensor_to_plane};
+use sesr_core::optim::{Adam, AdamConfig};
+use sesr_core::train::train_step;
+use sesr_core::{CollapsedSesr, QuantConfig, Sesr, SesrConfig, TrainingMode};
 use sesr_data::metrics::{psnr_float, psnr_y8};
 use sesr_data::sampler::{assemble_batch, LoaderOptions, PatchSampler, Shard};
 use sesr_data::{ImagePair, Loader, SamplerConfig};
@@ -100,17 +102,14 @@ pub struct Validation {
     pub psnr_y8: f64,
 }
 
-pub const CONFIG_FILE: &str = "config.json";
-pub use sesr_model::metrics::{EpochMetrics, EpochTimings, METRICS_FILE, TIMINGS_FILE};
-pub const LAST_CHECKPOINT: &str = "last.safetensors";
-pub const BEST_CHECKPOINT: &str = "best.safetensors";
-pub const RESUME_FILE: &str = "resume.safetensors";
+pub use sesr_model::metrics::{EpochMetrics, EpochTimings};
+use sesr_model::run::RunDir;
 
 fn io_error<'a>(
     action: &'static str,
     path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> CoreError + 'a {
-    move |source| CoreError::Io {
+) -> impl FnOnce(std::io::Error) -> TrainError + 'a {
+    move |source| TrainError::Io {
         action,
         path: path.to_path_buf(),
         source,
@@ -200,7 +199,7 @@ fn append_record(path: &Path, record: &impl Serialize) -> Result<()> {
 /// A training run bound to its directory.
 pub struct Trainer {
     config: TrainConfig,
-    run_dir: PathBuf,
+    run: RunDir,
     model: Sesr,
     optimizer: Adam,
     /// Epochs already finished.
@@ -215,16 +214,16 @@ impl Trainer {
     pub fn create(config: TrainConfig, run_dir: &Path, device: Device) -> Result<Self> {
         config.model.validate()?;
         if config.sampler.scale != config.model.scale {
-            return Err(CoreError::InvalidConfig(format!(
+            return Err(TrainError::InvalidConfig(format!(
                 "sampler scale {} differs from model scale {}",
                 config.sampler.scale, config.model.scale
             )));
         }
-        if run_dir.join(RESUME_FILE).exists() {
-            return Err(CoreError::Run(format!(
-                "{} already holds a training run; pass --resume to continue it, or choose another --out",
-                run_dir.display()
-            )));
+        let run = RunDir::new(run_dir);
+        if run.has_progress() {
+            return Err(TrainError::RunExists {
+                dir: run_dir.to_path_buf(),
+            });
         }
         sesr_model::atomic::remove_stale_temporaries(run_dir)?;
         let model = starting_model(&config, device)?;
@@ -236,17 +235,15 @@ impl Trainer {
             model.named_tensors(),
         );
         let json = serde_json::to_vec_pretty(&config).expect("train config serialises");
-        let config_path = run_dir.join(CONFIG_FILE);
-        write_atomic(&config_path, |tmp| {
+        write_atomic(&run.config(), |tmp| {
             std::fs::write(tmp, &json).map_err(io_error("write", tmp))
         })?;
-        for file in [METRICS_FILE, TIMINGS_FILE] {
-            let path = run_dir.join(file);
+        for path in [run.metrics(), run.timings()] {
             std::fs::write(&path, b"").map_err(io_error("create", &path))?;
         }
         Ok(Trainer {
             config,
-            run_dir: run_dir.to_path_buf(),
+            run,
             model,
             optimizer,
             epoch: 0,
@@ -269,7 +266,7 @@ impl Trainer {
         );
         Ok(Trainer {
             config,
-            run_dir: PathBuf::new(),
+            run: RunDir::new(PathBuf::new()),
             model,
             optimizer,
             epoch: 0,
@@ -282,7 +279,7 @@ impl Trainer {
     /// counters (rank 0 created or resumed the run), then trains its share of each batch.
     pub fn join(mut self, collective: Box<dyn Collective>) -> Result<Self> {
         if collective.ranks() != self.config.ranks {
-            return Err(CoreError::InvalidConfig(format!(
+            return Err(TrainError::InvalidConfig(format!(
                 "the run is configured for {} ranks but {} processes joined",
                 self.config.ranks,
                 collective.ranks()
@@ -314,14 +311,20 @@ impl Trainer {
     pub fn resume(run_dir: &Path, epochs: Option<usize>, device: Device) -> Result<Self> {
         // A run killed while writing left `<file>.tmp<pid>` beside the file it replaced.
         sesr_model::atomic::remove_stale_temporaries(run_dir)?;
-        let config_path = run_dir.join(CONFIG_FILE);
+        let run = RunDir::new(run_dir);
+        let config_path = run.config();
+        let not_a_run = |reason: String| TrainError::NotARun {
+            dir: run_dir.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(&config_path)
-            .map_err(io_error("read the run configuration", &config_path))?;
-        let mut config: TrainConfig =
-            serde_json::from_str(&text).map_err(|e| CoreError::Checkpoint {
-                path: config_path.clone(),
-                message: format!("is not a training configuration: {e}"),
-            })?;
+            .map_err(|e| not_a_run(format!("cannot read {}: {e}", config_path.display())))?;
+        let mut config: TrainConfig = serde_json::from_str(&text).map_err(|e| {
+            not_a_run(format!(
+                "{} is not a training configuration: {e}",
+                config_path.display()
+            ))
+        })?;
         if let Some(epochs) = epochs {
             config.epochs = epochs;
         }
@@ -333,7 +336,7 @@ impl Trainer {
             },
             model.named_tensors(),
         );
-        let resume_path = run_dir.join(RESUME_FILE);
+        let resume_path = run.resume();
         let (epoch, best_psnr) = if resume_path.exists() {
             let tensors = checkpoint::read_tensors(&resume_path)?;
             let slots = model
@@ -346,9 +349,8 @@ impl Trainer {
                 tensors
                     .get(name)
                     .map(|t| t.double_value(&[]))
-                    .ok_or_else(|| CoreError::Checkpoint {
-                        path: resume_path.clone(),
-                        message: format!("has no `{name}` counter"),
+                    .ok_or_else(|| {
+                        not_a_run(format!("{} has no `{name}` counter", resume_path.display()))
                     })
             };
             let optim_state = tensors
@@ -373,12 +375,12 @@ impl Trainer {
             (0, f64::NEG_INFINITY)
         };
         // Records of epochs after the saved state were never committed: they will be redone.
-        for file in [METRICS_FILE, TIMINGS_FILE] {
-            keep_records_up_to(&run_dir.join(file), epoch)?;
+        for path in [run.metrics(), run.timings()] {
+            keep_records_up_to(&path, epoch)?;
         }
         Ok(Trainer {
             config,
-            run_dir: run_dir.to_path_buf(),
+            run,
             model,
             optimizer,
             epoch,
@@ -475,11 +477,11 @@ impl Trainer {
                 }
             };
             if !loss.is_finite() {
-                return Err(CoreError::Run(format!(
-                    "the loss became {loss} at epoch {} step {}; lower --learning-rate",
-                    self.epoch + 1,
-                    i + 1
-                )));
+                return Err(TrainError::LossDiverged {
+                    loss,
+                    epoch: self.epoch + 1,
+                    step: i + 1,
+                });
             }
             loss_sum += loss;
             count += 1;
@@ -510,7 +512,7 @@ impl Trainer {
             peak_rss_mib: peak_rss_mib(),
         };
         // Written after the commit: a lost line costs a figure, never a redone epoch.
-        append_record(&self.run_dir.join(TIMINGS_FILE), &timings)?;
+        append_record(&self.run.timings(), &timings)?;
         report(Progress::EpochEnd {
             metrics: &metrics,
             timings: &timings,
@@ -555,11 +557,11 @@ impl Trainer {
 
     /// Writes the epoch's files; the rename of `resume.safetensors` is the commit point.
     fn commit_epoch(&mut self, metrics: &EpochMetrics) -> Result<()> {
-        append_record(&self.run_dir.join(METRICS_FILE), metrics)?;
-        self.model.save(&self.run_dir.join(LAST_CHECKPOINT))?;
+        append_record(&self.run.metrics(), metrics)?;
+        self.model.save(&self.run.last())?;
         if metrics.valid_psnr_y8 > self.best_psnr {
             self.best_psnr = metrics.valid_psnr_y8;
-            self.model.save(&self.run_dir.join(BEST_CHECKPOINT))?;
+            self.model.save(&self.run.best())?;
         }
         let scalar = |v: f64| Tensor::from_slice(&[v]).view([]);
         let mut tensors: Vec<(String, Tensor)> = self
@@ -577,24 +579,6 @@ impl Trainer {
         tensors.push(("epoch".into(), scalar(self.epoch as f64)));
         tensors.push(("adam_step".into(), scalar(self.optimizer.steps() as f64)));
         tensors.push(("best_psnr".into(), scalar(self.best_psnr)));
-        checkpoint::write_safetensors(&self.run_dir.join(RESUME_FILE), &tensors)
+        Ok(checkpoint::write_safetensors(&self.run.resume(), &tensors)?)
     }
-}
-
-/// The reference's run directory name, e.g. `SESR_m5_f16_x2_fs256_collapsedTraining_FP32`.
-pub fn run_name(
-    model_name: &str,
-    config: &SesrConfig,
-    mode: TrainingMode,
-    quantized: bool,
-) -> String {
-    format!(
-        "{model_name}_m{}_f{}_x{}_fs{}_{}Training_{}",
-        config.m,
-        config.int_features,
-        config.scale,
-        config.feature_size,
-        mode.name(),
-        if quantized { "QAT" } else { "FP32" }
-    )
 }

@@ -6,7 +6,7 @@
 //! loss and the weights stay identical everywhere. The transport is a [`Collective`]; this crate
 //! does not know which engine implements it (`sesr-dist` binds MPI).
 
-use crate::{CoreError, Result};
+use crate::{Result, TrainError};
 use tch::{Kind, Tensor};
 
 /// The ranks of a data-parallel run, as the trainer needs them. Every rank must make the same
@@ -97,8 +97,8 @@ pub fn sum_gradients(
     collective.sum(&mut buffer)?;
     let total = buffer[numel + params.len()];
     if total <= 0.0 {
-        return Err(CoreError::Run(
-            "a data-parallel step had no patches on any rank".into(),
+        return Err(TrainError::Collective(
+            "a step had no patches on any rank".into(),
         ));
     }
     let flags = &buffer[numel..numel + params.len()];
