@@ -151,7 +151,7 @@ impl Pipeline {
     }
 
     fn best(&self, stage: &str) -> Result<PathBuf> {
-        Ok(self.run_dir(stage)?.join("best.safetensors"))
+        Ok(self.run_dir(stage)?.join(sesr_model::run::BEST))
     }
 
     fn train(&self, stage: &TrainStage) -> Result<()> {
@@ -248,7 +248,7 @@ impl Pipeline {
     fn latency_ms(&self, model: &Path, bytes_per_input: usize) -> Result<f64> {
         let input = self.opts.out.join("export/zeros.bin");
         std::fs::write(&input, vec![0u8; 1080 * 1920 * bytes_per_input])?;
-        let script = setup::repo_root().join("crates/sesr-tflite/tests/litert_run.py");
+        let script = setup::repo_root().join("crates/sesr-testkit/python/litert_run.py");
         let out = Command::new(setup::venv_python())
             .arg(script)
             .arg(model)
@@ -439,7 +439,7 @@ pub(crate) fn run_dir(stage_out: &Path) -> Result<PathBuf> {
 /// Runs `sesr-cli train` with `args` (whose `--out` is `stage_out`), adding `--resume` when an
 /// earlier attempt left a run there; its output goes to the terminal.
 pub(crate) fn run_training(cli: &Path, stage_out: &Path, mut args: Vec<String>) -> Result<()> {
-    if run_dir(stage_out).is_ok_and(|d| d.join("resume.safetensors").exists()) {
+    if run_dir(stage_out).is_ok_and(|d| sesr_model::run::RunDir::new(d).has_progress()) {
         args.push("--resume".into());
     }
     let status = Command::new(cli).args(&args).status()?;

@@ -17,7 +17,19 @@ use crate::setup;
 use crate::train_all::{params_and_macs, run_dir, run_sesr_cli, run_training, write_file};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use sesr_model::reference::SHIPPED_SCALES;
+use sesr_model::run;
+use sesr_model::{ShippedForm, ShippedName};
 use std::path::{Path, PathBuf};
+
+/// A shipped file's name in `crates/sesr-zoo/models` (`sesr-model` names them; `sesr-zoo`
+/// finds them by the same names).
+fn zoo_file(preset: &str, scale: usize, form: ShippedForm) -> String {
+    let preset = preset
+        .parse()
+        .expect("the recipes name the paper's presets");
+    ShippedName::new(preset, scale, form).file_name()
+}
 
 /// Training threads: the shipped files are reproduced byte for byte with the same count on
 /// the same kind of CPU (gradients are summed per thread).
@@ -312,7 +324,7 @@ impl Zoo {
     }
 
     fn last(&self, preset: &str, stage: &str) -> Result<PathBuf> {
-        Ok(self.run_dir(preset, stage)?.join("last.safetensors"))
+        Ok(self.run_dir(preset, stage)?.join(run::LAST))
     }
 
     /// The finished x2 float32 model a grown preset starts from.
@@ -388,12 +400,10 @@ impl Zoo {
     /// The shipped files of a preset: collapsed float32 and QAT checkpoints, int8 `.tflite`.
     fn files(&self, recipe: &Recipe) -> Result<()> {
         std::fs::create_dir_all(self.models())?;
-        for scale in [2, 4] {
-            let stem = self.models().join(format!("{}_x{scale}", recipe.preset));
-            let float32 = stem.with_extension("safetensors");
-            let qat = self
-                .models()
-                .join(format!("{}_x{scale}_qat.safetensors", recipe.preset));
+        for scale in SHIPPED_SCALES {
+            let file = |form| self.models().join(zoo_file(recipe.preset, scale, form));
+            let float32 = file(ShippedForm::Float32);
+            let qat = file(ShippedForm::Qat);
             for (stage, output) in [("anneal", &float32), ("qat", &qat)] {
                 let checkpoint = self.last(recipe.preset, &format!("x{scale}-{stage}"))?;
                 print!(
@@ -407,9 +417,7 @@ impl Zoo {
                     ])?
                 );
             }
-            let int8 = self
-                .models()
-                .join(format!("{}_x{scale}_int8.tflite", recipe.preset));
+            let int8 = file(ShippedForm::Int8);
             print!(
                 "{}",
                 self.sesr_cli(&[
@@ -444,7 +452,7 @@ impl Zoo {
         }
         let mut minutes = serde_json::Map::new();
         for stage in &STAGES {
-            let file = self.run_dir(preset, stage.name)?.join("timings.jsonl");
+            let file = self.run_dir(preset, stage.name)?.join(run::TIMINGS);
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let seconds: f64 = text
@@ -504,13 +512,12 @@ impl Zoo {
         }
         let mut models = vec![];
         for recipe in &RECIPES {
-            for scale in [2, 4] {
-                let stem = format!("{}_x{scale}", recipe.preset);
-                let file = |suffix: &str| self.models().join(format!("{stem}{suffix}"));
-                if !file(".safetensors").is_file() {
+            for scale in SHIPPED_SCALES {
+                let file = |form| self.models().join(zoo_file(recipe.preset, scale, form));
+                if !file(ShippedForm::Float32).is_file() {
                     continue;
                 }
-                println!("xtask: scoring {stem}");
+                println!("xtask: scoring {} x{scale}", recipe.preset);
                 let (params, macs) = params_and_macs(&self.cli, recipe.preset, scale)?;
                 let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                 models.push(json!({
@@ -520,9 +527,9 @@ impl Zoo {
                     "params": params,
                     "macs_1080p": macs,
                     "bytes": {
-                        "float32": size(file(".safetensors")),
-                        "qat": size(file("_qat.safetensors")),
-                        "int8_tflite": size(file("_int8.tflite")),
+                        "float32": size(file(ShippedForm::Float32)),
+                        "qat": size(file(ShippedForm::Qat)),
+                        "int8_tflite": size(file(ShippedForm::Int8)),
                     },
                     "grown_from": recipe.grown_from,
                     "training_minutes": self.training_minutes(recipe.preset)?,
@@ -533,9 +540,9 @@ impl Zoo {
                         "x4_anneal": recipe.anneal_epochs(4),
                         "qat": recipe.qat_epochs,
                     },
-                    "float32": self.scores(&file(".safetensors"), &sets)?,
-                    "qat": self.scores(&file("_qat.safetensors"), &sets)?,
-                    "int8_tflite": self.scores(&file("_int8.tflite"), &sets)?,
+                    "float32": self.scores(&file(ShippedForm::Float32), &sets)?,
+                    "qat": self.scores(&file(ShippedForm::Qat), &sets)?,
+                    "int8_tflite": self.scores(&file(ShippedForm::Int8), &sets)?,
                 }));
             }
         }
@@ -583,17 +590,23 @@ impl Zoo {
         std::fs::create_dir_all(self.models())?;
         for recipe in &RECIPES {
             let preset = recipe.preset;
-            let stem = |scale: usize| format!("{preset}_x{scale}");
-            let has_files = self.models().join(stem(2) + ".safetensors").exists();
+            let has_files = self
+                .models()
+                .join(zoo_file(preset, 2, ShippedForm::Float32))
+                .exists();
             if has_files || self.recipes.iter().any(|r| r.preset == preset) {
                 continue;
             }
             for entry in std::fs::read_dir(shipped_dir())? {
                 let path = entry?.path();
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
-                let of_preset = [2, 4].iter().any(|&scale| {
-                    name.strip_prefix(&stem(scale))
-                        .is_some_and(|rest| rest.starts_with(['.', '_']))
+                // Every file of the preset: its shipped files and their sidecars.
+                let of_preset = SHIPPED_SCALES.iter().any(|&scale| {
+                    ShippedForm::ALL.iter().any(|&form| {
+                        let file = zoo_file(preset, scale, form);
+                        let stem = Path::new(&file).file_stem().unwrap_or_default();
+                        Path::new(&*name).file_stem() == Some(stem)
+                    })
                 });
                 if of_preset {
                     std::fs::copy(&path, self.models().join(&*name))?;
@@ -721,7 +734,7 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         std::fs::create_dir_all(dir.path().join("stages")).unwrap();
         std::fs::write(zoo.stage_marker("m5", "x2-fp32"), b"").unwrap();
-        assert_eq!(zoo.grown_from("m5").unwrap(), run.join("last.safetensors"));
+        assert_eq!(zoo.grown_from("m5").unwrap(), run.join(sesr_model::run::LAST));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! bridge from `sesr-dist`'s MPI ranks to the trainer's [`Collective`].
 
 use anyhow::{bail, Context, Result};
-use sesr_train::distributed::Collective;
 use sesr_dist::Mpi;
+use sesr_train::distributed::Collective;
 use std::ffi::OsString;
 use std::rc::Rc;
 
@@ -48,7 +48,7 @@ pub fn launch_local_ranks(ranks: usize) -> Result<()> {
             args.push(arg);
         }
     }
-    let mut mpirun = sesr_dist::mpirun(ranks)?;
+    let mut mpirun = sesr_dist::mpirun(ranks).context("--nproc-per-node")?;
     let status = mpirun
         .arg(&program)
         .args(&args)

@@ -33,10 +33,11 @@ pub struct EvalArgs {
     /// Print a row per image under each dataset.
     #[arg(long)]
     per_image: bool,
-    /// What runs the network: native (sesr-runtime, any model) or torch (libtorch, float
-    /// models as trained; needs the `train` feature).
-    #[arg(long, value_enum, default_value_t = Engine::Native)]
-    engine: Engine,
+    /// What runs the network: native (sesr-runtime, any model) or torch (libtorch: a float or
+    /// QAT checkpoint as trained, fake quantization included; needs the `train` feature).
+    /// Default: torch for checkpoints when sesr-cli has libtorch, native otherwise.
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
     /// cpu, or cuda with --engine torch.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
@@ -82,18 +83,23 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for dir in &args.data {
         list_hr_images(dir).with_context(|| format!("--data {}", dir.display()))?;
     }
-    let tile = match args.engine {
+    let chosen = args
+        .engine
+        .unwrap_or(match cfg!(feature = "train") && !reference.is_int8() {
+            true => Engine::Torch,
+            false => Engine::Native,
+        });
+    if chosen == Engine::Native && reference.quant().is_some_and(|q| q.any()) {
+        eprintln!(
+            "note: sesr-runtime runs a QAT checkpoint on its float weights, without fake \
+             quantization; its int8 .tflite export scores the int8 model"
+        );
+    }
+    let tile = match chosen {
         Engine::Torch => Some(args.tile.unwrap_or(512)),
         Engine::Native => args.tile,
     };
-    let model = engine(
-        "--checkpoint",
-        &reference,
-        args.engine,
-        args.device,
-        tile,
-        None,
-    )?;
+    let model = engine("--checkpoint", &reference, chosen, args.device, tile, None)?;
     let datasets = args
         .data
         .iter()

@@ -97,7 +97,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         bail!(
             "--output {} is a folder; give the file to write (e.g. {})",
             output.display(),
-            output.join(default_output(&model, format, size).file_name().unwrap_or_default()).display()
+            output
+                .join(
+                    default_output(&model, format, size)
+                        .file_name()
+                        .unwrap_or_default()
+                )
+                .display()
         );
     }
     check_output(&model, format, &output).map_err(|e| match e {
@@ -115,6 +121,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         size,
         calibrated.as_ref(),
     )
+    .map_err(|e| match e {
+        ExportError::NoInt8Ranges { .. } => anyhow::anyhow!(
+            "{e}: pass --calibration DIR with representative images, or fine-tune with \
+             `sesr-cli train --quant-w --quant-a --init-from ...`"
+        ),
+        other => other.into(),
+    })
     .with_context(|| format!("cannot export --checkpoint {}", args.checkpoint.display()))?;
     println!("{exported}");
     Ok(())

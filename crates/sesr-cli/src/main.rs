@@ -83,7 +83,10 @@ struct NeedsTrain {
 
 #[cfg(not(feature = "train"))]
 fn needs_train(command: &str) -> anyhow::Result<()> {
-    anyhow::bail!("`sesr-cli {command}` runs on libtorch: {}", models::NEEDS_TRAIN)
+    anyhow::bail!(
+        "`sesr-cli {command}` runs on libtorch: {}",
+        models::NEEDS_TRAIN
+    )
 }
 
 fn main() -> ExitCode {

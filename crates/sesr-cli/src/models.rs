@@ -109,6 +109,11 @@ pub fn engine(
     if let Some(tile) = tile {
         check_tile(tile)?;
     }
+    // A missing GPU is said first: naming another engine would not help.
+    #[cfg(feature = "train")]
+    if device == DeviceArg::Cuda {
+        torch_device(device)?;
+    }
     match engine {
         Engine::Native => {
             if device != DeviceArg::Cpu {
@@ -129,8 +134,8 @@ pub fn engine(
             }
             if model.is_int8() {
                 bail!(
-                    "{flag} {}: an int8 model runs on the native engine (sesr-runtime); drop \
-                     --engine torch",
+                    "{flag} {}: an int8 model runs on sesr-runtime: use --engine native (the \
+                     default)",
                     model.display_name().display()
                 );
             }
@@ -176,7 +181,9 @@ pub fn export_source(
     #[cfg(not(feature = "train"))]
     {
         match calibration {
-            Some(_) => bail!("--calibration: post-training calibration runs on libtorch; {NEEDS_TRAIN}"),
+            Some(_) => {
+                bail!("--calibration: post-training calibration runs on libtorch; {NEEDS_TRAIN}")
+            }
             None => bail!(
                 "{}: a training checkpoint is collapsed on libtorch; {NEEDS_TRAIN} (or give \
                  the collapsed checkpoint `sesr-cli collapse` writes)",

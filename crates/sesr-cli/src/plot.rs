@@ -25,7 +25,7 @@ fn parse_run(spec: &str) -> (String, PathBuf) {
         _ => (None, PathBuf::from(spec)),
     };
     let metrics = if path.is_dir() {
-        path.join("metrics.jsonl")
+        sesr_model::run::RunDir::new(&path).metrics()
     } else {
         path
     };

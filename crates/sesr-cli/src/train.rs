@@ -505,9 +505,9 @@ fn flagged(error: TrainError) -> anyhow::Error {
             anyhow!("{error}: pass --resume to continue it, or choose another --out")
         }
         TrainError::LossDiverged { .. } => anyhow!("{error} (--learning-rate)"),
-        TrainError::Core(CoreError::Mismatch { .. }) => anyhow!(
-            "--init-from: {error} (--preset, --m, --int-features, --feature-size, --scale)"
-        ),
+        TrainError::Core(CoreError::Mismatch { .. }) => {
+            anyhow!("--init-from: {error} (--preset, --m, --int-features, --feature-size, --scale)")
+        }
         other => other.into(),
     }
 }

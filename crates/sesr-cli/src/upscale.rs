@@ -21,7 +21,11 @@ pub struct UpscaleArgs {
     /// beside it), an int8 .tflite written by `sesr-cli export --format int8`, or a shipped
     /// model's name, PRESET[-xSCALE][-qat|-int8] (docs/models.md): m5 (the default) is SESR-M5
     /// x2 float32.
-    #[arg(long, value_name = "MODEL.safetensors|MODEL.tflite|NAME", default_value = "m5")]
+    #[arg(
+        long,
+        value_name = "MODEL.safetensors|MODEL.tflite|NAME",
+        default_value = "m5"
+    )]
     checkpoint: PathBuf,
     /// An image (png, jpg, jpeg, bmp) or a folder of images (not searched recursively).
     #[arg(long, value_name = "PATH")]

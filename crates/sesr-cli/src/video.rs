@@ -77,7 +77,10 @@ pub fn run(args: &VideoArgs) -> Result<()> {
         args.input.display().to_string()
     };
     let input = Y4mReader::open(input).with_context(|| format!("--input {name}"))?;
-    let mut upscaler = native("--checkpoint", &model_ref("--checkpoint", &args.checkpoint)?)?;
+    let mut upscaler = native(
+        "--checkpoint",
+        &model_ref("--checkpoint", &args.checkpoint)?,
+    )?;
     if let Some(threads) = args.threads {
         upscaler = upscaler.with_threads(threads)?;
     }

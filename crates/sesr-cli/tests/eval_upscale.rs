@@ -500,7 +500,7 @@ fn upscale_rejects_bad_input_with_clear_messages() {
     assert_fails_naming(&run(&ckpt, &coins, &out, &["--tile", "0"]), &["--tile"]);
     assert_fails_naming(
         &run(&ckpt, &coins, &out, &["--device", "tpu"]),
-        &["--device tpu"],
+        &["invalid value 'tpu' for '--device"],
     );
     if !tch::Cuda::is_available() {
         assert_fails_naming(
@@ -678,7 +678,11 @@ fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
         &["--checkpoint", "is a folder", "best.safetensors"],
     );
     let tflite = dir.path().join("model.tflite");
-    std::fs::write(&tflite, b"TFL3").unwrap();
+    std::fs::copy(
+        sesr_testkit::repo_root().join("crates/sesr-zoo/models/m3_x2_int8.tflite"),
+        &tflite,
+    )
+    .unwrap();
     assert_fails_naming(
         &["collapse", "--checkpoint", &s(&tflite), "--output", &out],
         &[
@@ -688,7 +692,7 @@ fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
     );
     assert_fails_naming(
         &["export", "--checkpoint", &s(&tflite), "--format", "float32"],
-        &["is already an exported model"],
+        &["is an int8 model, which holds no float32 weights"],
     );
     // A run name that is a path.
     let out = dir.path().join("runs");

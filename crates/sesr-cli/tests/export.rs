@@ -195,10 +195,7 @@ fn sesr_cli_graph(model: &CollapsedSesr) -> Float32Network {
 /// The writer's ranges, rebuilt independently of the CLI: from the QAT model's nudged ranges,
 /// or (`calibration`) from the float model's ranges over the folder's images, input and final
 /// sum `[0, 1]`.
-fn expected_ranges(
-    model: &CollapsedSesr,
-    calibration: Option<&Path>,
-) -> ActivationRanges {
+fn expected_ranges(model: &CollapsedSesr, calibration: Option<&Path>) -> ActivationRanges {
     let (points, block_convs, input) = match calibration {
         Some(images) => {
             let mut files: Vec<_> = std::fs::read_dir(images)
@@ -387,7 +384,7 @@ fn trained_x2_and_x4_models_export_and_run_in_litert() {
                 "--format",
                 "float32",
             ],
-            "missing.json",
+            "missing.safetensors: no such file",
         ),
         (
             vec![

@@ -14,7 +14,6 @@ use sesr_data::load_y;
 use sesr_data::plane::PlaneF32;
 use sesr_runtime::Upscaler;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tch::Device;
 
 fn root() -> PathBuf {
@@ -46,40 +45,7 @@ fn export(checkpoint: &Path, format: &str, extra: &[&str]) -> (bool, String, Str
 /// Runs an ONNX file in ONNX Runtime (2 threads) on `plane`; `check` first runs the full
 /// `onnx.checker`.
 fn ort(model: &Path, plane: &PlaneF32, check: bool) -> Vec<f32> {
-    let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
-    let bytes: Vec<u8> = plane.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(&input, bytes).unwrap();
-    let mut command = Command::new(root().join(".venv/bin/python"));
-    command
-        .arg(root().join("crates/sesr-onnx/tests/ort_run.py"))
-        .arg(model)
-        .arg("--input")
-        .arg(&input)
-        .args([
-            "--height",
-            &plane.height.to_string(),
-            "--width",
-            &plane.width.to_string(),
-        ])
-        .arg("--output")
-        .arg(&output);
-    if check {
-        command.arg("--check");
-    }
-    let out = command
-        .output()
-        .expect("the project's Python (cargo xtask setup)");
-    assert!(
-        out.status.success(),
-        "ORT: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(output)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
+    sesr_testkit::ort::run_ort(model, plane, check).unwrap().0
 }
 
 /// A `width` x `height` crop of a real photo's luminance.

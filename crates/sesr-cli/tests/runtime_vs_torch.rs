@@ -31,7 +31,10 @@ fn write_collapsed(dir: &Path, config: SesrConfig, seed: i64) -> PathBuf {
             let _ = t.g_add_(&noise);
         }
     });
-    let path = dir.join(format!("{}.safetensors", sesr_model::run::stem("SESR", &config)));
+    let path = dir.join(format!(
+        "{}.safetensors",
+        sesr_model::run::stem("SESR", &config)
+    ));
     model.collapse().unwrap().save(&path).unwrap();
     path
 }
@@ -190,7 +193,11 @@ fn native_engine_flags_and_models_it_refuses() {
     assert!(!ok && stderr.contains("tpu"), "{stderr}");
     // A .tflite with the torch engine is refused by name.
     let tflite = tmp.path().join("model.tflite");
-    std::fs::write(&tflite, b"not read").unwrap();
+    std::fs::copy(
+        sesr_testkit::repo_root().join("crates/sesr-zoo/models/m3_x2_int8.tflite"),
+        &tflite,
+    )
+    .unwrap();
     let (ok, _, stderr) = sesr_cli(&[
         OsStr::new("upscale"),
         "--engine".as_ref(),

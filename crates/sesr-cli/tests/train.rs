@@ -117,7 +117,7 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
                 vec!["--device", "tpu"],
             ]
             .concat(),
-            "choose cpu or cuda",
+            "[possible values: cpu, cuda]",
         ),
         (
             [

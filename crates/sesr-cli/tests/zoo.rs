@@ -141,7 +141,8 @@ fn bad_names_are_clear_errors() {
     };
     let stderr = upscale("m5-x3");
     assert!(
-        stderr.contains("--checkpoint m5-x3: a shipped model is named PRESET[-xSCALE][-qat|-int8]"),
+        stderr.contains("--checkpoint: `m5-x3` is not a shipped model's name")
+            && stderr.contains("PRESET[-xSCALE][-qat|-int8]"),
         "{stderr}"
     );
     let stderr = upscale("m5-int8-qat");

@@ -1,6 +1,6 @@
-//! PReLU for the libtorch path of training (expanded mode, f = 32, the first QAT step, CPUs without
-//! AVX-512; the plain collapsed step runs on `cpu_step`): a fused channels-last
-//! kernel with its own backward.
+//! PReLU for the libtorch path of training (expanded mode, the first QAT step, widths other than
+//! f = 16 and 32, CPUs without AVX-512; the collapsed step of f = 16 and 32 runs on `cpu_step`):
+//! a fused channels-last kernel with its own backward.
 //!
 //! libtorch's `_prelu_kernel_backward` takes about 6 ms per SESR-M5 activation (32x16x64x64)
 //! on the 2-core CPU; `csrc/prelu.cpp` does the same forward and backward in one memory-bound

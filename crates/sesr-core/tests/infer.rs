@@ -3,10 +3,10 @@
 mod common;
 
 use common::perturb;
-use sesr_testkit::photos::asset;
 use sesr_core::infer::{plane_to_tensor, receptive_radius, tensor_to_plane, upscale_y};
 use sesr_core::{CollapsedSesr, CoreError, Sesr, SesrConfig, TrainingMode};
 use sesr_data::plane::PlaneF32;
+use sesr_testkit::photos::asset;
 use tch::Device;
 
 /// A collapsed model whose weights, biases and slopes are all away from their initial values.

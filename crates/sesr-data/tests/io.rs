@@ -210,9 +210,12 @@ fn save_round_trips_and_is_atomic() -> Result<()> {
         .collect::<std::io::Result<_>>()?;
     names.sort();
     assert_eq!(names, ["gray.png", "out.png", "wild.png"]);
-    // Writing into a missing folder is an error naming it, not a panic.
-    let err = save_gray_png(dir.path().join("nope/x.png"), &gray).unwrap_err();
-    assert!(err.to_string().contains("nope"), "{err}");
+    // A missing folder is created (the project's one atomic writer does so for every file);
+    // a folder that cannot be one (a file is in the way) is an error naming it, not a panic.
+    save_gray_png(dir.path().join("new/x.png"), &gray)?;
+    assert!(dir.path().join("new/x.png").is_file());
+    let err = save_gray_png(dir.path().join("out.png/x.png"), &gray).unwrap_err();
+    assert!(err.to_string().contains("out.png"), "{err}");
     Ok(())
 }
 

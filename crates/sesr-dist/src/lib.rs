@@ -22,7 +22,7 @@ pub enum DistError {
     #[error("cannot start MPI: {0}")]
     Init(String),
     #[error(
-        "--nproc-per-node needs Open MPI's `mpirun` on PATH (Debian: apt install openmpi-bin \
+        "starting ranks needs Open MPI's `mpirun` on PATH (Debian: apt install openmpi-bin \
          libopenmpi-dev; `cargo xtask setup` installs them)"
     )]
     NoMpirun,
@@ -139,7 +139,7 @@ fn watchdog(rank: i32, timeout: Duration, pending: &Pending) {
         if let Some((_, what)) = stuck {
             eprintln!(
                 "error: rank {rank}: no answer from the other ranks for {} s while {what}: a \
-                 rank died, hangs or cannot connect; stopping (--dist-timeout sets the wait)",
+                 rank died, hangs or cannot connect; stopping (the run's timeout sets the wait)",
                 timeout.as_secs()
             );
             std::process::exit(3);

@@ -15,8 +15,8 @@ pub use error::{EvalError, Result};
 use serde::Serialize;
 use sesr_data::dataset::list_images;
 use sesr_data::metrics::SSIM_WINDOW;
-use sesr_data::UpscaleY;
 use sesr_data::protocol::{bicubic_baseline, score, EvalImage, Protocol, Scores};
+use sesr_data::UpscaleY;
 use sesr_model::SesrConfig;
 use std::path::{Path, PathBuf};
 

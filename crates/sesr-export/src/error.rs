@@ -29,7 +29,8 @@ pub enum ExportError {
     Unsupported { model: PathBuf, why: String },
     /// An output path that names the model being exported (or its sidecar).
     #[error(
-        "the output {} would overwrite the model being exported; write the file elsewhere",
+        "the output {} would overwrite the checkpoint or model being exported; write the file \
+         elsewhere",
         path.display()
     )]
     OverwritesInput { path: PathBuf },

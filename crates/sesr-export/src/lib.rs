@@ -101,9 +101,8 @@ impl ExportSource {
         };
         Ok(match model {
             ModelRef::Shipped { name, .. } => {
-                let zoo = sesr_zoo::find(name.preset, name.scale).map_err(|e| {
-                    unsupported(&model.display_name(), &e.to_string())
-                })?;
+                let zoo = sesr_zoo::find(name.preset, name.scale)
+                    .map_err(|e| unsupported(&model.display_name(), &e.to_string()))?;
                 let label = model.display_name();
                 match zoo.checkpoint(name.form) {
                     Some(file) => ExportSource::Float(CollapsedModel::from_bytes(
@@ -138,8 +137,8 @@ impl ExportSource {
             ModelRef::Onnx(path) => {
                 return Err(unsupported(
                     path,
-                    "is an ONNX file, which export does not read back; export the checkpoint \
-                     it was written from",
+                    "is already an exported model (ONNX), which export does not read back; \
+                     export the checkpoint it was written from",
                 ))
             }
         })
@@ -160,7 +159,9 @@ fn read_int8_bytes(name: &Path, bytes: &[u8]) -> Result<Int8Network> {
         why: format!("cannot be read as an int8 SESR export: {source}"),
     };
     let model = sesr_tflite::Model::parse(bytes).map_err(tflite_error)?;
-    Ok(sesr_tflite::read_int8(&model).map_err(tflite_error)?.network)
+    Ok(sesr_tflite::read_int8(&model)
+        .map_err(tflite_error)?
+        .network)
 }
 
 /// The file bytes of `source` in `format` for an LR input of `size` (ignored by ONNX, whose
@@ -286,6 +287,16 @@ impl std::fmt::Display for Exported {
 /// Checks an output path before any work: its extension fits the format, and it does not
 /// name the model being exported.
 pub fn check_output(model: &ModelRef, format: ExportFormat, output: &Path) -> Result<()> {
+    let inputs: Vec<PathBuf> = match model {
+        ModelRef::Shipped { .. } => vec![],
+        ModelRef::Checkpoint { path, .. } => vec![path.clone(), sidecar_path(path)],
+        ModelRef::Tflite(path) | ModelRef::Onnx(path) => vec![path.clone()],
+    };
+    if inputs.iter().any(|input| same_file(output, input)) {
+        return Err(ExportError::OverwritesInput {
+            path: output.to_path_buf(),
+        });
+    }
     let extension = output
         .extension()
         .and_then(|e| e.to_str())
@@ -295,16 +306,6 @@ pub fn check_output(model: &ModelRef, format: ExportFormat, output: &Path) -> Re
             path: output.to_path_buf(),
             format: format.name(),
             extension: format.extension(),
-        });
-    }
-    let inputs: Vec<PathBuf> = match model {
-        ModelRef::Shipped { .. } => vec![],
-        ModelRef::Checkpoint { path, .. } => vec![path.clone(), sidecar_path(path)],
-        ModelRef::Tflite(path) | ModelRef::Onnx(path) => vec![path.clone()],
-    };
-    if inputs.iter().any(|input| same_file(output, input)) {
-        return Err(ExportError::OverwritesInput {
-            path: output.to_path_buf(),
         });
     }
     Ok(())

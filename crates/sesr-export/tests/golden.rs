@@ -21,7 +21,13 @@ fn shipped(preset: Preset, scale: usize, form: ShippedForm) -> ModelRef {
 
 fn bytes(model: &ModelRef, format: ExportFormat, size: InputSize) -> Result<Vec<u8>> {
     let source = ExportSource::load(model)?;
-    Ok(model_bytes(&model.display_name(), &source, format, size, None)?)
+    Ok(model_bytes(
+        &model.display_name(),
+        &source,
+        format,
+        size,
+        None,
+    )?)
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -51,7 +57,7 @@ fn shipped_int8_files_are_the_export_of_their_qat_checkpoints() -> Result<()> {
 #[test]
 fn other_flavours_are_unchanged() -> Result<()> {
     use ExportFormat as F;
-    use Preset::{M3, Xl};
+    use Preset::{Xl, M3};
     use ShippedForm as S;
     #[rustfmt::skip]
     let cases = [

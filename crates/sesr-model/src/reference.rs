@@ -191,7 +191,7 @@ impl ModelRef {
                     return refuse("is a symbolic link to nothing".into());
                 }
                 let text = path.to_string_lossy();
-                let hint = match text.contains(['/', '\\']) {
+                let hint = match text.contains(['/', '\\', '.']) {
                     true => String::new(),
                     false => format!("; {}", naming_hint(suggestion(&text))),
                 };
@@ -275,6 +275,19 @@ impl ModelRef {
             ModelRef::Checkpoint { path, .. } | ModelRef::Tflite(path) | ModelRef::Onnx(path) => {
                 path.clone()
             }
+        }
+    }
+
+    /// The quantization-aware training of a checkpoint (a shipped `-qat` model's included);
+    /// `None` for other files.
+    pub fn quant(&self) -> Option<crate::QuantConfig> {
+        match self {
+            ModelRef::Shipped { name, .. } => Some(crate::QuantConfig {
+                weights: name.form != ShippedForm::Float32,
+                activations: name.form != ShippedForm::Float32,
+            }),
+            ModelRef::Checkpoint { meta, .. } => Some(meta.kind.quant()),
+            ModelRef::Tflite(_) | ModelRef::Onnx(_) => None,
         }
     }
 
@@ -366,7 +379,10 @@ mod tests {
             name("M11-x4-INT8"),
             ShippedName::new(Preset::M11, 4, ShippedForm::Int8)
         );
-        assert_eq!(name("xl-qat"), ShippedName::new(Preset::Xl, 2, ShippedForm::Qat));
+        assert_eq!(
+            name("xl-qat"),
+            ShippedName::new(Preset::Xl, 2, ShippedForm::Qat)
+        );
         assert_eq!(name("m5-x4-int8").to_string(), "m5-x4-int8");
         assert!(ShippedName::parse("m5.safetensors").is_none());
         assert!(ShippedName::parse("runs/m5").is_none());
@@ -381,7 +397,10 @@ mod tests {
     fn file_names_follow_the_zoo() {
         let name = ShippedName::new(Preset::M5, 4, ShippedForm::Qat);
         assert_eq!(name.file_name(), "m5_x4_qat.safetensors");
-        assert_eq!(name.with_form(ShippedForm::Int8).file_name(), "m5_x4_int8.tflite");
+        assert_eq!(
+            name.with_form(ShippedForm::Int8).file_name(),
+            "m5_x4_int8.tflite"
+        );
         assert_eq!(ShippedName::all().len(), 5 * 2 * 3);
     }
 

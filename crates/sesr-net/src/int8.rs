@@ -173,12 +173,7 @@ impl Int8Conv {
             out_channels: float.out_channels,
             in_channels: float.in_channels,
             kernel: float.kernel,
-            weight: ohwi(
-                &weight,
-                float.out_channels,
-                float.in_channels,
-                float.kernel,
-            ),
+            weight: ohwi(&weight, float.out_channels, float.in_channels, float.kernel),
             bias,
             weight_scales,
             input,
@@ -632,9 +627,7 @@ mod tests {
         assert!(Int8Network::quantize(&network, &r).is_err());
         let mut r = ranges();
         r.residual_sum = Range::new(1.0, 1.0);
-        let err = Int8Network::quantize(&network, &r)
-            .unwrap_err()
-            .to_string();
+        let err = Int8Network::quantize(&network, &r).unwrap_err().to_string();
         assert!(err.contains("residual_sum"), "{err}");
         let mut r = ranges();
         r.final_sum = Range::new(2.0, 3.0);

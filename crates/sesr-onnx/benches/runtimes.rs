@@ -74,7 +74,10 @@ fn benches(c: &mut Criterion) {
         "m5_x2_int8.onnx",
         sesr_onnx::int8_model(&int8_network).unwrap(),
     );
-    let tflite_float = write("m5_x2.tflite", sesr_tflite::write_float32(&graph, SIZE).unwrap());
+    let tflite_float = write(
+        "m5_x2.tflite",
+        sesr_tflite::write_float32(&graph, SIZE).unwrap(),
+    );
     let tflite_int8 = write("m5_x2_int8.tflite", shipped_int8);
 
     // A 1080x1920 plane of real luminance: a photo mirrored out to that size.
@@ -99,30 +102,10 @@ fn benches(c: &mut Criterion) {
     std::fs::write(&int8_input, quantized).unwrap();
 
     let hw = ["--height", "1080", "--width", "1920"];
-    let ort_float = python_median(
-        &ort::script(),
-        &onnx_float.0,
-        &float_input,
-        &hw,
-    );
-    let ort_int8 = python_median(
-        &ort::script(),
-        &onnx_int8.0,
-        &float_input,
-        &hw,
-    );
-    let litert_float = python_median(
-        &litert::script(),
-        &tflite_float.0,
-        &float_input,
-        &[],
-    );
-    let litert_int8 = python_median(
-        &litert::script(),
-        &tflite_int8.0,
-        &int8_input,
-        &[],
-    );
+    let ort_float = python_median(&ort::script(), &onnx_float.0, &float_input, &hw);
+    let ort_int8 = python_median(&ort::script(), &onnx_int8.0, &float_input, &hw);
+    let litert_float = python_median(&litert::script(), &tflite_float.0, &float_input, &[]);
+    let litert_int8 = python_median(&litert::script(), &tflite_int8.0, &int8_input, &[]);
     println!(
         "M5 x2 1080x1920 -> 4K, 2 threads, median ms (load {}):\n  \
          ONNX Runtime: float32 {ort_float:.1} ({} bytes), int8 QDQ {ort_int8:.1} ({} bytes)\n  \

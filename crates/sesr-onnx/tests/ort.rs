@@ -34,8 +34,10 @@ impl UpscaleY for Ort {
 
     fn upscale_y(&self, y: &PlaneF32) -> Result<PlaneF32, UpscaleError> {
         let (data, _) = run_ort(&self.model, y, false)?;
-        Ok(PlaneF32::from_vec(self.scale * y.width, self.scale * y.height, data)
-            .ok_or("ONNX Runtime's output has the wrong size")?)
+        Ok(
+            PlaneF32::from_vec(self.scale * y.width, self.scale * y.height, data)
+                .ok_or("ONNX Runtime's output has the wrong size")?,
+        )
     }
 }
 
@@ -194,8 +196,9 @@ fn networks_it_cannot_write_are_clear_errors() -> Result<()> {
     let err = int8_model(&network).unwrap_err().to_string();
     assert!(err.contains("scale must be 2 or 4, got 3"), "{err}");
 
-    let graph = CollapsedModel::read(&repo_root().join("crates/sesr-zoo/models/m3_x2.safetensors"))?
-        .network;
+    let graph =
+        CollapsedModel::read(&repo_root().join("crates/sesr-zoo/models/m3_x2.safetensors"))?
+            .network;
     let mut bad = graph.clone();
     bad.convs[1].weight.pop();
     let err = sesr_onnx::float32_model(&bad).unwrap_err().to_string();

@@ -55,7 +55,8 @@ fn case(c: &mut Criterion, name: &str, scale: usize, height: usize, width: usize
     let (mut ours_times, mut litert_times) = (Vec::new(), Vec::new());
     let mut reference = Vec::new();
     for _ in 0..ROUNDS {
-        let run = run_litert(&bytes, Some(&i8_bytes(&x)), Resolver::Auto, RUNS).expect("LiteRT runs");
+        let run =
+            run_litert(&bytes, Some(&i8_bytes(&x)), Resolver::Auto, RUNS).expect("LiteRT runs");
         reference = i8_from_bytes(&run.output);
         litert_times.extend(run.times_ms());
         for _ in 0..RUNS {

@@ -40,7 +40,6 @@ use sesr_runtime::Upscaler;
 use sesr_testkit::f32_bytes;
 use sesr_testkit::litert::{run_litert, Resolver};
 use sesr_tflite::{write_float32, InputSize};
-use std::path::Path;
 use std::time::Instant;
 
 const THREADS: usize = 2;

@@ -10,8 +10,8 @@
 //! allocated whatever the engine; the rest of the peak resident size is the runtime's.
 
 use sesr_data::plane::PlaneF32;
-use sesr_runtime::Upscaler;
 use sesr_net::{ConvWeights, Float32Network};
+use sesr_runtime::Upscaler;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -84,9 +84,9 @@ use float32::{Float32Sesr, RowKernels};
 use rayon::prelude::*;
 use sesr_data::io::LoadedImage;
 use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
+use sesr_data::{UpscaleError, UpscaleY};
 pub use sesr_model::{ModelRef, ShippedForm, ShippedName};
 use sesr_net::{CollapsedModel, Float32Network, Int8Network};
-use sesr_data::{UpscaleError, UpscaleY};
 use std::path::{Path, PathBuf};
 
 /// The largest output this runtime allocates, in pixels (a 4 GiB float plane, e.g.
@@ -230,7 +230,11 @@ impl Upscaler {
     /// The shipped float32 model of `preset` (`m3`, `m5`, `m7`, `m11`, `xl`) at `scale`, from
     /// `sesr-zoo`: no file on disk. `docs/models.md` says how each was trained and scores.
     pub fn pretrained(preset: &str, scale: usize) -> Result<Upscaler> {
-        Self::shipped(ShippedName::new(preset.parse()?, scale, ShippedForm::Float32))
+        Self::shipped(ShippedName::new(
+            preset.parse()?,
+            scale,
+            ShippedForm::Float32,
+        ))
     }
 
     /// The shipped int8 model (its `.tflite`) of `preset` at `scale`; see [`Upscaler::pretrained`].

@@ -36,7 +36,12 @@ fn seeded(
     Ok((network, ranges))
 }
 
-fn network(scale: usize, m: usize, f: usize, seed: u64) -> Result<(Float32Network, ActivationRanges)> {
+fn network(
+    scale: usize,
+    m: usize,
+    f: usize,
+    seed: u64,
+) -> Result<(Float32Network, ActivationRanges)> {
     seeded(scale, m, f, false, seed)
 }
 
@@ -341,7 +346,9 @@ fn upscale_y_quantizes_as_tflite_users_do() -> Result<()> {
     let net = load(&q.write()?)?;
     let up = net.upscale_y(&image, 2)?;
     assert_eq!((up.width, up.height), (2 * image.width, 2 * image.height));
-    let want: Vec<f32> = q.net.dequantize_output(&q.simulate(&q.quantize_input(&image.data))?);
+    let want: Vec<f32> = q
+        .net
+        .dequantize_output(&q.simulate(&q.quantize_input(&image.data))?);
     assert_eq!(up.data, want);
     assert!(up.data.iter().all(|v| (0.0..=1.0).contains(v)));
     Ok(())

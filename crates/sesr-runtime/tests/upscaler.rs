@@ -5,8 +5,8 @@ mod common;
 
 use common::{max_abs_diff, photo_y, random_graph, write_checkpoint};
 use sesr_data::io::Image;
-use sesr_runtime::{Precision, RuntimeError, Upscaler};
 use sesr_net::{ActivationRanges, Int8Network, NetError, Range};
+use sesr_runtime::{Precision, RuntimeError, Upscaler};
 use sesr_tflite::{write_float32, write_int8, InputSize, TfliteError};
 use std::path::Path;
 
@@ -42,7 +42,10 @@ fn a_collapsed_checkpoint_runs_as_its_weights_do() {
         "quant": {"weights": true, "activations": true},
         "config": {"m": 2, "int_features": 16, "feature_size": 64, "scale": 2}}"#;
     let path = write_checkpoint(tmp.path(), "qat", &with_slopes, Some(sidecar));
-    let want = Upscaler::from_network(&relu).unwrap().upscale_y(&lr).unwrap();
+    let want = Upscaler::from_network(&relu)
+        .unwrap()
+        .upscale_y(&lr)
+        .unwrap();
     assert!(Upscaler::load(&path).unwrap().upscale_y(&lr).unwrap() == want);
 }
 

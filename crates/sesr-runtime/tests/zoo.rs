@@ -92,7 +92,13 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
             .collect();
         let ours = net.run_int8(&input, w, h, 2)?;
         let litert = i8_from_bytes(
-            &run_litert(model.int8_tflite, Some(&i8_bytes(&input)), Resolver::Auto, 0)?.output,
+            &run_litert(
+                model.int8_tflite,
+                Some(&i8_bytes(&input)),
+                Resolver::Auto,
+                0,
+            )?
+            .output,
         );
         assert_eq!(ours.len(), litert.len());
         let diffs: Vec<i32> = ours
@@ -123,7 +129,7 @@ fn litert_runs_every_shipped_int8_file_as_we_do() -> Result<()> {
 #[test]
 fn unknown_or_unshipped_models_are_clear_errors() {
     let err = Upscaler::pretrained("m6", 2).unwrap_err().to_string();
-    assert!(err.contains("no preset named `m6`"), "{err}");
+    assert!(err.contains("unknown preset `m6`"), "{err}");
     let err = Upscaler::pretrained_int8("m5", 3).unwrap_err().to_string();
     assert!(err.contains("x3 is not among the shipped models"), "{err}");
 }

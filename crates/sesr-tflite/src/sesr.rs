@@ -25,7 +25,9 @@
 
 use crate::error::{Result, TfliteError};
 pub use crate::graph::Layout;
-use crate::graph::{emit, output_conv_channel, to_bytes, Constant, Conv, Dims, Element, Numerics, Role};
+use crate::graph::{
+    emit, output_conv_channel, to_bytes, Constant, Conv, Dims, Element, Numerics, Role,
+};
 use crate::schema::Quantization;
 use crate::write::MAX_TENSOR_ELEMENTS;
 use sesr_net::{ConvWeights, Float32Network};

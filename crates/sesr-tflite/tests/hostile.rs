@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 use flatbuffers::FlatBufferBuilder;
-use sesr_tflite::read::Model;
 use sesr_testkit::{random_network, Rng};
+use sesr_tflite::read::Model;
 use sesr_tflite::{write_float32, InputSize, TfliteError};
 
 struct Counting;

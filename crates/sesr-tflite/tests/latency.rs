@@ -43,7 +43,9 @@ use sesr_testkit::{f32_bytes, random_network};
 use sesr_tflite::read::Model;
 use sesr_tflite::schema::{Activation, BuiltinOp, OperatorOptions, TensorType};
 use sesr_tflite::write::{ModelBuilder, SubgraphBuilder};
-use sesr_tflite::{write_float32, write_float32_with, write_int8, write_int8_with, InputSize, Layout};
+use sesr_tflite::{
+    write_float32, write_float32_with, write_int8, write_int8_with, InputSize, Layout,
+};
 
 const FULL_HD: InputSize = InputSize::FULL_HD;
 const CROP: InputSize = InputSize::new(64, 64);

@@ -25,7 +25,10 @@ fn graph(scale: usize, prelu: bool) -> Float32Network {
 
 /// The int8 network of `network` with the ranges it shows on the `h` x `w` plane `x`.
 fn quantized(network: &Float32Network, x: &[f32], (h, w): (usize, usize)) -> Result<Int8Network> {
-    Ok(Int8Network::quantize(network, &forward(network, x, h, w).ranges)?)
+    Ok(Int8Network::quantize(
+        network,
+        &forward(network, x, h, w).ranges,
+    )?)
 }
 
 fn ops(model: &Model) -> Vec<BuiltinOp> {

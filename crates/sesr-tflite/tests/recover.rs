@@ -6,8 +6,8 @@ use anyhow::Result;
 use sesr_net::quant::{quantize_weights_per_channel, QuantParams};
 use sesr_net::{Float32Network, Int8Network};
 use sesr_testkit::photos::chelsea_y;
-use sesr_testkit::reference::forward;
 use sesr_testkit::random_network;
+use sesr_testkit::reference::forward;
 use sesr_tflite::read::Model;
 use sesr_tflite::{read_int8, write_float32, write_int8_with, InputSize, Int8File, Layout};
 
@@ -194,9 +194,7 @@ fn other_graphs_are_refused() -> Result<()> {
     )?;
     sg.set_io(&[x], &[y])?;
     let bytes = model.finish(&sg)?;
-    let err = read_int8(&Model::parse(&bytes)?)
-        .unwrap_err()
-        .to_string();
+    let err = read_int8(&Model::parse(&bytes)?).unwrap_err().to_string();
     assert!(err.contains("operator 0 is RELU"), "{err}");
     assert!(err.contains("not an int8 SESR model"), "{err}");
     Ok(())

@@ -13,7 +13,11 @@ pub enum TrainError {
     NotARun { dir: PathBuf, reason: String },
     /// The loss stopped being a number.
     #[error("the loss became {loss} at epoch {epoch} step {step}; lower the learning rate")]
-    LossDiverged { loss: f64, epoch: usize, step: usize },
+    LossDiverged {
+        loss: f64,
+        epoch: usize,
+        step: usize,
+    },
     /// Settings that do not fit together (scale of the sampler and the model, ranks).
     #[error("invalid training configuration: {0}")]
     InvalidConfig(String),

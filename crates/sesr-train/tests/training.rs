@@ -1,11 +1,11 @@
 //! Training on the shipped photos: it learns, it resumes exactly, x4 really starts from x2.
 
-use sesr_testkit::photos::asset;
 use sesr_core::{CoreError, QuantConfig, Sesr, SesrConfig, TrainingMode};
+use sesr_data::{imresize, load_pairs, psnr_y8, ImagePair, LoadOptions, SamplerConfig, Source};
 use sesr_model::metrics::EpochMetrics;
 use sesr_model::run::RunDir;
+use sesr_testkit::photos::asset;
 use sesr_train::{validate, TrainConfig, TrainError, Trainer};
-use sesr_data::{imresize, load_pairs, psnr_y8, ImagePair, LoadOptions, SamplerConfig, Source};
 use std::path::Path;
 use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
@@ -239,7 +239,10 @@ fn bad_runs_and_initialisations_are_rejected() {
         .err()
         .unwrap();
     assert!(matches!(err, TrainError::RunExists { .. }), "{err}");
-    assert!(err.to_string().contains("already holds a training run"), "{err}");
+    assert!(
+        err.to_string().contains("already holds a training run"),
+        "{err}"
+    );
     // Initialising from a different architecture or from a collapsed model.
     let other = dir.path().join("m3.safetensors");
     Sesr::new(

@@ -35,12 +35,11 @@ impl CollapsedSesr {
         };
         match model {
             ModelRef::Shipped { name, .. } => {
-                let zoo = sesr_zoo::find(name.preset, name.scale).map_err(|e| {
-                    CoreError::Checkpoint {
+                let zoo =
+                    sesr_zoo::find(name.preset, name.scale).map_err(|e| CoreError::Checkpoint {
                         path: model.display_name(),
                         message: e.to_string(),
-                    }
-                })?;
+                    })?;
                 match zoo.checkpoint(name.form) {
                     Some(file) => Self::from_bytes(
                         &model.display_name(),

@@ -8,7 +8,6 @@ use sesr_data::plane::PlaneF32;
 use sesr_net::Float32Network;
 use std::path::{Path, PathBuf};
 
-
 /// The Y plane of a shipped validation photo.
 pub fn photo_y(name: &str) -> PlaneF32 {
     sesr_testkit::photos::valid_y(name).unwrap()

@@ -2,12 +2,12 @@
 //! them, each checked (type, shape, quantization, options, connection) with an error that
 //! names the operator or tensor at fault.
 
-use sesr_net::{Int8Conv, Int8Prelu};
 use crate::error::{Result, TfliteError};
 use crate::graph::Conv;
-use sesr_net::quant::{QuantParams, QMAX, QMIN};
 use crate::read::{Model, Operator, SubGraph, Tensor};
 use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, TensorType};
+use sesr_net::quant::{QuantParams, QMAX, QMIN};
+use sesr_net::{Int8Conv, Int8Prelu};
 
 /// The error for a file that is not what the writer writes, saying why.
 pub(super) fn unsupported(what: String) -> TfliteError {

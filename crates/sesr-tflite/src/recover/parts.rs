@@ -3,13 +3,13 @@
 //! residual sum, the output conv with the final sum, and the depth-to-space.
 
 use super::matcher::{int8_conv, unsupported, Matcher};
-use super::Int8File;
-use sesr_net::{Int8Conv, Int8Network, Int8Prelu};
 use super::unpack::unpack;
+use super::Int8File;
 use crate::error::Result;
 use crate::graph::{input_conv_channel, output_conv_channel, Layout};
-use sesr_net::quant::{multiply_by_quantized_multiplier, QuantParams, QMAX, QMIN};
 use crate::schema::{BuiltinOp, TensorType};
+use sesr_net::quant::{multiply_by_quantized_multiplier, QuantParams, QMAX, QMIN};
+use sesr_net::{Int8Conv, Int8Network, Int8Prelu};
 
 /// The graph's input tensor.
 struct Input {
