@@ -734,7 +734,10 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         std::fs::create_dir_all(dir.path().join("stages")).unwrap();
         std::fs::write(zoo.stage_marker("m5", "x2-fp32"), b"").unwrap();
-        assert_eq!(zoo.grown_from("m5").unwrap(), run.join(sesr_model::run::LAST));
+        assert_eq!(
+            zoo.grown_from("m5").unwrap(),
+            run.join(sesr_model::run::LAST)
+        );
     }
 
     #[test]
