@@ -1,7 +1,7 @@
 //! Structure checked instead of trusted (rust-analyzer's "tidy" tests): the CLI's subcommands
 //! stay apart, each on-disk format is defined once, no source file grows past what a person
-//! can hold in their head, and docs/architecture.md and the README's layout list the crates
-//! cargo sees.
+//! can hold in their head, no crate's modules import each other in a circle, and
+//! docs/architecture.md and the README's layout list the crates cargo sees.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -208,4 +208,128 @@ fn the_readme_layout_lists_every_crate() {
         "README.md's Layout table should list the workspace's crates: add rows for {missing:?} \
          (one line each: what the crate is), remove the rows for {extra:?}"
     );
+}
+
+/// The module path of a source file under `src` (`lib.rs`, `main.rs` and `mod.rs` are their
+/// folder's module): `model/training.rs` is `model::training`.
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("lib" | "main" | "mod")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules of the crate that a file's code (comments aside) names through `crate::` or
+/// `super::` paths, other than its own ancestors and descendants.
+fn module_imports(
+    src: &Path,
+    file: &Path,
+    modules: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let own = module_of(src, file);
+    let code: String = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = BTreeSet::new();
+    for (start, word) in code
+        .match_indices("crate::")
+        .chain(code.match_indices("super::"))
+    {
+        let path: Vec<String> = code[start + word.len()..]
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .next()
+            .unwrap_or("")
+            .split("::")
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        let mut full = match word {
+            "crate::" => vec![],
+            _ => own[..own.len().saturating_sub(1)].to_vec(),
+        };
+        full.extend(path);
+        // The longest prefix that is a module of the crate.
+        let target = (1..=full.len())
+            .rev()
+            .map(|n| full[..n].to_vec())
+            .find(|m| modules.contains(m));
+        if let Some(target) = target {
+            let related = target.starts_with(&own) || own.starts_with(&target);
+            if !related {
+                found.insert(target);
+            }
+        }
+    }
+    found
+}
+
+/// A cycle in `graph` reachable from `start`, as the modules along it.
+fn cycle_from(
+    start: &Vec<String>,
+    graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+) -> Option<Vec<String>> {
+    fn walk(
+        node: &Vec<String>,
+        graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        path: &mut Vec<Vec<String>>,
+        done: &mut BTreeSet<Vec<String>>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            return Some(path[at..].iter().map(|m| m.join("::")).collect());
+        }
+        if !done.insert(node.clone()) {
+            return None;
+        }
+        path.push(node.clone());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = walk(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    walk(start, graph, &mut vec![], &mut BTreeSet::new())
+}
+
+/// No two modules of a crate import each other, directly or around a longer circle: each
+/// crate's modules stack in layers a reader can take one at a time.
+#[test]
+fn no_crate_has_an_import_circle() {
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("src"))
+        .filter(|src| src.is_dir())
+        .collect();
+    crates.push(root().join("xtask/src"));
+    for src in crates {
+        let files = rust_files(&src);
+        let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+        let graph: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = files
+            .iter()
+            .map(|f| (module_of(&src, f), module_imports(&src, f, &modules)))
+            .collect();
+        for module in graph.keys() {
+            if let Some(cycle) = cycle_from(module, &graph) {
+                panic!(
+                    "{}: the modules {} import each other in a circle; move what they share \
+                     into a module both use",
+                    src.display(),
+                    cycle.join(" -> ")
+                );
+            }
+        }
+    }
 }

@@ -39,13 +39,10 @@ fn write_collapsed(dir: &Path, config: SesrConfig, seed: i64) -> PathBuf {
     path
 }
 
+/// The largest difference of two planes of one size.
 fn max_abs_diff(a: &PlaneF32, b: &PlaneF32) -> f32 {
     assert_eq!(a.size(), b.size());
-    a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    sesr_testkit::max_abs_diff(&a.data, &b.data)
 }
 
 #[test]

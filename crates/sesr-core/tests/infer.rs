@@ -22,13 +22,10 @@ fn whole(model: &CollapsedSesr, y: &PlaneF32) -> PlaneF32 {
     tensor_to_plane(&model.forward(&input).unwrap()).unwrap()
 }
 
+/// The largest difference of two planes of one size.
 fn max_abs_diff(a: &PlaneF32, b: &PlaneF32) -> f32 {
     assert_eq!(a.size(), b.size());
-    a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    sesr_testkit::max_abs_diff(&a.data, &b.data)
 }
 
 /// Studio-swing Y of a shipped photo.

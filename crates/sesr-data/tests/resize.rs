@@ -10,12 +10,10 @@ use sesr_data::protocol::{bicubic_upscale, merge_sr_y};
 use sesr_data::resize::{imresize, imresize_by, imresize_u8, imresize_u8_by, Factor};
 use sesr_data::{Plane, PlaneF32};
 
+/// The largest difference of two planes of one size.
 fn max_abs_diff(a: &PlaneF32, b: &PlaneF32) -> f32 {
-    a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    assert_eq!(a.size(), b.size());
+    sesr_testkit::max_abs_diff(&a.data, &b.data)
 }
 
 #[test]
