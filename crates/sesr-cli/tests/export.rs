@@ -442,3 +442,52 @@ fn inspect_describes_an_exported_file_and_rejects_a_broken_one() {
         "{stderr}"
     );
 }
+
+/// Post-training int8 files (calibrated on libtorch) are byte for byte those cf41f9f wrote,
+/// before the network moved into `sesr-net` (the other flavours are pinned in sesr-export's
+/// `tests/golden.rs`): `sesr-cli export --checkpoint m3_x2.safetensors --format int8
+/// --calibration assets/images/valid --tflite-height 64 --tflite-width 64` and `--format
+/// onnx-int8`, then `sha256sum`, with cf41f9f's binary on a copy of the shipped checkpoint.
+#[test]
+fn calibrated_int8_files_are_unchanged() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let valid = asset("valid");
+    for (format, size, name, digest) in [
+        (
+            "int8",
+            Some("64"),
+            "m3_ptq.tflite",
+            "f78e83b836ac97e5179360f5acca9de2a710418fb36dea4a8df0007e91df9f1c",
+        ),
+        (
+            "onnx-int8",
+            None,
+            "m3_ptq.onnx",
+            "67290bc7aa1e509067c245eefb4b9422b44b50bd0926a1d711cea61bae3aa52e",
+        ),
+    ] {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "export",
+            "--checkpoint",
+            "m3",
+            "--format",
+            format,
+            "--calibration",
+            valid.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        if let Some(side) = size {
+            args.extend(["--tflite-height", side, "--tflite-width", side]);
+        }
+        let (ok, _, stderr) = sesr_cli(&args);
+        assert!(ok, "{stderr}");
+        let written: String = Sha256::digest(std::fs::read(&out).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(written, digest, "{format}: the file changed");
+    }
+}

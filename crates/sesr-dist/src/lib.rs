@@ -2,7 +2,7 @@
 //! process is, the two collectives training needs (sums of `f32` or `f64` buffers, broadcast
 //! of `f32` buffers from rank 0), a watchdog that stops a rank whose peers stopped answering, and the
 //! `mpirun` command that starts local ranks. No tensors here: `sesr-cli` hands the buffers of
-//! `sesr_core::distributed` to it.
+//! `sesr_train::distributed` to it.
 //!
 //! Why MPI: it carries CPU buffers natively, `mpirun` and Slurm's `srun` launch it on one
 //! machine or many, Debian ships it (`openmpi-bin`, `libopenmpi-dev`), and a failed rank ends

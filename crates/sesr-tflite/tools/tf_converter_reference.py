@@ -7,7 +7,7 @@ our exports with TensorFlow's in the same runtime (LiteRT, 2 threads):
     /tmp/tfenv/bin/python tf_converter_reference.py relu native          # float32
     /tmp/tfenv/bin/python tf_converter_reference.py relu detour int8     # int8, the reference's
                                                                          # transpose/batch_to_space
-    .venv/bin/python crates/sesr-tflite/tests/litert_run.py /tmp/tfref/tf_relu_native.tflite \
+    .venv/bin/python crates/sesr-testkit/python/litert_run.py /tmp/tfref/tf_relu_native.tflite \
         --input zeros.bin --threads 2 --time 8
 
 Arguments: relu|prelu, native|detour (depth-to-space as DEPTH_TO_SPACE or as the reference's
