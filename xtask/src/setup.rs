@@ -4,8 +4,9 @@
 //! a virtualenv with PyPI's `torch==2.13.0` (the version tch 0.26 is built against) and a
 //! symlink from `.venv/libtorch` to the installed `torch` package, whose `lib/` and
 //! `include/` are a complete libtorch. A `LIBTORCH` set by the user is respected and left alone.
-//! The same virtualenv gets the runtimes the tests run exported models in: `ai-edge-litert`
-//! (LiteRT, for the TFLite files), `onnxruntime` and `onnx` (its checker, for the ONNX files).
+//! The same virtualenv gets the runtimes and toolchains the tests run exported models in:
+//! `ai-edge-litert` (LiteRT, for the TFLite files), `onnxruntime` and `onnx` (its checker, for
+//! the ONNX files), `ethos-u-vela` (Arm's Ethos-U NPU compiler, for the NPU files).
 //! On Debian it also installs the system packages data-parallel training needs (Open MPI and
 //! libclang, which rsmpi generates its bindings with) and ffmpeg for the video tests.
 
@@ -19,10 +20,11 @@ pub const TORCH_VERSION: &str = "2.13.0";
 /// The TFLite runtime (LiteRT) that sesr-tflite's tests run exported models in.
 pub const LITERT_VERSION: &str = "2.3.0";
 /// The Python packages the tests run exported models in, pinned.
-const RUNTIMES: [(&str, &str); 3] = [
+const RUNTIMES: [(&str, &str); 4] = [
     ("ai-edge-litert", LITERT_VERSION),
     ("onnxruntime", "1.32.0"),
     ("onnx", "1.23.2"),
+    ("ethos-u-vela", "5.2.0"),
 ];
 
 /// Repository root: xtask lives one level below it.

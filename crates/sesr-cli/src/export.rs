@@ -4,7 +4,7 @@
 use crate::models::{export_source, model_ref};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use sesr_export::{check_output, default_output, export, ExportError, ExportFormat};
+use sesr_export::{check_output, default_output, export, ExportError, ExportFormat, Target};
 use sesr_tflite::InputSize;
 use std::path::PathBuf;
 
@@ -18,6 +18,33 @@ pub enum Format {
     Onnx,
     /// int8 .onnx in QDQ form (float input and output), any input size.
     OnnxInt8,
+}
+
+/// What runs the `.tflite`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// Phones' and PCs' CPUs through LiteRT (XNNPACK): the phase-packed graph, LiteRT's
+    /// fastest.
+    Cpu,
+    /// Arm Ethos-U55 (through Vela): every operator on the NPU, depth-to-space as
+    /// TRANSPOSE_CONV. int8 only.
+    EthosU55,
+    /// Arm Ethos-U65: as ethos-u55. int8 only.
+    EthosU65,
+    /// Arm Ethos-U85: every operator on the NPU, the output conv split by output row.
+    /// int8 only.
+    EthosU85,
+}
+
+impl From<TargetArg> for Target {
+    fn from(target: TargetArg) -> Self {
+        match target {
+            TargetArg::Cpu => Target::Cpu,
+            TargetArg::EthosU55 => Target::EthosU55,
+            TargetArg::EthosU65 => Target::EthosU65,
+            TargetArg::EthosU85 => Target::EthosU85,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -43,6 +70,11 @@ pub struct ExportArgs {
     /// Low-resolution input width of a .tflite model; default 1920.
     #[arg(long)]
     tflite_width: Option<usize>,
+    /// What runs the .tflite: cpu (LiteRT; the default), or an Arm Ethos-U NPU, whose int8
+    /// file places every operator on the NPU (check it with `sesr-cli npu`). Every target
+    /// computes the same integers.
+    #[arg(long, value_enum, default_value_t = TargetArg::Cpu)]
+    target: TargetArg,
     /// int8 from an FP32 checkpoint: representative images whose activation ranges calibrate
     /// the model (post-training quantization, for users who skip QAT; needs the `train`
     /// feature).
@@ -63,6 +95,13 @@ impl From<Format> for ExportFormat {
 
 pub fn run(args: &ExportArgs) -> Result<()> {
     let format = ExportFormat::from(args.format);
+    let target = Target::from(args.target);
+    if target.is_npu() && format != ExportFormat::Int8 {
+        bail!(
+            "--target {}: NPUs run the int8 .tflite; add --format int8",
+            target.name()
+        );
+    }
     if format.is_onnx() && (args.tflite_height.is_some() || args.tflite_width.is_some()) {
         bail!(
             "--tflite-height and --tflite-width size a .tflite model; an ONNX file takes any \
@@ -92,14 +131,14 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| default_output(&model, format, size));
+        .unwrap_or_else(|| default_output(&model, (format, target), size));
     if output.is_dir() {
         bail!(
             "--output {} is a folder; give the file to write (e.g. {})",
             output.display(),
             output
                 .join(
-                    default_output(&model, format, size)
+                    default_output(&model, (format, target), size)
                         .file_name()
                         .unwrap_or_default()
                 )
@@ -116,7 +155,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let exported = export(
         &model,
         &source,
-        format,
+        (format, target),
         Some(output),
         size,
         calibrated.as_ref(),

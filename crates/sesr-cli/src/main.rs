@@ -19,6 +19,7 @@ mod info;
 mod inspect;
 mod model_args;
 mod models;
+mod npu;
 mod plot;
 #[cfg(feature = "train")]
 mod train;
@@ -62,6 +63,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Print a .tflite or .onnx file's operators, tensors, quantization parameters and MACs.
     Inspect(inspect::InspectArgs),
+    /// Arm Ethos-U NPU estimates of an int8 .tflite by Arm's compiler, Vela: time, memory,
+    /// traffic, and the operators it leaves to the CPU.
+    Npu(npu::NpuArgs),
     /// Upscale an image or a folder of images with a checkpoint (Y by SESR, colour by bicubic).
     Upscale(upscale::UpscaleArgs),
     /// Upscale a YUV4MPEG2 video stream (a file or a pipe from and to ffmpeg), frame by frame.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         #[cfg(not(feature = "train"))]
         Command::Collapse(_) => needs_train("collapse"),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Npu(args) => npu::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Video(args) => video::run(&args),

@@ -11,7 +11,7 @@ use sesr_core::{CollapsedSesr, CoreError, QuantConfig};
 use sesr_data::{load_pairs, DataError, ImagePair, LoadOptions, SamplerConfig, Source, Split};
 #[cfg(feature = "mpi")]
 use sesr_dist::Mpi;
-use sesr_export::{check_tflite_size, export, ExportFormat, ExportSource};
+use sesr_export::{check_tflite_size, export, ExportFormat, ExportSource, Target};
 use sesr_model::run::{run_name, RunDir};
 use sesr_tflite::InputSize;
 use sesr_train::{Progress, TrainConfig, TrainError, Trainer};
@@ -492,7 +492,8 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
             formats.push(ExportFormat::Int8);
         }
         for format in formats {
-            println!("{}", export(&best, &source, format, None, size, None)?);
+            let exported = export(&best, &source, (format, Target::Cpu), None, size, None)?;
+            println!("{exported}");
         }
     }
     Ok(())

@@ -24,6 +24,15 @@ pub enum ExportError {
         model.display()
     )]
     FloatFromInt8 { model: PathBuf },
+    /// An NPU target asked of a format other than the int8 `.tflite`.
+    #[error(
+        "the {target} target is for the int8 .tflite (Ethos-U NPUs run integers, through \
+         Vela); a {format} export targets CPUs"
+    )]
+    NpuNeedsInt8 {
+        target: &'static str,
+        format: &'static str,
+    },
     /// A model the exporter cannot read without libtorch, or at all.
     #[error("{}: {why}", model.display())]
     Unsupported { model: PathBuf, why: String },

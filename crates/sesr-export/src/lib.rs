@@ -36,7 +36,7 @@ use sesr_model::atomic::{same_file, write_file_atomic};
 use sesr_model::checkpoint::sidecar_path;
 use sesr_model::{CheckpointKind, ModelRef, SesrConfig};
 use sesr_net::{ActivationRanges, CollapsedModel, Int8Network};
-use sesr_tflite::{write_float32, write_int8, InputSize};
+use sesr_tflite::{write_float32, write_int8_with, InputSize, Layout};
 use std::path::{Path, PathBuf};
 
 /// The files an export writes.
@@ -78,6 +78,58 @@ impl ExportFormat {
             true => "onnx",
             false => "tflite",
         }
+    }
+}
+
+/// What runs the exported `.tflite`: the graph is laid out for it (the integers are the same
+/// for every target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    /// A CPU (LiteRT with XNNPACK): outer convolutions phase-packed ([`Layout::Fast`]).
+    #[default]
+    Cpu,
+    /// Arm Ethos-U55: every operator on the NPU, each depth-to-space as a stride-2
+    /// TRANSPOSE_CONV ([`Layout::NpuTransposeConv`], Vela's fastest graph there).
+    EthosU55,
+    /// Arm Ethos-U65: as the U55 ([`Layout::NpuTransposeConv`]).
+    EthosU65,
+    /// Arm Ethos-U85: every operator on the NPU, the output conv split by output row
+    /// ([`Layout::NpuRows`], Vela's fastest graph there).
+    EthosU85,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 4] = [
+        Target::Cpu,
+        Target::EthosU55,
+        Target::EthosU65,
+        Target::EthosU85,
+    ];
+
+    /// The name on the command line and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Cpu => "cpu",
+            Target::EthosU55 => "ethos-u55",
+            Target::EthosU65 => "ethos-u65",
+            Target::EthosU85 => "ethos-u85",
+        }
+    }
+
+    /// The graph laid out for the target. The NPU layouts were chosen by Vela's estimates
+    /// (docs/models.md): of the layouts whose every operator the NPU maps, the fastest.
+    pub fn layout(self) -> Layout {
+        match self {
+            Target::Cpu => Layout::Fast,
+            Target::EthosU55 | Target::EthosU65 => Layout::NpuTransposeConv,
+            Target::EthosU85 => Layout::NpuRows,
+        }
+    }
+
+    /// Whether the target is an NPU (int8 `.tflite` only).
+    pub fn is_npu(self) -> bool {
+        self != Target::Cpu
     }
 }
 
@@ -171,10 +223,16 @@ fn read_int8_bytes(name: &Path, bytes: &[u8]) -> Result<Int8Network> {
 pub fn model_bytes(
     name: &Path,
     source: &ExportSource,
-    format: ExportFormat,
+    (format, target): (ExportFormat, Target),
     size: InputSize,
     calibrated: Option<&ActivationRanges>,
 ) -> Result<Vec<u8>> {
+    if target.is_npu() && format != ExportFormat::Int8 {
+        return Err(ExportError::NpuNeedsInt8 {
+            target: target.name(),
+            format: format.name(),
+        });
+    }
     let tflite_error = |source| ExportError::Tflite { size, source };
     let int8 = || -> Result<Int8Network> {
         match source {
@@ -217,7 +275,9 @@ pub fn model_bytes(
     }
     Ok(match format {
         ExportFormat::Float32 => write_float32(float()?, size).map_err(tflite_error)?,
-        ExportFormat::Int8 => write_int8(&int8()?, size).map_err(tflite_error)?,
+        ExportFormat::Int8 => {
+            write_int8_with(&int8()?, size, target.layout()).map_err(tflite_error)?
+        }
         ExportFormat::OnnxFloat32 => sesr_onnx::float32_model(float()?)?,
         ExportFormat::OnnxInt8 => sesr_onnx::int8_model(&int8()?)?,
     })
@@ -230,10 +290,15 @@ pub fn check_tflite_size(config: &SesrConfig, size: InputSize) -> Result<()> {
         .map_err(|source| ExportError::Tflite { size, source })
 }
 
-/// The file name an export gets: `<stem>_<format>_<H>x<W>.tflite`, or `<stem>_<format>.onnx`
-/// (any size), beside a model file, or in the working folder for a shipped model (stem as its
-/// file in the zoo, e.g. `m5_x2_qat`).
-pub fn default_output(model: &ModelRef, format: ExportFormat, size: InputSize) -> PathBuf {
+/// The file name an export gets: `<stem>_<format>_<H>x<W>.tflite` (an NPU target's name after
+/// the format: `_int8_ethos-u55_`), or `<stem>_<format>.onnx` (any size), beside a model
+/// file, or in the working folder for a shipped model (stem as its file in the zoo, e.g.
+/// `m5_x2_qat`).
+pub fn default_output(
+    model: &ModelRef,
+    (format, target): (ExportFormat, Target),
+    size: InputSize,
+) -> PathBuf {
     let (stem, folder) = match model {
         ModelRef::Shipped { name, .. } => {
             let file = name.file_name();
@@ -248,9 +313,13 @@ pub fn default_output(model: &ModelRef, format: ExportFormat, size: InputSize) -
             path.parent().map(Path::to_path_buf).unwrap_or_default(),
         ),
     };
+    let target = match target.is_npu() {
+        true => format!("_{}", target.name()),
+        false => String::new(),
+    };
     let name = match format.is_onnx() {
         true => format!("{stem}_{}.onnx", format.name()),
-        false => format!("{stem}_{}_{size}.tflite", format.name()),
+        false => format!("{stem}_{}{target}_{size}.tflite", format.name()),
     };
     folder.join(name)
 }
@@ -317,15 +386,15 @@ pub fn check_output(model: &ModelRef, format: ExportFormat, output: &Path) -> Re
 pub fn export(
     model: &ModelRef,
     source: &ExportSource,
-    format: ExportFormat,
+    (format, target): (ExportFormat, Target),
     output: Option<PathBuf>,
     size: InputSize,
     calibrated: Option<&ActivationRanges>,
 ) -> Result<Exported> {
-    let path = output.unwrap_or_else(|| default_output(model, format, size));
+    let path = output.unwrap_or_else(|| default_output(model, (format, target), size));
     check_output(model, format, &path)?;
     let name = model.display_name();
-    let bytes = model_bytes(&name, source, format, size, calibrated)?;
+    let bytes = model_bytes(&name, source, (format, target), size, calibrated)?;
     write_file_atomic(&path, &bytes)?;
     let scale = source.scale();
     let fixed = !format.is_onnx();

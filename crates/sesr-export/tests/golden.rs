@@ -10,7 +10,7 @@
 //!   libtorch to calibrate and are pinned in sesr-cli's tests).
 
 use anyhow::Result;
-use sesr_export::{model_bytes, ExportFormat, ExportSource};
+use sesr_export::{model_bytes, ExportFormat, ExportSource, Target};
 use sesr_model::{ModelRef, Preset, ShippedForm, ShippedName};
 use sesr_tflite::InputSize;
 use sha2::{Digest, Sha256};
@@ -21,10 +21,11 @@ fn shipped(preset: Preset, scale: usize, form: ShippedForm) -> ModelRef {
 
 fn bytes(model: &ModelRef, format: ExportFormat, size: InputSize) -> Result<Vec<u8>> {
     let source = ExportSource::load(model)?;
+    let name = model.display_name();
     Ok(model_bytes(
-        &model.display_name(),
+        &name,
         &source,
-        format,
+        (format, Target::Cpu),
         size,
         None,
     )?)

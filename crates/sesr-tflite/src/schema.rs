@@ -242,7 +242,10 @@ pub(crate) mod options_tag {
     pub const CONV_2D: u8 = 1;
     pub const DEPTHWISE_CONV_2D: u8 = 2;
     pub const CONCATENATION: u8 = 10;
+    pub const RESHAPE: u8 = 17;
     pub const SPACE_TO_DEPTH: u8 = 19;
+    pub const TRANSPOSE: u8 = 26;
+    pub const TRANSPOSE_CONV: u8 = 49;
     pub const ADD: u8 = 11;
     pub const MUL: u8 = 21;
     pub const SUB: u8 = 28;
@@ -367,6 +370,19 @@ pub(crate) mod vt {
         use super::field;
         pub const BLOCK_SIZE: u16 = field(0);
     }
+
+    pub mod transpose_conv {
+        use super::field;
+        pub const PADDING: u16 = field(0);
+        pub const STRIDE_W: u16 = field(1);
+        pub const STRIDE_H: u16 = field(2);
+    }
+
+    pub mod reshape {
+        use super::field;
+        /// `[int]`.
+        pub const NEW_SHAPE: u16 = field(0);
+    }
 }
 
 /// The options of an operator (the `BuiltinOptions` union), for the operators this crate
@@ -442,6 +458,22 @@ pub enum OperatorOptions {
         /// Side of the block of pixels that becomes one pixel's channels.
         block_size: i32,
     },
+    /// `TransposeConvOptions`.
+    TransposeConv {
+        /// Padding.
+        padding: Padding,
+        /// Horizontal stride.
+        stride_w: i32,
+        /// Vertical stride.
+        stride_h: i32,
+    },
+    /// `ReshapeOptions`.
+    Reshape {
+        /// The output shape (the shape input tensor says the same).
+        new_shape: Vec<i32>,
+    },
+    /// `TransposeOptions` (an empty table).
+    Transpose,
     /// An options table this crate does not decode, by its union tag.
     Other {
         /// The `BuiltinOptions` type tag.
@@ -503,6 +535,13 @@ impl std::fmt::Display for OperatorOptions {
             Self::DepthToSpace { block_size } | Self::SpaceToDepth { block_size } => {
                 write!(f, "block size {block_size}")
             }
+            Self::TransposeConv {
+                padding,
+                stride_w,
+                stride_h,
+            } => write!(f, "padding {padding:?}, stride {stride_h}x{stride_w}"),
+            Self::Reshape { new_shape } => write!(f, "shape {new_shape:?}"),
+            Self::Transpose => Ok(()),
             Self::Other { tag } => write!(f, "options type {tag} (not decoded)"),
         }
     }

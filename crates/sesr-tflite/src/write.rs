@@ -487,6 +487,27 @@ fn write_options(
             let start = fbb.start_table();
             (options_tag::MAXIMUM_MINIMUM, fbb.end_table(start))
         }
+        OperatorOptions::TransposeConv {
+            padding,
+            stride_w,
+            stride_h,
+        } => {
+            let start = fbb.start_table();
+            fbb.push_slot(vt::transpose_conv::PADDING, padding.code(), 0);
+            fbb.push_slot(vt::transpose_conv::STRIDE_W, stride_w, 0);
+            fbb.push_slot(vt::transpose_conv::STRIDE_H, stride_h, 0);
+            (options_tag::TRANSPOSE_CONV, fbb.end_table(start))
+        }
+        OperatorOptions::Reshape { ref new_shape } => {
+            let shape = fbb.create_vector(new_shape);
+            let start = fbb.start_table();
+            fbb.push_slot_always(vt::reshape::NEW_SHAPE, shape);
+            (options_tag::RESHAPE, fbb.end_table(start))
+        }
+        OperatorOptions::Transpose => {
+            let start = fbb.start_table();
+            (options_tag::TRANSPOSE, fbb.end_table(start))
+        }
         OperatorOptions::DepthToSpace { block_size }
         | OperatorOptions::SpaceToDepth { block_size } => {
             let tag = match options {

@@ -64,6 +64,34 @@ impl<W: Element, B: Element> Conv<W, B> {
         )
     }
 
+    /// The convolution of output channels `channels` only, in that order (each keeps its
+    /// weights, bias and scales: the same integers).
+    pub fn select(&self, channels: &[usize]) -> Self {
+        let per_channel = self.in_channels * self.kernel * self.kernel;
+        let pick = |v: &[f32]| -> Vec<f32> {
+            match v.is_empty() {
+                true => vec![],
+                false => channels.iter().map(|&o| v[o]).collect(),
+            }
+        };
+        Conv {
+            out_channels: channels.len(),
+            in_channels: self.in_channels,
+            kernel: self.kernel,
+            weight: channels
+                .iter()
+                .flat_map(|&o| {
+                    self.weight[o * per_channel..(o + 1) * per_channel]
+                        .iter()
+                        .copied()
+                })
+                .collect(),
+            bias: channels.iter().map(|&o| self.bias[o]).collect(),
+            weight_scales: pick(&self.weight_scales),
+            bias_scales: pick(&self.bias_scales),
+        }
+    }
+
     /// The phase-packed convolution (see the module doc): input channel `(i * 2 + j) * C + c`
     /// is channel `c` of pixel `(2Y + i, 2X + j)` (TensorFlow's space-to-depth), and output
     /// `(a, b, o)` (pixel `(2Y + a, 2X + b)`, channel `o`) goes to channel `out_index(a, b, o)`.
@@ -133,6 +161,20 @@ pub(crate) fn input_conv_channel(features: usize) -> impl Fn(usize, usize, usize
 /// `DEPTH_TO_SPACE(4)` reads from channel `(2a + i) * 4 + 2b + j`.
 pub(crate) fn output_conv_channel(a: usize, b: usize, s: usize) -> usize {
     (2 * a + s / 2) * 4 + 2 * b + s % 2
+}
+
+/// The output conv's channel that TensorFlow's `depth_to_space(2)`, applied until one channel
+/// is left (once at x2, twice at x4), puts at row `row` and column `column` of each
+/// `scale x scale` block of output pixels.
+pub(crate) fn shuffled_channel(scale: usize, row: usize, column: usize) -> usize {
+    match scale {
+        2 => 2 * row + column,
+        // The first depth-to-space takes (i, j) = the high bits, the second (k, l) the low.
+        _ => {
+            let (i, k, j, l) = (row / 2, row % 2, column / 2, column % 2);
+            (2 * i + j) * 4 + 2 * k + l
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The SESR graph written once for both numeric types: its tensors and operators, part by part,
 //! phase-packed where the layout and the input size allow.
 
-use super::conv::{input_conv_channel, output_conv_channel, to_bytes, Conv, Element};
+use super::conv::{
+    input_conv_channel, output_conv_channel, shuffled_channel, to_bytes, Conv, Element,
+};
 use super::spec::{names, Constant, Dims, Layout, Numerics, Role};
 use crate::error::Result;
 use crate::schema::{Activation, BuiltinOp, OperatorOptions, Padding, Quantization, TensorType};
@@ -14,6 +16,9 @@ fn version(op: BuiltinOp, int8: bool) -> i32 {
         (BuiltinOp::CONV_2D, true) => 3,
         (BuiltinOp::ADD, true) => 2,
         (BuiltinOp::DEPTH_TO_SPACE | BuiltinOp::SPACE_TO_DEPTH, true) => 2,
+        // With a bias input (op_version.cc).
+        (BuiltinOp::TRANSPOSE_CONV, true) => 3,
+        (BuiltinOp::CONCATENATION, true) => 2,
         _ => 1,
     }
 }
@@ -35,13 +40,26 @@ pub(crate) fn emit<N: Numerics>(n: &N, dims: Dims, prelu: bool, layout: Layout) 
         features: f,
         ..
     } = dims;
+    if layout.is_npu() && !n.int8() {
+        return Err(crate::TfliteError::InvalidGraph(format!(
+            "the {layout:?} layout is for int8 models (Ethos-U NPUs run integers only)"
+        )));
+    }
     let pack_input = layout == Layout::Fast && h % 2 == 0 && w % 2 == 0;
     let pack_output = pack_input && dims.scale == 2;
     let mut e = Emitter {
         n,
-        model: ModelBuilder::new(&description(n.int8(), dims, prelu, pack_input, pack_output)),
+        model: ModelBuilder::new(&description(
+            n.int8(),
+            dims,
+            prelu,
+            layout,
+            pack_input,
+            pack_output,
+        )),
         sg: SubgraphBuilder::new("sesr"),
         dims,
+        layout,
         pack_input,
         pack_output,
     };
@@ -52,6 +70,11 @@ pub(crate) fn emit<N: Numerics>(n: &N, dims: Dims, prelu: bool, layout: Layout) 
     let blocks = e.blocks(f0, prelu)?;
     let residual = e.activation(names::RESIDUAL, [1, h, w, f], Role::Residual)?;
     e.add(blocks, f0, residual, Activation::NONE)?;
+    if layout == Layout::NpuRows {
+        let y = e.output_rows(residual, input)?;
+        e.sg.set_io(&[input], &[y])?;
+        return e.model.finish(&e.sg);
+    }
     let (o, x, sum_shape) = e.output_conv(residual, input, input_s2d)?;
     let sum = e.final_sum(o, x, sum_shape)?;
     let y = e.depth_to_space_to_output(sum, sum_shape)?;
@@ -60,7 +83,14 @@ pub(crate) fn emit<N: Numerics>(n: &N, dims: Dims, prelu: bool, layout: Layout) 
 }
 
 /// The model's description: network, numeric type, activation, size and packing.
-fn description(int8: bool, dims: Dims, prelu: bool, pack_input: bool, pack_output: bool) -> String {
+fn description(
+    int8: bool,
+    dims: Dims,
+    prelu: bool,
+    layout: Layout,
+    pack_input: bool,
+    pack_output: bool,
+) -> String {
     let Dims {
         scale,
         height: h,
@@ -72,9 +102,11 @@ fn description(int8: bool, dims: Dims, prelu: bool, pack_input: bool, pack_outpu
         "SESR-M{m} f{f} x{scale} {}, {}, input {h}x{w}{} (sesr-tflite {})",
         if int8 { "int8" } else { "float32" },
         if prelu { "PReLU" } else { "ReLU" },
-        match (pack_input, pack_output) {
-            (true, true) => ", input and output convs phase-packed",
-            (true, false) => ", input conv phase-packed",
+        match (pack_input, pack_output, layout) {
+            (true, true, _) => ", input and output convs phase-packed",
+            (true, false, _) => ", input conv phase-packed",
+            (_, _, Layout::NpuTransposeConv) => ", pixel shuffle as TRANSPOSE_CONV (Ethos-U55/U65)",
+            (_, _, Layout::NpuRows) => ", output conv split by output row (Ethos-U)",
             _ => "",
         },
         env!("CARGO_PKG_VERSION")
@@ -86,6 +118,7 @@ struct Emitter<'n, N: Numerics> {
     model: ModelBuilder,
     sg: SubgraphBuilder,
     dims: Dims,
+    layout: Layout,
     /// Whether the input conv is phase-packed (even input size in the fast layout).
     pack_input: bool,
     /// Whether the output conv is too (at x2).
@@ -183,6 +216,72 @@ impl<N: Numerics> Emitter<'_, N> {
             BuiltinOp::DEPTH_TO_SPACE,
             OperatorOptions::DepthToSpace { block_size: block },
             &[input],
+            &[output],
+        )
+    }
+
+    /// An int32 constant vector (shapes and permutations).
+    fn int32_vector(&mut self, name: &str, values: &[i32]) -> Result<i32> {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.sg.constant(
+            &mut self.model,
+            name,
+            &[values.len() as i32],
+            TensorType::INT32,
+            data,
+            None,
+        )
+    }
+
+    /// Depth-to-space (2) of `input` (`[1, h, w, 4c]`, on the output's parameters) into
+    /// `output` as a stride-2 TRANSPOSE_CONV: kernel tap `(i, j)` of output channel `k`
+    /// copies input channel `(2i + j) c + k`, weight 1 at scale 1 and zero bias, so the
+    /// requantization multiplier is exactly 1 and every integer passes unchanged.
+    fn transpose_conv_shuffle(
+        &mut self,
+        name: &str,
+        input: i32,
+        output: i32,
+        out_shape: [usize; 4],
+        role: Role,
+    ) -> Result<()> {
+        let c = out_shape[3];
+        let mut weight = vec![0u8; c * 2 * 2 * 4 * c];
+        for k in 0..c {
+            for i in 0..2 {
+                for j in 0..2 {
+                    // OHWI: [k][i][j][input channel]
+                    weight[((k * 2 + i) * 2 + j) * 4 * c + (2 * i + j) * c + k] = 1;
+                }
+            }
+        }
+        let input_scale = self.n.quantization(role).map_or(1.0, |q| q.scale[0]);
+        let shape = out_shape.map(|d| d as i32);
+        let output_shape = self.int32_vector(&format!("{name}/output_shape"), &shape)?;
+        let weight = self.sg.constant(
+            &mut self.model,
+            &format!("{name}/weight"),
+            &[c as i32, 2, 2, 4 * c as i32],
+            TensorType::INT8,
+            weight,
+            per_channel(&vec![1.0; c]),
+        )?;
+        let bias = self.sg.constant(
+            &mut self.model,
+            &format!("{name}/bias"),
+            &[c as i32],
+            TensorType::INT32,
+            vec![0; 4 * c],
+            per_channel(&vec![input_scale; c]),
+        )?;
+        self.op(
+            BuiltinOp::TRANSPOSE_CONV,
+            OperatorOptions::TransposeConv {
+                padding: Padding::Valid,
+                stride_w: 2,
+                stride_h: 2,
+            },
+            &[output_shape, weight, input, bias],
             &[output],
         )
     }
@@ -378,10 +477,103 @@ impl<N: Numerics> Emitter<'_, N> {
             side_w *= block;
             channels /= block * block;
             let name = names::depth_to_space(i, i + 1 == blocks.len());
-            let out = self.activation(&name, [1, side_h, side_w, channels], Role::Output)?;
-            self.depth_to_space(y, out, block as i32)?;
+            let out_shape = [1, side_h, side_w, channels];
+            let out = self.activation(&name, out_shape, Role::Output)?;
+            match self.layout {
+                Layout::NpuTransposeConv => {
+                    self.transpose_conv_shuffle(&name, y, out, out_shape, Role::Output)?
+                }
+                _ => self.depth_to_space(y, out, block as i32)?,
+            }
             y = out;
         }
         Ok(y)
+    }
+
+    /// Interleaves `rows` (each `[1, h, w, c]`: row `r` of every block of output pixels) into
+    /// `output` of `out_shape`: each reshaped to `[1, h, 1, w c]`, their CONCATENATION on
+    /// axis 2 (`[1, h, rows, w c]`) is the output in memory, reshaped. Moves, never changes,
+    /// a value.
+    fn interleave_rows(
+        &mut self,
+        name: &str,
+        rows: &[i32],
+        row_shape: [usize; 4],
+        output: i32,
+        out_shape: [usize; 4],
+        role: Role,
+    ) -> Result<()> {
+        let [_, h, w, c] = row_shape;
+        let mut flat = vec![];
+        for (r, &row) in rows.iter().enumerate() {
+            let shape = [1, h, 1, w * c];
+            let t = self.activation(&format!("{name}_row_{r}/flat"), shape, role)?;
+            self.reshape(&format!("{name}_row_{r}"), row, t, shape)?;
+            flat.push(t);
+        }
+        let joined = self.activation(&format!("{name}/rows"), [1, h, rows.len(), w * c], role)?;
+        self.op(
+            BuiltinOp::CONCATENATION,
+            OperatorOptions::Concatenation {
+                axis: 2,
+                activation: Activation::NONE,
+            },
+            &flat,
+            &[joined],
+        )?;
+        self.reshape(name, joined, output, out_shape)
+    }
+
+    /// RESHAPE of `input` into `output` of `shape` (the shape given as a constant input and
+    /// as the options both).
+    fn reshape(&mut self, name: &str, input: i32, output: i32, shape: [usize; 4]) -> Result<()> {
+        let shape_i32 = shape.map(|d| d as i32);
+        let shape = self.int32_vector(&format!("{name}/shape"), &shape_i32)?;
+        self.op(
+            BuiltinOp::RESHAPE,
+            OperatorOptions::Reshape {
+                new_shape: shape_i32.to_vec(),
+            },
+            &[input, shape],
+            &[output],
+        )
+    }
+
+    /// The output conv, the final sum and the pixel shuffle of [`Layout::NpuRows`]: per row
+    /// `r` of each `scale x scale` block, the conv of the `scale` channels that row's pixels
+    /// come from (in column order), `+ x`; the rows interleave into the image.
+    fn output_rows(&mut self, residual: i32, input: i32) -> Result<i32> {
+        let Dims {
+            scale,
+            height: h,
+            width: w,
+            m,
+            ..
+        } = self.dims;
+        let n = self.n;
+        let mut rows = vec![];
+        for r in 0..scale {
+            let channels: Vec<usize> = (0..scale).map(|c| shuffled_channel(scale, r, c)).collect();
+            let conv = n.conv(m + 1).select(&channels);
+            let name = format!("{}_row_{r}", names::OUTPUT_CONV);
+            let o = self.activation(&name, [1, h, w, scale], Role::OutputConv)?;
+            self.conv(&name, &conv, residual, o, Activation::NONE)?;
+            let name = format!("{}_row_{r}", names::FINAL_SUM);
+            let sum = self.activation(&name, [1, h, w, scale], Role::Output)?;
+            // The output parameters cover [0, 1] at most: the ADD's saturation is the clip.
+            self.add(o, input, sum, Activation::NONE)?;
+            rows.push(sum);
+        }
+        let out_shape = [1, scale * h, scale * w, 1];
+        let output = self.activation(names::OUTPUT, out_shape, Role::Output)?;
+        self.interleave_rows(
+            names::FINAL_SUM,
+            &rows,
+            [1, h, w, scale],
+            output,
+            out_shape,
+            Role::Output,
+        )?;
+        Ok(output)
     }
 }

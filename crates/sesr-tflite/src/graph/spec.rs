@@ -13,6 +13,23 @@ pub enum Layout {
     Fast,
     /// The reference graph operator for operator.
     Plain,
+    /// For Arm's Ethos-U55 and U65 NPUs, which have no DEPTH_TO_SPACE: the plain graph with
+    /// each depth-to-space (2) as a stride-2 TRANSPOSE_CONV whose 2x2 kernel of 0/1 weights
+    /// (scale 1) copies every input channel to its pixel, exactly. int8 only.
+    NpuTransposeConv,
+    /// For Arm's Ethos-U NPUs: the plain graph with the output conv split by output row: conv
+    /// `r` computes, for each low-resolution pixel, the `scale` pixels of row `r` of its block
+    /// (the same weights, biases and scales as before, in another order), adds the input, and
+    /// is reshaped to one row of `scale W` pixels; a CONCATENATION interleaves the rows and a
+    /// RESHAPE gives the image. Moves no data the NPU must shuffle. int8 only.
+    NpuRows,
+}
+
+impl Layout {
+    /// Whether the layout is one of the NPUs' (every operator an Ethos-U maps).
+    pub fn is_npu(self) -> bool {
+        matches!(self, Layout::NpuTransposeConv | Layout::NpuRows)
+    }
 }
 
 /// Names of the activation tensors: the network's own (`sesr_net::names`) and those only the

@@ -179,6 +179,18 @@ fn decode_options(tag: u8, o: Table<'_>) -> Result<OperatorOptions> {
         options_tag::SPACE_TO_DEPTH => OperatorOptions::SpaceToDepth {
             block_size: o.i32(vt::depth_to_space::BLOCK_SIZE, 0)?,
         },
+        options_tag::TRANSPOSE_CONV => {
+            use vt::transpose_conv as f;
+            OperatorOptions::TransposeConv {
+                padding: padding(o.i8(f::PADDING, 0)?)?,
+                stride_w: o.i32(f::STRIDE_W, 0)?,
+                stride_h: o.i32(f::STRIDE_H, 0)?,
+            }
+        }
+        options_tag::TRANSPOSE => OperatorOptions::Transpose,
+        options_tag::RESHAPE => OperatorOptions::Reshape {
+            new_shape: o.scalars::<4, _>(vt::reshape::NEW_SHAPE, i32::from_le_bytes)?,
+        },
         tag => OperatorOptions::Other { tag },
     })
 }
