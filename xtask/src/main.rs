@@ -3,6 +3,7 @@
 
 mod downstream;
 mod model_card;
+mod npu_card;
 mod setup;
 mod test;
 mod train_all;
@@ -42,6 +43,8 @@ enum Task {
     TrainAll(train_all::Options),
     /// Train the shipped models of sesr-zoo from scratch and write their card
     TrainZoo(train_zoo::Zoo),
+    /// Measure the shipped models on Arm's Ethos-U NPUs with Vela and update their card
+    NpuCard,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Task::Downstream => downstream::run(),
         Task::TrainAll(options) => train_all::run(options),
         Task::TrainZoo(zoo) => train_zoo::run(zoo),
+        Task::NpuCard => npu_card::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -227,7 +227,146 @@ pub fn render(card: &Value) -> Result<String> {
     }
     let benchmarks: Vec<&str> = sets.into_iter().filter(|s| *s != "cc0-valid").collect();
     which_one_to_use(&mut md, models, &benchmarks)?;
+    if !card["npu"].is_null() {
+        npu_section(&mut md, &card["npu"])?;
+    }
     Ok(md)
+}
+
+/// The NPU table: Vela's figures (`cargo xtask npu-card`) for the CPU layout and the NPU file
+/// of every model on each reported configuration, and the U85 file run in tiles.
+fn npu_section(md: &mut String, npu: &Value) -> Result<()> {
+    let configs = npu["configs"]
+        .as_object()
+        .context("card.json: npu has no configs")?;
+    let models = npu["models"]
+        .as_array()
+        .context("card.json: npu has no models")?;
+    let frame = |i: usize| npu["frame"][i].as_u64().unwrap_or_default();
+    writeln!(
+        md,
+        "\n## On Arm Ethos-U NPUs\n\n\
+         Estimated milliseconds per {}x{} frame by Arm's Ethos-U compiler, Vela {} (`cargo \
+         xtask npu-card`; `sesr-cli npu FILE` gives the same figures for any file), with its \
+         default system configuration per accelerator: {}. \
+         *CPU layout* is the shipped `_int8.tflite` (what `sesr-cli export --format int8` \
+         writes, LiteRT's fastest): Vela leaves its SPACE_TO_DEPTH and DEPTH_TO_SPACE \
+         operators to the host CPU, whose time, and that of moving the 1080p tensors between \
+         NPU and CPU, is not in the figure. *NPU file* is `--target ethos-u55`, `ethos-u65` or \
+         `ethos-u85`: every operator on the NPU, the same integers. Each NPU cell says what \
+         bounds it (compute: the NPU's cycles are at least 90% of Vela's total; else DRAM \
+         traffic), with the DRAM traffic per frame. The U85 is DRAM-bound on whole 1080p \
+         frames, and Vela estimates narrower inputs much faster there: the last column is its \
+         NPU file exported for the fastest number of full-height strips of the frame, run \
+         once per strip (table below).\n",
+        frame(0),
+        frame(1),
+        npu["vela"].as_str().unwrap_or("?"),
+        configs
+            .iter()
+            .map(|(name, c)| format!(
+                "{name} {} ({})",
+                c["system_config"].as_str().unwrap_or("?"),
+                c["memory_mode"].as_str().unwrap_or("?")
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    let names: Vec<&str> = configs.keys().map(String::as_str).collect();
+    write!(md, "| model |")?;
+    for name in &names {
+        write!(md, " {name}: CPU layout | NPU file |")?;
+    }
+    writeln!(md, " ethos-u85-2048: NPU file in strips |")?;
+    writeln!(md, "|---|{}---|", "---|---|".repeat(names.len()))?;
+    let on_cpu = |f: &Value| f["cpu_operators"].as_array().map_or(0, Vec::len);
+    let ms = |f: &Value| f["ms"].as_f64().unwrap_or(f64::NAN);
+    let frame_ms = |s: &Value| s["frame_ms"].as_f64().unwrap_or(f64::INFINITY);
+    let strips = |m: &Value| m["u85_strips"].as_array().cloned().unwrap_or_default();
+    for m in models {
+        write!(md, "| {} |", m["name"].as_str().unwrap_or_default())?;
+        for name in &names {
+            let Some(c) = m["configs"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["config"] == *name))
+            else {
+                write!(md, " | |")?;
+                continue;
+            };
+            let (cpu, npu) = (&c["cpu_layout"], &c["npu"]);
+            write!(
+                md,
+                " {:.0} ms, {} ops on CPU | {:.0} ms, {} on CPU; {}",
+                ms(cpu),
+                on_cpu(cpu),
+                ms(npu),
+                on_cpu(npu),
+                npu["bound"].as_str().unwrap_or("?")
+            )?;
+            match npu["dram_mb"].as_f64() {
+                Some(mb) if mb > 0.0 => write!(md, " ({mb:.0} MB) |")?,
+                _ => write!(md, " |")?,
+            }
+        }
+        match strips(m)
+            .iter()
+            .min_by(|a, b| frame_ms(a).total_cmp(&frame_ms(b)))
+        {
+            Some(s) => writeln!(
+                md,
+                " {:.0} ms ({} strips of {}x{}) |",
+                frame_ms(s),
+                s["strips"],
+                frame(0),
+                s["width"]
+            )?,
+            None => writeln!(md, " |")?,
+        }
+    }
+    let counts: Vec<u64> = models
+        .first()
+        .map(|m| {
+            strips(m)
+                .iter()
+                .filter_map(|s| s["strips"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    writeln!(
+        md,
+        "\nThe U85 NPU file per frame, whole and in full-height vertical strips (ms per frame; \
+         the strip's width; each strip carries the model's halo, 4 + m LR pixels, on its inner \
+         sides, so the strips' outputs tile the frame's exactly; `sesr-cli npu FILE --frame \
+         1080x1920` gives the per-frame figures of a file exported at a strip's size):\n"
+    )?;
+    write!(md, "| model | halo | whole frame |")?;
+    for count in &counts {
+        write!(md, " {count} strips |")?;
+    }
+    writeln!(md, "\n|---|---|---|{}", "---|".repeat(counts.len()))?;
+    for m in models {
+        let whole = m["configs"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["config"] == "ethos-u85-2048"))
+            .map_or(f64::NAN, |c| ms(&c["npu"]));
+        write!(
+            md,
+            "| {} | {} | {whole:.0} ms |",
+            m["name"].as_str().unwrap_or_default(),
+            m["halo"]
+        )?;
+        for count in &counts {
+            match strips(m)
+                .iter()
+                .find(|s| s["strips"].as_u64() == Some(*count))
+            {
+                Some(s) => write!(md, " {:.0} ms; {} |", frame_ms(s), s["width"])?,
+                None => write!(md, " |")?,
+            }
+        }
+        writeln!(md)?;
+    }
+    Ok(())
 }
 
 /// sesr-cli's preset when none is named.

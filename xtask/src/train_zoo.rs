@@ -561,6 +561,7 @@ impl Zoo {
             },
             "cpu": cpu_name(),
             "models": models,
+            "npu": crate::npu_card::estimates(&self.models())?,
         });
         let licences = std::fs::read_to_string(root.join("assets/README.md"))?;
         write_file(

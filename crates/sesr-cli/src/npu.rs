@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use sesr_tflite::schema::BuiltinOp;
 use sesr_tflite::Model;
-use sesr_vela::{Vela, REPORTED};
+use sesr_vela::{tiles_per_frame, Vela, REPORTED};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -59,13 +59,16 @@ pub fn run(args: &NpuArgs) -> Result<()> {
         false => args.configs.iter().map(String::as_str).collect(),
     };
     let tiles = match (args.frame, input_and_halo(&model)) {
-        (Some((fh, fw)), Some(((h, w), halo))) => {
-            let core = |side: u64| side.saturating_sub(2 * halo).max(1);
-            let count = |frame: u64, side: u64| match side >= frame {
-                true => 1,
-                false => frame.div_ceil(core(side)),
-            };
-            Some(count(fh, h) * count(fw, w))
+        (Some(frame), Some((tile, halo))) => {
+            Some(tiles_per_frame(frame, tile, halo).with_context(|| {
+                format!(
+                    "--frame: {} takes {}x{} tiles, too small to carry the network's halo of \
+                     {halo} pixels on each side; export it at a larger size",
+                    args.model.display(),
+                    tile.0,
+                    tile.1
+                )
+            })?)
         }
         (Some(_), None) => anyhow::bail!(
             "--frame: {} has no [1, H, W, 1] input to tile a frame with",

@@ -2,23 +2,16 @@
 //!
 //! SESR is fully convolutional, so an image of any size can be upscaled in pieces: each
 //! low-resolution tile of at most `tile x tile` pixels (its *core*) is run with a halo of
-//! [`receptive_radius`] extra pixels on every side, and only the core's output pixels are
+//! [`receptive_radius`](crate::SesrConfig::receptive_radius) extra pixels on every side, and only the core's output pixels are
 //! kept. The halo holds every input pixel the core's outputs depend on, so the result is the
 //! whole-image result (up to floating-point reassociation inside libtorch's convolutions);
 //! at the true image borders the halo is clipped, so there the network sees the same zero
 //! padding as in a whole-image run. Memory stays bounded by the tile size, not the image.
 
-use crate::{CollapsedSesr, CoreError, Result, SesrConfig};
+use crate::{CollapsedSesr, CoreError, Result};
 use sesr_data::plane::PlaneF32;
 use sesr_data::{UpscaleError, UpscaleY};
 use tch::{Device, Kind, Tensor};
-
-/// How far (in LR pixels) an output pixel of SESR can see: the 5x5 input conv (2), the `m`
-/// 3x3 convs (1 each) and the 5x5 output conv (2). Residual additions and depth-to-space do
-/// not widen it (each LR pixel's `scale x scale` outputs come from its own channels).
-pub fn receptive_radius(config: &SesrConfig) -> usize {
-    2 + config.m + 2
-}
 
 /// A plane as a `[1, 1, H, W]` float tensor on `device`.
 pub fn plane_to_tensor(plane: &PlaneF32, device: Device) -> Result<Tensor> {
@@ -101,7 +94,7 @@ pub fn upscale_y(model: &CollapsedSesr, y: &PlaneF32, tile: usize) -> Result<Pla
         )));
     }
     let scale = model.config().scale;
-    let halo = receptive_radius(model.config());
+    let halo = model.config().receptive_radius();
     let device = model.device();
     let mut out = PlaneF32::new(w * scale, h * scale);
     for &(y0, y1, ey0, ey1) in &spans(h, tile, halo) {
@@ -165,14 +158,5 @@ mod tests {
             assert_eq!(covered, len);
             assert!(s.windows(2).all(|p| p[0].1 == p[1].0));
         }
-    }
-
-    #[test]
-    fn receptive_radius_counts_every_conv() {
-        assert_eq!(receptive_radius(&SesrConfig::m5(2).unwrap()), 9);
-        assert_eq!(
-            receptive_radius(&SesrConfig::new(11, 32, 64, 4).unwrap()),
-            15
-        );
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::perturb;
-use sesr_core::infer::{plane_to_tensor, receptive_radius, tensor_to_plane, upscale_y};
+use sesr_core::infer::{plane_to_tensor, tensor_to_plane, upscale_y};
 use sesr_core::{CollapsedSesr, CoreError, Sesr, SesrConfig, TrainingMode};
 use sesr_data::plane::PlaneF32;
 use sesr_testkit::photos::asset;
@@ -59,7 +59,7 @@ fn tiled_equals_whole_image_on_a_full_photo() {
     // 451 x 300: tiles of 128 leave a 67-pixel column and a 44-pixel row at the edges.
     let y = photo_y("valid/chelsea.png");
     let model = perturbed(SesrConfig::new(7, 16, 32, 2).unwrap(), 3);
-    assert_eq!(receptive_radius(model.config()), 11);
+    assert_eq!(model.config().receptive_radius(), 11);
     let reference = whole(&model, &y);
     for tile in [128, 300] {
         let err = max_abs_diff(&upscale_y(&model, &y, tile).unwrap(), &reference);

@@ -293,7 +293,7 @@ pub fn check_tflite_size(config: &SesrConfig, size: InputSize) -> Result<()> {
 /// The file name an export gets: `<stem>_<format>_<H>x<W>.tflite` (an NPU target's name after
 /// the format: `_int8_ethos-u55_`), or `<stem>_<format>.onnx` (any size), beside a model
 /// file, or in the working folder for a shipped model (stem as its file in the zoo, e.g.
-/// `m5_x2_qat`).
+/// `m5_x2_qat`); the format is not repeated after a stem that ends with it (`m5_x2_int8_1080x1920.tflite`).
 pub fn default_output(
     model: &ModelRef,
     (format, target): (ExportFormat, Target),
@@ -317,9 +317,14 @@ pub fn default_output(
         true => format!("_{}", target.name()),
         false => String::new(),
     };
+    // A shipped int8 model's stem already says int8 (`m5_x2_int8`): not `m5_x2_int8_int8_...`.
+    let format_name = match stem.ends_with(&format!("_{}", format.name())) {
+        true => String::new(),
+        false => format!("_{}", format.name()),
+    };
     let name = match format.is_onnx() {
-        true => format!("{stem}_{}.onnx", format.name()),
-        false => format!("{stem}_{}{target}_{size}.tflite", format.name()),
+        true => format!("{stem}{format_name}.onnx"),
+        false => format!("{stem}{format_name}{target}_{size}.tflite"),
     };
     folder.join(name)
 }

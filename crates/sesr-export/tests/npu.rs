@@ -120,3 +120,20 @@ fn npu_files_compute_the_cpu_files_integers_in_litert() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn npu_files_are_refused_as_sources_with_the_reason() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let name = ShippedName::new(sesr_model::Preset::M5, 4, ShippedForm::Int8);
+    for target in [Target::EthosU55, Target::EthosU85] {
+        let path = dir.path().join(format!("{}.tflite", target.name()));
+        std::fs::write(&path, int8_file(name, target, InputSize::new(32, 48))?)?;
+        let err = ExportSource::load(&ModelRef::file(&path)?).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("Ethos-U export") && text.contains("sesr-cli export --format int8"),
+            "{text}"
+        );
+    }
+    Ok(())
+}

@@ -68,6 +68,14 @@ impl std::str::FromStr for Preset {
 }
 
 impl SesrConfig {
+    /// How far (in LR pixels) an output pixel can see: the 5x5 input conv (2), the `m` 3x3
+    /// convs (1 each) and the 5x5 output conv (2). Residual additions and depth-to-space do
+    /// not widen it (each LR pixel's `scale x scale` outputs come from its own channels), so a
+    /// tile of the input with this halo on every side gives its core's output exactly.
+    pub fn receptive_radius(&self) -> usize {
+        2 + self.m + 2
+    }
+
     /// A validated configuration.
     pub fn new(m: usize, int_features: usize, feature_size: usize, scale: usize) -> Result<Self> {
         let config = SesrConfig {
@@ -182,5 +190,16 @@ impl QuantConfig {
     /// operations on integer hardware (and is slow in LiteRT's int8 kernels).
     pub fn uses_relu(&self) -> bool {
         self.weights && self.activations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receptive_radius_counts_every_conv() {
+        assert_eq!(SesrConfig::m5(2).unwrap().receptive_radius(), 9);
+        assert_eq!(Preset::Xl.config(4).unwrap().receptive_radius(), 15);
     }
 }

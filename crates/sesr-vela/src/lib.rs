@@ -135,6 +135,23 @@ impl Estimate {
     }
 }
 
+/// How many inferences of a model exported at `tile` (height, width) cover a `frame` (height,
+/// width), when each tile needs `halo` pixels of context around the pixels it contributes
+/// (SESR's receptive radius): a tile that spans the frame needs none, an edge tile needs it
+/// on its inner side only, an inner tile on both. `None` when the tile is too small to
+/// contribute anything (`tile <= 2 halo` on an axis the frame exceeds).
+pub fn tiles_per_frame(frame: (u64, u64), tile: (u64, u64), halo: u64) -> Option<u64> {
+    let along = |frame: u64, side: u64| -> Option<u64> {
+        if side >= frame {
+            return Some(1);
+        }
+        let inner = side.checked_sub(2 * halo).filter(|&core| core > 0)?;
+        let edges = 2 * (side - halo);
+        Some(2 + frame.saturating_sub(edges).div_ceil(inner))
+    };
+    Some(along(frame.0, tile.0)? * along(frame.1, tile.1)?)
+}
+
 /// The Vela program.
 #[derive(Clone, Debug)]
 pub struct Vela {
@@ -143,26 +160,35 @@ pub struct Vela {
 
 impl Vela {
     /// The `vela` program: the VELA environment variable, `vela` on PATH, or the
-    /// `.venv/bin/vela` of the working folder (what `cargo xtask setup` installs).
+    /// `.venv/bin/vela` that `cargo xtask setup` installs, looked for in the working folder,
+    /// the folders above it, and the folders above this program (a `target/release` build).
     pub fn find() -> Result<Vela> {
         if let Some(program) = std::env::var_os("VELA") {
             return Self::at(PathBuf::from(program));
         }
-        let on_path = std::env::var_os("PATH")
+        let on_path: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|paths| {
                 std::env::split_paths(&paths)
                     .map(|d| d.join("vela"))
                     .collect()
             })
-            .unwrap_or_else(Vec::new);
-        let venv = PathBuf::from(".venv/bin/vela");
+            .unwrap_or_default();
+        let roots: Vec<PathBuf> = [std::env::current_dir().ok(), std::env::current_exe().ok()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let in_venvs = roots
+            .iter()
+            .flat_map(|root| root.ancestors())
+            .map(|dir| dir.join(".venv/bin/vela"));
         on_path
             .into_iter()
-            .chain(std::iter::once(venv))
+            .chain(in_venvs)
             .find(|p| p.is_file())
             .map(|program| Vela { program })
             .ok_or_else(|| VelaError::NotInstalled {
-                searched: " on PATH or in .venv/bin".into(),
+                searched: " on PATH or in a .venv/bin above the working folder or this program"
+                    .into(),
             })
     }
 
@@ -337,6 +363,16 @@ NPU operators = 10 (90.9%)
 ";
     const CSV: &str = "accelerator_configuration,system_config,memory_mode,core_clock,inference_time,cycles_npu,cycles_total,sram_memory_used,dram_total_bytes,off_chip_flash_total_bytes,nn_macs
 Ethos_U55_256,Ethos_U55_High_End_Embedded,Shared_Sram,500000000.0,0.25,100.0,120.0,99.5,0,22000,1000";
+
+    #[test]
+    fn tiles_cover_the_frame_with_their_halos() {
+        // 1080x1920 in 200x200 tiles with M5's halo of 9: 2 edge tiles of 191 pixels and inner
+        // tiles of 182 per axis.
+        assert_eq!(tiles_per_frame((1080, 1920), (200, 200), 9), Some(6 * 11));
+        assert_eq!(tiles_per_frame((1080, 1920), (1080, 1920), 9), Some(1));
+        assert_eq!(tiles_per_frame((100, 100), (60, 100), 9), Some(2));
+        assert_eq!(tiles_per_frame((100, 100), (18, 18), 9), None);
+    }
 
     #[test]
     fn summaries_are_read_and_missing_lines_are_errors() {

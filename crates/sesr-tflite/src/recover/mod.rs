@@ -12,7 +12,8 @@
 //! (post-training calibration of a PReLU model). Anything else (a float model, an operator or a
 //! shape this graph does not have, a model made by TensorFlow's converter with another
 //! structure) is an [`TfliteError::InvalidGraph`](crate::TfliteError::InvalidGraph) that names
-//! the operator at fault.
+//! the operator at fault. The Ethos-U layouts (`Layout::is_npu`) are refused with an error
+//! that says so: they hold the same integers as the CPU-target file of the same model.
 //!
 //! One job a module, each using only those before it: `matcher` (one tensor or operator at a
 //! time), `unpack` (phase-packed convs back to plain ones), `parts` (the graph, part by part).
@@ -21,9 +22,10 @@ mod matcher;
 mod parts;
 mod unpack;
 
-use crate::error::Result;
+use crate::error::{Result, TfliteError};
 use crate::graph::Layout;
 use crate::read::Model;
+use crate::schema::BuiltinOp;
 use matcher::{unsupported, Matcher};
 use sesr_net::Int8Network;
 
@@ -47,6 +49,24 @@ pub fn read_int8(model: &Model) -> Result<Int8File> {
         .subgraphs
         .first()
         .ok_or_else(|| unsupported("the model has no subgraph".into()))?;
+    // The Ethos-U layouts hold the same integers, but only the CPU layouts are read back.
+    let npu_ops = [
+        BuiltinOp::TRANSPOSE_CONV,
+        BuiltinOp::RESHAPE,
+        BuiltinOp::CONCATENATION,
+    ];
+    if let Some(op) = graph
+        .operators
+        .iter()
+        .filter_map(|op| model.op(op))
+        .find(|op| npu_ops.contains(op))
+    {
+        return Err(TfliteError::InvalidGraph(format!(
+            "this is an Ethos-U export (it has {op}), laid out for Vela and the NPU; read \
+             the CPU-target file of the same model (`sesr-cli export --format int8`, which \
+             holds the same integers)"
+        )));
+    }
     Matcher {
         model,
         graph,
