@@ -15,14 +15,16 @@
 //! `calibrated` ranges.
 //!
 //! ```no_run
-//! use sesr_export::{export, ExportFormat, ExportSource};
+//! use sesr_export::{export, ExportFormat, ExportSource, Target};
 //! use sesr_model::ModelRef;
 //! use sesr_tflite::InputSize;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let model = ModelRef::parse("runs/qat/best_collapsed.safetensors")?;
 //! let source = ExportSource::load(&model)?;
-//! // Beside the checkpoint: best_collapsed_int8_1080x1920.tflite
-//! let written = export(&model, &source, ExportFormat::Int8, None, InputSize::FULL_HD, None)?;
+//! // Beside the checkpoint: best_collapsed_int8_1080x1920.tflite (Target::EthosU55: every
+//! // operator on an Ethos-U55 NPU, best_collapsed_int8_ethos-u55_1080x1920.tflite)
+//! let format = (ExportFormat::Int8, Target::Cpu);
+//! let written = export(&model, &source, format, None, InputSize::FULL_HD, None)?;
 //! println!("{written}");
 //! # Ok(())
 //! # }
@@ -293,7 +295,7 @@ pub fn check_tflite_size(config: &SesrConfig, size: InputSize) -> Result<()> {
 /// The file name an export gets: `<stem>_<format>_<H>x<W>.tflite` (an NPU target's name after
 /// the format: `_int8_ethos-u55_`), or `<stem>_<format>.onnx` (any size), beside a model
 /// file, or in the working folder for a shipped model (stem as its file in the zoo, e.g.
-/// `m5_x2_qat`); the format is not repeated after a stem that ends with it (`m5_x2_int8_1080x1920.tflite`).
+/// `m5_x2_qat`); `int8` is not repeated after a stem that ends with it (`m5_x2_int8_1080x1920.tflite`).
 pub fn default_output(
     model: &ModelRef,
     (format, target): (ExportFormat, Target),
@@ -318,7 +320,7 @@ pub fn default_output(
         false => String::new(),
     };
     // A shipped int8 model's stem already says int8 (`m5_x2_int8`): not `m5_x2_int8_int8_...`.
-    let format_name = match stem.ends_with(&format!("_{}", format.name())) {
+    let format_name = match format == ExportFormat::Int8 && stem.ends_with("_int8") {
         true => String::new(),
         false => format!("_{}", format.name()),
     };
