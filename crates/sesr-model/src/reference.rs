@@ -186,16 +186,25 @@ impl ModelRef {
         };
         let metadata = match std::fs::metadata(path) {
             Ok(metadata) => metadata,
+            Err(source) if std::fs::symlink_metadata(path).is_ok() => {
+                return refuse(broken_link(path, &source));
+            }
             Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
-                if std::fs::symlink_metadata(path).is_ok() {
-                    return refuse("is a symbolic link to nothing".into());
-                }
+                // A bare word may have meant a shipped model: `m99`, or `m5_x4` and
+                // `m5_x4.safetensors`, the zoo's own file names.
                 let text = path.to_string_lossy();
-                let hint = match text.contains(['/', '\\', '.']) {
-                    true => String::new(),
-                    false => format!("; {}", naming_hint(suggestion(&text))),
-                };
-                return refuse(format!("no such file{hint}"));
+                let bare = !text.contains(['/', '\\']);
+                return refuse(match suggestion(&text) {
+                    Some(name) if bare => format!(
+                        "no such file, and not a shipped model's name; {}",
+                        naming_hint(Some(name))
+                    ),
+                    None if bare && !text.contains('.') => format!(
+                        "no such file, and not a shipped model's name; {}",
+                        naming_hint(None)
+                    ),
+                    _ => "no such file".into(),
+                });
             }
             Err(source) => {
                 return Err(ModelError::Io {
@@ -217,11 +226,12 @@ impl ModelRef {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        if head.len() >= 8 && &head[4..8] == b"TFL3" {
-            return Ok(ModelRef::Tflite(path.to_path_buf()));
-        }
-        if let Some(what) = known_non_model(&head) {
-            return refuse(format!("is {what}, not a model; {ACCEPTED} is needed"));
+        match sniff(&head) {
+            Sniffed::Tflite => return Ok(ModelRef::Tflite(path.to_path_buf())),
+            Sniffed::Other(what) => {
+                return refuse(format!("is {what}, not a model; {ACCEPTED} is needed"))
+            }
+            Sniffed::Safetensors | Sniffed::Unknown => {}
         }
         match extension.as_deref() {
             Some("onnx") => return Ok(ModelRef::Onnx(path.to_path_buf())),
@@ -302,11 +312,33 @@ impl ModelRef {
     }
 }
 
-/// The first bytes of a file, enough to recognise its kind.
-fn read_head(path: &Path) -> Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(16);
+/// What a symbolic link that cannot be followed is, for messages: one to nothing, or one in
+/// a loop of links.
+pub fn broken_link(path: &Path, source: &std::io::Error) -> String {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => match std::fs::read_link(path) {
+            Ok(target) => format!(
+                "is a symbolic link to {}, which does not exist",
+                target.display()
+            ),
+            Err(_) => "is a symbolic link to nothing".into(),
+        },
+        _ => format!(
+            "is a symbolic link that cannot be followed ({source}: a loop of links?); point it \
+             at a file, or give the file itself"
+        ),
+    }
+}
+
+/// How many first bytes [`read_head`] reads: enough for [`sniff`].
+pub const HEAD_LEN: u64 = 16;
+
+/// The first [`HEAD_LEN`] bytes of a file (fewer if it is shorter), enough to recognise its
+/// kind without reading the rest.
+pub fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD_LEN as usize);
     std::fs::File::open(path)
-        .and_then(|file| file.take(16).read_to_end(&mut head))
+        .and_then(|file| file.take(HEAD_LEN).read_to_end(&mut head))
         .map_err(|source| ModelError::Io {
             action: "read",
             path: path.to_path_buf(),
@@ -318,6 +350,33 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 /// safetensors: an 8-byte little-endian header length, then the JSON header.
 fn is_safetensors(head: &[u8]) -> bool {
     head.len() >= 9 && head[8] == b'{'
+}
+
+/// What a file's first bytes say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sniffed {
+    /// A TFLite model: the file identifier `TFL3` at bytes 4..8.
+    Tflite,
+    /// A safetensors file (a checkpoint, or a run's resume state): a little-endian header
+    /// length, then the JSON header.
+    Safetensors,
+    /// A file people pass by mistake, described (`"a PNG image"`).
+    Other(&'static str),
+    /// Nothing recognisable (an ONNX model, whose protobuf has no signature, among others).
+    Unknown,
+}
+
+/// What `head` (a file's first [`HEAD_LEN`] bytes) says the file is.
+pub fn sniff(head: &[u8]) -> Sniffed {
+    if head.len() >= 8 && &head[4..8] == b"TFL3" {
+        Sniffed::Tflite
+    } else if let Some(what) = known_non_model(head) {
+        Sniffed::Other(what)
+    } else if is_safetensors(head) {
+        Sniffed::Safetensors
+    } else {
+        Sniffed::Unknown
+    }
 }
 
 /// Files people pass by mistake, by their signatures.
@@ -360,7 +419,8 @@ fn naming_hint(suggestion: Option<String>) -> String {
     let mean = suggestion.map_or(String::new(), |s| format!("did you mean `{s}`? "));
     format!(
         "{mean}shipped models are named PRESET[-xSCALE][-qat|-int8] with PRESET one of m3, m5, \
-         m7, m11, xl (e.g. m5, m11-x4, m5-x2-int8)"
+         m7, m11, xl and SCALE 2 (the default) or 4: m5, m5-qat, m5-int8, m5-x4, ..., \
+         xl-x4-int8 (docs/models.md lists them)"
     )
 }
 
@@ -414,5 +474,60 @@ mod tests {
         let err = ModelRef::parse("m99").unwrap_err().to_string();
         assert!(err.contains("no such file"), "{err}");
         assert!(err.contains("m3, m5, m7, m11, xl"), "{err}");
+    }
+
+    /// Issue #30: the zoo's file names get the shipped name; a path in a folder is a file.
+    #[test]
+    fn zoo_file_names_get_the_shipped_name() {
+        let err = ModelRef::parse("m5_x4.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a shipped model's name; did you mean `m5-x4`?"),
+            "{err}"
+        );
+        let err = ModelRef::parse("m5_x2_int8.tflite")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `m5-x2-int8`?"), "{err}");
+        let err = ModelRef::parse("m99").unwrap_err().to_string();
+        assert!(err.contains("not a shipped model's name"), "{err}");
+        let err = ModelRef::parse("runs/m5_x4.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "runs/m5_x4.safetensors: no such file");
+        let err = ModelRef::parse("notes.txt").unwrap_err().to_string();
+        assert_eq!(err, "notes.txt: no such file");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn broken_links_say_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let err = ModelRef::file(&a).unwrap_err().to_string();
+        assert!(
+            err.contains("is a symbolic link that cannot be followed") && err.contains("loop"),
+            "{err}"
+        );
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("gone.safetensors"), &dangling).unwrap();
+        let err = ModelRef::file(&dangling).unwrap_err().to_string();
+        assert!(
+            err.contains("is a symbolic link to")
+                && err.contains("gone.safetensors, which does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sniffing_reads_the_signatures() {
+        assert_eq!(sniff(b"\x1c\0\0\0TFL3\0\0\0\0"), Sniffed::Tflite);
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Sniffed::Other("a PNG image"));
+        assert_eq!(sniff(b"\x10\0\0\0\0\0\0\0{\"a\""), Sniffed::Safetensors);
+        assert_eq!(sniff(b"\x08\x07\x12\x04sesr"), Sniffed::Unknown);
+        assert_eq!(sniff(b""), Sniffed::Unknown);
     }
 }
