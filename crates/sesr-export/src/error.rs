@@ -45,8 +45,10 @@ pub enum ExportError {
     OverwritesInput { path: PathBuf },
     /// An output whose extension says another format than the one written.
     #[error(
-        "the output {} has the wrong extension for a {format} model: name it .{extension}",
-        path.display()
+        "the output {} has the wrong extension: the {format} format writes a .{extension} \
+         file; name it {}",
+        path.display(),
+        path.with_extension(extension).display()
     )]
     WrongExtension {
         path: PathBuf,

@@ -14,8 +14,11 @@ type Scalars<'a, T> = ForwardsUOffset<Vector<'a, T>>;
 type Str<'a> = ForwardsUOffset<&'a str>;
 type VerifyResult = std::result::Result<(), InvalidFlatbuffer>;
 
-/// Checks the identifier and runs the verifier from the root, with limits scaled to the file.
-pub(super) fn verify(bytes: &[u8]) -> Result<()> {
+/// The largest flatbuffer: offsets are 32-bit and signed where they point back.
+pub(super) const MAX_BYTES: u64 = 1 << 31;
+
+/// Checks the file identifier in the first 8 bytes (or more) of a file.
+pub(super) fn identifier(bytes: &[u8]) -> Result<()> {
     if bytes.len() < 8 {
         return Err(TfliteError::NotTflite(format!(
             "{} bytes is too short for a flatbuffer",
@@ -28,6 +31,12 @@ pub(super) fn verify(bytes: &[u8]) -> Result<()> {
             String::from_utf8_lossy(&bytes[4..8])
         )));
     }
+    Ok(())
+}
+
+/// Checks the identifier and runs the verifier from the root, with limits scaled to the file.
+pub(super) fn verify(bytes: &[u8]) -> Result<()> {
+    identifier(bytes)?;
     let options = VerifierOptions {
         max_depth: 32,
         // Every table takes at least 4 bytes; shared vtables are visited once per table.
