@@ -21,16 +21,63 @@ pub enum DataError {
         source: std::io::Error,
     },
 
-    /// The file exists but is not a decodable PNG, JPEG or BMP image.
+    /// The file exists but is not a decodable PNG, JPEG, WebP, TIFF, BMP or GIF image.
     #[error(
-        "{path} is not a readable image ({reason}); replace it with a valid PNG, JPEG or BMP \
-         file, or remove it (a dataset loaded with `skip_bad` skips such files)"
+        "{path} is not a readable image ({reason}); replace it with a valid PNG, JPEG, WebP, \
+         TIFF, BMP or GIF file, or remove it (a dataset loaded with `skip_bad` skips such files)"
     )]
     Decode {
         /// The file.
         path: PathBuf,
         /// What the decoder said.
         reason: String,
+    },
+
+    /// A file that ends before its image data does (a JPEG without its end-of-image marker):
+    /// decoding it would fill the missing part with grey.
+    #[error(
+        "{path} is truncated: {reason}; copy or download it again (half a photo is not \
+         upscaled)"
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where the data stops.
+        reason: String,
+    },
+
+    /// An animation: only still images are read, everywhere (upscale, compare, eval, training).
+    #[error(
+        "{path} is {format} with {frames}; only still images are read: extract the frames \
+         (e.g. `ffmpeg -i {path} frame_%04d.png`) and give the folder, or save one frame as a \
+         still image"
+    )]
+    Animated {
+        /// The file.
+        path: PathBuf,
+        /// What it is, e.g. "an animated PNG (APNG)".
+        format: &'static str,
+        /// How many frames, in words.
+        frames: String,
+    },
+
+    /// An image whose decoding and processing need more memory than the process may take.
+    #[error(
+        "{path} is {width}x{height}: working on it needs about {needed_words} of memory, but \
+         {available}; free memory or raise the limit, or split the image into parts",
+        needed_words = crate::memory::megabytes(*needed)
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width as shown.
+        width: u32,
+        /// Height as shown.
+        height: u32,
+        /// Bytes needed.
+        needed: u64,
+        /// What is available, in words.
+        available: String,
     },
 
     /// The image decoded but has a pixel layout we do not handle.
@@ -62,10 +109,10 @@ pub enum DataError {
         hint: String,
     },
 
-    /// A folder holds no PNG, JPEG or BMP file.
+    /// A folder holds no image file.
     #[error(
-        "{path} contains no images (expected .png, .jpg, .jpeg or .bmp files); \
-         point to the folder that holds the images"
+        "{path} contains no images (expected .png, .jpg, .jpeg, .webp, .tif, .tiff, .bmp or \
+         .gif files); point to the folder that holds the images"
     )]
     EmptyFolder {
         /// The folder.

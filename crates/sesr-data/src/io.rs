@@ -1,16 +1,19 @@
 //! Reading and writing images.
 //!
-//! Decoding goes through the `image` crate (PNG, JPEG, BMP). The format is recognised from the
-//! file's content, so a text file named `.png` is reported as not an image rather than
-//! misread. Every error names the file.
+//! Decoding goes through [`crate::photo`] (PNG, JPEG, WebP, TIFF, BMP, GIF on the `image`
+//! crate): the format is recognised from the file's content, so a text file named `.png` is
+//! reported as not an image rather than misread; the EXIF orientation is applied, so pixels
+//! stand as a viewer shows them; animations, truncated JPEGs and images too large for the
+//! memory at hand are refused. Every error names the file.
 
-use std::io::{BufWriter, Cursor, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ExtendedColorType, ImageEncoder, ImageReader};
+use image::{DynamicImage, ExtendedColorType, ImageEncoder};
 
 use crate::color::{rgb8_planes_to_y8, rgb8_to_y8, rgb_planes_to_y, rgb_to_y};
 use crate::error::{DataError, Result};
+use crate::photo::PhotoReader;
 use crate::plane::{quantize, Plane, PlaneF32, PlaneU8};
 
 /// A decoded image: one gray plane or three RGB planes.
@@ -28,7 +31,9 @@ pub type LoadedImage = Image<f32>;
 pub type LoadedImage8 = Image<u8>;
 
 /// Image file extensions this crate reads (compared case-insensitively).
-pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif", "apng",
+];
 
 /// Whether `path` has one of the [`IMAGE_EXTENSIONS`].
 pub fn has_image_extension(path: &Path) -> bool {
@@ -141,21 +146,15 @@ impl Image<u8> {
     }
 }
 
-fn decode(path: &Path) -> Result<DynamicImage> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(DataError::Decode {
-            path: path.to_path_buf(),
-            reason: "the content is not PNG, JPEG or BMP".into(),
-        });
-    }
-    reader.decode().map_err(|e| DataError::Decode {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+/// Decodes `path` upright ([`crate::photo`]), checking first that the image and the
+/// `bytes_per_sample` per gray or colour sample (and alpha) the caller then makes of it fit in
+/// memory.
+fn decode(path: &Path, bytes_per_sample: u64) -> Result<DynamicImage> {
+    let reader = PhotoReader::open(path)?;
+    let (w, h) = reader.dimensions();
+    let channels = u64::from(reader.color_type().channel_count());
+    let planes = u64::from(w) * u64::from(h) * channels * bytes_per_sample;
+    Ok(reader.decode(planes)?.image)
 }
 
 fn split<S: Copy, T>(
@@ -230,7 +229,7 @@ fn planes_of<T>(
     Ok(into_image(planes))
 }
 
-/// Loads a PNG, JPEG or BMP file as planes with values in [0, 1].
+/// Loads a PNG, JPEG, WebP, TIFF, BMP or GIF file, upright, as planes with values in [0, 1].
 ///
 /// RGB and gray images keep their channels; alpha is left out (see [`load_image_and_alpha`]);
 /// 16-bit samples are divided by 65535 (not truncated to their high byte).
@@ -241,7 +240,7 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<LoadedImage> {
 /// [`load_image`], plus the alpha plane in [0, 1] when the file has one.
 pub fn load_image_and_alpha(path: impl AsRef<Path>) -> Result<(LoadedImage, Option<PlaneF32>)> {
     let path = path.as_ref();
-    let img = decode(path)?;
+    let img = decode(path, 4)?;
     let image = planes_of(
         path,
         &img,
@@ -294,7 +293,7 @@ fn last_channel<S: Copy>(
 /// (`round(v * 255 / 65535)`), float samples are clamped to [0, 1] and quantized.
 pub fn load_image_u8(path: impl AsRef<Path>) -> Result<LoadedImage8> {
     let path = path.as_ref();
-    let img = decode(path)?;
+    let img = decode(path, 1)?;
     planes_of(
         path,
         &img,

@@ -3,8 +3,11 @@
 //! Everything about image data for SESR ("Collapsible Linear Blocks for Super-Efficient Super
 //! Resolution", Bhardwaj et al., MLSys 2022), in pure Rust and without tensors:
 //!
-//! * [`io`]: PNG / JPEG / BMP decoding (RGB, gray, alpha dropped, 16-bit scaled correctly) and
-//!   atomic PNG writing;
+//! * [`io`]: images as planes (RGB, gray, alpha apart, 16-bit scaled correctly) and atomic PNG
+//!   writing;
+//! * [`photo`]: reading PNG / JPEG / WebP / TIFF / BMP / GIF as a viewer shows them (EXIF
+//!   orientation applied) with their colour metadata, refusing animations, truncated JPEGs and
+//!   images too large for memory ([`memory`]);
 //! * [`color`]: BT.601 studio-swing Y and YCbCr exactly as the reference code and MATLAB's
 //!   `rgb2ycbcr` / `ycbcr2rgb`;
 //! * [`resize`]: MATLAB-compatible bicubic `imresize` (antialiased when shrinking, symmetric
@@ -80,8 +83,10 @@ pub mod color;
 pub mod dataset;
 pub mod error;
 pub mod io;
+pub mod memory;
 pub mod metrics;
 pub mod pair;
+pub mod photo;
 pub mod plane;
 pub mod protocol;
 pub mod resize;

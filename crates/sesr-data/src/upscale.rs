@@ -17,4 +17,18 @@ pub trait UpscaleY {
 
     /// `y` (values in [0, 1]) upscaled by [`UpscaleY::scale`].
     fn upscale_y(&self, y: &PlaneF32) -> Result<PlaneF32, UpscaleError>;
+
+    /// How far, in input pixels, an output pixel sees (SESR: `SesrConfig::receptive_radius`,
+    /// m + 4): a tile of the input with this halo on every side gives its core's output
+    /// exactly, so photos can be upscaled tile by tile. `None` when the engine does not say;
+    /// tiling then uses a halo wider than any SESR preset needs.
+    fn receptive_radius(&self) -> Option<usize> {
+        None
+    }
+
+    /// The precision of the luminance the network computes on: `Some(8)` for an int8 network
+    /// (8-bit input and output), `None` for float engines.
+    fn luma_bits(&self) -> Option<u32> {
+        None
+    }
 }

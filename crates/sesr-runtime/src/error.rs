@@ -55,6 +55,9 @@ pub enum RuntimeError {
     /// A shipped model that does not exist (unknown preset, or not trained at that scale).
     #[error(transparent)]
     Pretrained(#[from] sesr_zoo::ZooError),
+    /// A photo that could not be read, upscaled or written (`files::upscale_file`).
+    #[error(transparent)]
+    Photo(#[from] sesr_photo::PhotoError),
     /// The engine that upscaled a plane failed (see [`sesr_data::UpscaleY`]).
     #[error(transparent)]
     Engine(sesr_data::UpscaleError),

@@ -509,4 +509,16 @@ impl UpscaleY for Upscaler {
     fn upscale_y(&self, y: &PlaneF32) -> std::result::Result<PlaneF32, UpscaleError> {
         Ok(Upscaler::upscale_y(self, y)?)
     }
+
+    fn receptive_radius(&self) -> Option<usize> {
+        Some(match &self.network {
+            Network::Float32(net) => net.radius(),
+            // Every conv reaches half its kernel side (5x5: 2, 3x3: 1).
+            Network::Int8(net) => net.network().convs.iter().map(|c| c.kernel / 2).sum(),
+        })
+    }
+
+    fn luma_bits(&self) -> Option<u32> {
+        (self.precision() == Precision::Int8).then_some(8)
+    }
 }

@@ -201,7 +201,7 @@ impl Float32Sesr {
     }
 
     /// How far (LR pixels) an output sees: 2 (input conv) + m + 2 (output conv).
-    fn radius(&self) -> usize {
+    pub(crate) fn radius(&self) -> usize {
         self.m + 4
     }
 
