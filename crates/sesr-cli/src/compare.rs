@@ -7,12 +7,15 @@
 //! result's PSNR on the whole image (8-bit Y, `scale` pixels shaved per border).
 
 use crate::models::{model_ref, native};
+use crate::paths::{check_input, check_output_file};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use sesr_data::io::LoadedImage;
 use sesr_data::protocol::{bicubic_upscale, make_lr_u8, score};
+use sesr_model::checkpoint::sidecar_path;
+use sesr_model::ModelRef;
 use sesr_report::{detailed_window, side_by_side, Panel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -27,10 +30,10 @@ pub struct CompareArgs {
     #[arg(long, value_name = "CROPS.png")]
     output: PathBuf,
     /// Side of the crop in HR pixels (the most detailed region of the image is chosen).
-    #[arg(long, default_value_t = 96)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 96)]
     crop: usize,
     /// Nearest-neighbour zoom of the crops, so pixels stay visible.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     zoom: usize,
 }
 
@@ -42,18 +45,56 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             args.zoom
         );
     }
-    let models = args
+    if !args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        bail!(
+            "--output {}: the crops are written as .png",
+            args.output.display()
+        );
+    }
+    check_input("--image", &args.image)?;
+    let specs = args
         .models
         .iter()
-        .map(|spec| {
-            let Some((label, path)) = spec.split_once('=').filter(|(l, _)| !l.is_empty()) else {
-                bail!(
+        .map(
+            |spec| match spec.split_once('=').filter(|(l, _)| !l.is_empty()) {
+                Some((label, path)) => Ok((label, Path::new(path))),
+                None => bail!(
                     "--model {spec}: expected LABEL=PATH, e.g. --model \"SESR int8=model.tflite\""
-                );
-            };
-            let upscaler = native("--model", &model_ref("--model", path.as_ref())?)?;
-            Ok((label.to_string(), upscaler))
+                ),
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let references = specs
+        .iter()
+        .map(|(_, path)| model_ref("--model", path))
+        .collect::<Result<Vec<_>>>()?;
+    // The output is checked before any model runs: never one of the inputs.
+    let sidecars: Vec<PathBuf> = references
+        .iter()
+        .filter_map(|reference| match reference {
+            ModelRef::Checkpoint { path, .. } => Some(sidecar_path(path)),
+            _ => None,
         })
+        .collect();
+    let mut inputs = vec![("--image", args.image.as_path())];
+    for reference in &references {
+        match reference {
+            ModelRef::Checkpoint { path, .. } | ModelRef::Tflite(path) | ModelRef::Onnx(path) => {
+                inputs.push(("--model", path))
+            }
+            ModelRef::Shipped { .. } => {}
+        }
+    }
+    inputs.extend(sidecars.iter().map(|s| ("--model's sidecar", s.as_path())));
+    check_output_file("--output", &args.output, "crops.png", &inputs)?;
+    let models = specs
+        .iter()
+        .zip(&references)
+        .map(|((label, _), reference)| Ok((label.to_string(), native("--model", reference)?)))
         .collect::<Result<Vec<_>>>()?;
     let scale = models[0].1.scale();
     if let Some((label, m)) = models.iter().find(|(_, m)| m.scale() != scale) {
@@ -63,17 +104,20 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             models[0].0
         );
     }
-    let hr8 = sesr_data::load_image_u8(&args.image)
-        .with_context(|| format!("--image {}", args.image.display()))?
-        .modcrop(scale);
-    if hr8.width() < 2 * scale || hr8.height() < 2 * scale {
+    let image = sesr_data::load_image_u8(&args.image)
+        .with_context(|| format!("--image {}", args.image.display()))?;
+    // The low-resolution input needs 2x2 pixels, after the crop to a multiple of the scale.
+    let least = 2 * scale;
+    if image.width() < least || image.height() < least {
         bail!(
-            "--image {} is {}x{}: too small to compare at x{scale}",
+            "--image {} is {}x{} pixels: comparing at x{scale} (the scale of the --model \
+             models) needs an image of at least {least}x{least}",
             args.image.display(),
-            hr8.width(),
-            hr8.height()
+            image.width(),
+            image.height()
         );
     }
+    let hr8 = image.modcrop(scale);
     let lr = make_lr_u8(&hr8, scale).to_f32();
     let hr = hr8.to_f32();
     let hr_y = hr.to_y();

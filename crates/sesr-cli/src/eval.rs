@@ -6,6 +6,7 @@
 //! take images of any size, read one at a time.
 
 use crate::models::{engine, model_ref, DeviceArg, Engine};
+use crate::paths::{check_input, check_output_file};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,6 +15,8 @@ use sesr_data::UpscaleY;
 use sesr_eval::{
     evaluate_image, format_table, list_hr_images, write_report, DatasetResult, EvalReport,
 };
+use sesr_model::checkpoint::sidecar_path;
+use sesr_model::ModelRef;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -43,7 +46,7 @@ pub struct EvalArgs {
     device: DeviceArg,
     /// Side of the low-resolution tiles the network runs on (bounds memory, not the result);
     /// default 512 for torch, sesr-runtime's own choice for native.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     tile: Option<usize>,
 }
 
@@ -79,9 +82,22 @@ fn eval_dataset(model: &dyn UpscaleY, dir: &Path) -> Result<DatasetResult> {
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let reference = model_ref("--checkpoint", &args.checkpoint)?;
-    // Every folder is checked before the (long) evaluation starts.
+    // Every folder, and where the results go, are checked before the (long) evaluation.
     for dir in &args.data {
+        check_input("--data", dir)?;
         list_hr_images(dir).with_context(|| format!("--data {}", dir.display()))?;
+    }
+    if let Some(json) = &args.json {
+        let sidecar = sidecar_path(&args.checkpoint);
+        let inputs: Vec<(&str, &Path)> = match &reference {
+            ModelRef::Shipped { .. } => vec![],
+            ModelRef::Checkpoint { .. } => vec![
+                ("--checkpoint", &args.checkpoint),
+                ("--checkpoint's sidecar", &sidecar),
+            ],
+            ModelRef::Tflite(_) | ModelRef::Onnx(_) => vec![("--checkpoint", &args.checkpoint)],
+        };
+        check_output_file("--json", json, "eval.json", &inputs)?;
     }
     let chosen = args
         .engine
@@ -106,8 +122,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .map(|dir| eval_dataset(model.as_ref(), dir))
         .collect::<Result<Vec<_>>>()?;
     let config = match &reference {
-        sesr_model::ModelRef::Checkpoint { meta, .. } => Some(meta.config),
-        sesr_model::ModelRef::Shipped { name, .. } if !reference.is_int8() => {
+        ModelRef::Checkpoint { meta, .. } => Some(meta.config),
+        ModelRef::Shipped { name, .. } if !reference.is_int8() => {
             Some(name.preset.config(name.scale)?)
         }
         _ => None,

@@ -2,11 +2,12 @@
 //! size) or an `.onnx` (float32 or int8 QDQ, any input size).
 
 use crate::models::{export_source, model_ref};
+use crate::paths::{check_input, check_output_file};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use sesr_export::{check_output, default_output, export, ExportError, ExportFormat, Target};
 use sesr_tflite::InputSize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -65,10 +66,10 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
     /// Low-resolution input height of a .tflite model (batch 1, one Y channel); default 1080.
     /// ONNX files take any size.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     tflite_height: Option<usize>,
     /// Low-resolution input width of a .tflite model; default 1920.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     tflite_width: Option<usize>,
     /// What runs the .tflite: cpu (LiteRT; the default), or an Arm Ethos-U NPU, whose int8
     /// file places every operator on the NPU (check it with `sesr-cli npu`). Every target
@@ -132,25 +133,26 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&model, (format, target), size));
-    if output.is_dir() {
-        bail!(
-            "--output {} is a folder; give the file to write (e.g. {})",
-            output.display(),
-            output
-                .join(
-                    default_output(&model, (format, target), size)
-                        .file_name()
-                        .unwrap_or_default()
-                )
-                .display()
-        );
-    }
+    let default_name = default_output(&model, (format, target), size);
+    check_output_file(
+        "--output",
+        &output,
+        &default_name
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy(),
+        &[],
+    )?;
     check_output(&model, format, &output).map_err(|e| match e {
-        ExportError::OverwritesInput { .. } | ExportError::WrongExtension { .. } => {
-            anyhow::anyhow!("--output: {e}")
+        ExportError::OverwritesInput { .. } => anyhow::anyhow!("--output: {e}"),
+        ExportError::WrongExtension { .. } => {
+            anyhow::anyhow!("--output: {e}{}", other_format(args.format, &output))
         }
         other => other.into(),
     })?;
+    if let Some(dir) = &args.calibration {
+        check_input("--calibration", dir)?;
+    }
     let (source, calibrated) = export_source(&model, args.calibration.as_deref())?;
     let exported = export(
         &model,
@@ -170,4 +172,23 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     .with_context(|| format!("cannot export --checkpoint {}", args.checkpoint.display()))?;
     println!("{exported}");
     Ok(())
+}
+
+/// For an output named like the other family of formats (`x.onnx` with `--format int8`), the
+/// `--format` that writes it.
+fn other_format(format: Format, output: &Path) -> String {
+    let onnx = output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let tflite = output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    let other = match format {
+        Format::Float32 if onnx => "onnx",
+        Format::Int8 if onnx => "onnx-int8",
+        Format::Onnx if tflite => "float32",
+        Format::OnnxInt8 if tflite => "int8",
+        _ => return String::new(),
+    };
+    format!(", or give --format {other} for that file")
 }

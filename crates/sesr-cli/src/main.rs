@@ -20,6 +20,7 @@ mod inspect;
 mod model_args;
 mod models;
 mod npu;
+mod paths;
 mod plot;
 #[cfg(feature = "train")]
 mod train;

@@ -10,16 +10,16 @@ pub struct ModelArgs {
     #[arg(long, default_value = "m5")]
     pub preset: String,
     /// Upscaling factor: 2 or 4.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2)]
     pub scale: usize,
     /// Number of 3x3 blocks (m in the paper).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub m: Option<usize>,
     /// Channels between blocks (f in the paper).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub int_features: Option<usize>,
     /// Channels inside each expanded linear block (p in the paper).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub feature_size: Option<usize>,
 }
 

@@ -4,6 +4,7 @@
 use crate::distributed::{self, MpiCollective};
 use crate::model_args::ModelArgs;
 use crate::models::{model_ref, torch_device, DeviceArg};
+use crate::paths::{check_input, check_output_folder};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,6 +14,7 @@ use sesr_data::{load_pairs, DataError, ImagePair, LoadOptions, SamplerConfig, So
 use sesr_dist::Mpi;
 use sesr_export::{check_tflite_size, export, ExportFormat, ExportSource, Target};
 use sesr_model::run::{run_name, RunDir};
+use sesr_model::{CheckpointKind, ModelRef, ShippedName};
 use sesr_tflite::InputSize;
 use sesr_train::{Progress, TrainConfig, TrainError, Trainer};
 use std::path::{Path, PathBuf};
@@ -61,28 +63,28 @@ pub struct TrainArgs {
     /// `collapsed` (collapse every step, the paper's fast training) or `expanded`.
     #[arg(long, default_value = "collapsed")]
     linear_block_type: String,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 300)]
     epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
     batch_size: usize,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Prefix of the run directory name, as in the reference.
     #[arg(long, default_value = "SESR")]
     model_name: String,
     /// Stop each epoch after this many steps (short runs).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps_per_epoch: Option<usize>,
     /// Patches sampled per image per epoch (reference: 64).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     patches_per_image: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// cpu or cuda.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
     /// Threads for libtorch (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Continue the run in the run directory after its last finished epoch.
     #[arg(long)]
@@ -105,18 +107,18 @@ pub struct TrainArgs {
     #[arg(long)]
     gen_tflite: bool,
     /// TFLite input height.
-    #[arg(long, default_value_t = 1080)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1080)]
     tflite_height: usize,
     /// TFLite input width.
-    #[arg(long, default_value_t = 1920)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1920)]
     tflite_width: usize,
     /// Data-parallel: start this many ranks on this machine under Open MPI's `mpirun`, each
     /// with a share of every batch (and of the cores, or GPU `cuda:LOCAL_RANK`). Ranks started
     /// by `mpirun` or `srun` directly need no flag.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     nproc_per_node: Option<usize>,
     /// Data-parallel: seconds a rank waits for the others before it stops the run.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 60)]
     dist_timeout: u64,
 }
 
@@ -132,6 +134,9 @@ fn load(
             DataError::Decode { .. } | DataError::TooSmall { .. } => {
                 anyhow!("{e} (--skip-bad skips such files with a warning)")
             }
+            DataError::NoUsableImages { path, skipped } => {
+                every_file_skipped(source, scale, opts, &path, skipped)
+            }
             other => other.into(),
         })
         .with_context(|| format!("loading the {what} images"))?;
@@ -142,6 +147,29 @@ fn load(
         bail!("no usable {what} images in {}", source.root().display());
     }
     Ok(report.pairs)
+}
+
+/// `--skip-bad` skipped every file, and the library kept no warning to print: the first
+/// file's problem, found again by loading without skipping (which stops at it).
+fn every_file_skipped(
+    source: &Source,
+    scale: usize,
+    opts: &LoadOptions,
+    path: &Path,
+    skipped: usize,
+) -> anyhow::Error {
+    let strict = LoadOptions {
+        skip_bad: false,
+        ..opts.clone()
+    };
+    let first = match load_pairs(source, scale, &strict) {
+        Err(e) => format!("; the first: {e}"),
+        Ok(_) => String::new(),
+    };
+    anyhow!(
+        "no usable images in {}: --skip-bad skipped all {skipped} files{first}",
+        path.display()
+    )
 }
 
 fn sources(args: &TrainArgs) -> Result<(Source, Source)> {
@@ -206,7 +234,63 @@ fn check_args(args: &TrainArgs) -> Result<()> {
             args.model_name
         );
     }
+    check_input("--data", &args.data)?;
+    for (flag, dir) in [("--data-lr", &args.data_lr), ("--valid", &args.valid)] {
+        if let Some(dir) = dir {
+            check_input(flag, dir)?;
+        }
+    }
+    check_output_folder("--out", &args.out)?;
+    if let Some(init) = &args.init_from {
+        check_init_from(init)?;
+    }
     Ok(())
+}
+
+/// `--init-from` names a training checkpoint: said in its words before any data is loaded,
+/// whatever it names instead (nothing, a shipped model, an export, a collapsed checkpoint).
+fn check_init_from(init: &Path) -> Result<()> {
+    const NEEDED: &str = "--init-from takes a training checkpoint: a run folder's \
+                          best.safetensors or last.safetensors";
+    let text = init.to_string_lossy();
+    let shipped = matches!(ShippedName::parse(&text), Some(Ok(_)));
+    if std::fs::symlink_metadata(init).is_err() {
+        let but = match shipped {
+            true => format!(
+                "; the shipped model {text} is collapsed (one conv per block), which cannot \
+                 start training: give a checkpoint of a run you trained"
+            ),
+            false => String::new(),
+        };
+        bail!(
+            "--init-from {}: no such file; {NEEDED}{but}",
+            init.display()
+        );
+    }
+    let model = ModelRef::file_accepting(
+        init,
+        "a training checkpoint (a run folder's best.safetensors or last.safetensors)",
+    )
+    .map_err(|e| anyhow!("--init-from {e}"))?;
+    match model {
+        ModelRef::Checkpoint { meta, .. } => match meta.kind {
+            CheckpointKind::Training { .. } => Ok(()),
+            CheckpointKind::Collapsed { .. } => bail!(
+                "--init-from {}: holds a collapsed model (one conv per block), which cannot \
+                 start training; {NEEDED}",
+                init.display()
+            ),
+        },
+        other => bail!(
+            "--init-from {}: is an exported model ({}), which holds no training weights; \
+             {NEEDED}",
+            init.display(),
+            match other {
+                ModelRef::Onnx(_) => "ONNX",
+                _ => "TFLite",
+            }
+        ),
+    }
 }
 
 /// The run the flags describe.
@@ -290,13 +374,7 @@ fn open_trainer(
         return Ok(trainer);
     }
     let trainer = Trainer::resume(run_dir, Some(args.epochs), device).map_err(|e| match e {
-        TrainError::NotARun { .. } => anyhow!(
-            "--resume: {e}; the run folder's name comes from --model-name, the architecture \
-             flags (--preset, --m, --int-features, --feature-size, --scale), \
-             --linear-block-type and --quant-w/--quant-a, so repeat the flags of the run \
-             to resume ({})",
-            existing_runs(&args.out)
-        ),
+        TrainError::NotARun { .. } => anyhow!("--resume: {e}"),
         other => flagged(other),
     })?;
     let differing = trainer.config().differing_settings(&config);
@@ -453,6 +531,10 @@ fn run_rank(args: &TrainArgs, mpi: Option<&Rc<Mpi>>) -> Result<()> {
         quant.any(),
     )));
     let run_dir = run.path();
+    // A run to resume is found before the data is loaded.
+    if args.resume && leader && !run.config().exists() {
+        return Err(no_run_to_resume(args, run_dir));
+    }
     let (train, valid) = load_data(args, scale, leader)?;
     let mut trainer = if leader {
         open_trainer(args, config, run_dir, device)?
@@ -513,18 +595,75 @@ fn flagged(error: TrainError) -> anyhow::Error {
     }
 }
 
-/// The runs in `out`, for a message.
-fn existing_runs(out: &Path) -> String {
-    let mut runs: Vec<String> = std::fs::read_dir(out)
+/// `--resume` where the flags name no run: which flags name the folder, and the runs in
+/// `--out` with the flags that resume each.
+fn no_run_to_resume(args: &TrainArgs, run_dir: &Path) -> anyhow::Error {
+    let name = run_dir.file_name().unwrap_or_default().to_string_lossy();
+    let out = args.out.display();
+    let mut runs: Vec<(String, Option<String>)> = std::fs::read_dir(&args.out)
         .into_iter()
         .flatten()
         .flatten()
         .filter(|entry| RunDir::new(entry.path()).config().is_file())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            let folder = entry.file_name().to_string_lossy().into_owned();
+            let flags = std::fs::read_to_string(RunDir::new(entry.path()).config())
+                .ok()
+                .and_then(|text| serde_json::from_str::<TrainConfig>(&text).ok())
+                .and_then(|config| resume_flags(&folder, &config));
+            (folder, flags)
+        })
         .collect();
     runs.sort();
-    match runs.is_empty() {
-        true => format!("{} holds no run", out.display()),
-        false => format!("runs in {}: {}", out.display(), runs.join(", ")),
+    const SHOWN: usize = 10;
+    let listed: Vec<String> = runs
+        .iter()
+        .take(SHOWN)
+        .map(|(folder, flags)| match flags {
+            Some(flags) => format!("{folder} ({flags})"),
+            None => folder.clone(),
+        })
+        .collect();
+    let existing = match runs.len() {
+        0 => format!("{out} holds no run to resume"),
+        n if n > SHOWN => format!(
+            "runs in {out}: {}, and {} more",
+            listed.join(", "),
+            n - SHOWN
+        ),
+        _ => format!("runs in {out}: {}", listed.join(", ")),
+    };
+    anyhow!(
+        "--resume: there is no run {name} in {out}. The run folder's name comes from \
+         --model-name, the architecture flags (--preset, --m, --int-features, --feature-size, \
+         --scale), --linear-block-type and --quant-w/--quant-a: repeat those of the run to \
+         resume, or drop --resume to start this one. {existing}"
+    )
+}
+
+/// The flags that name the run folder `folder` of `config`, e.g. `--m 3 --int-features 16
+/// --feature-size 16 --scale 2 --quant-w --quant-a`; `None` if the name does not follow.
+fn resume_flags(folder: &str, config: &TrainConfig) -> Option<String> {
+    // The model name is what precedes the name the configuration gives with an empty one.
+    let tail = run_name("", &config.model, config.mode, config.quant.any());
+    let model_name = folder.strip_suffix(tail.as_str())?;
+    let c = &config.model;
+    let mut flags = vec![];
+    if model_name != "SESR" {
+        flags.push(format!("--model-name {model_name}"));
     }
+    flags.push(format!(
+        "--m {} --int-features {} --feature-size {} --scale {}",
+        c.m, c.int_features, c.feature_size, c.scale
+    ));
+    if config.mode != sesr_model::TrainingMode::Collapsed {
+        flags.push(format!("--linear-block-type {}", config.mode.name()));
+    }
+    if config.quant.weights {
+        flags.push("--quant-w".into());
+    }
+    if config.quant.activations {
+        flags.push("--quant-a".into());
+    }
+    Some(flags.join(" "))
 }

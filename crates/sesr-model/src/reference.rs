@@ -178,6 +178,12 @@ impl ModelRef {
 
     /// A path's model, refusing what is not one with a message that says what it is.
     pub fn file(path: &Path) -> Result<ModelRef> {
+        Self::file_accepting(path, ACCEPTED)
+    }
+
+    /// [`ModelRef::file`] for an argument that takes less than every model: `accepted` says
+    /// what (`"a training checkpoint"`) in the messages.
+    pub fn file_accepting(path: &Path, accepted: &str) -> Result<ModelRef> {
         let refuse = |what: String| {
             Err(ModelError::NotAModel {
                 path: path.to_path_buf(),
@@ -229,7 +235,7 @@ impl ModelRef {
         match sniff(&head) {
             Sniffed::Tflite => return Ok(ModelRef::Tflite(path.to_path_buf())),
             Sniffed::Other(what) => {
-                return refuse(format!("is {what}, not a model; {ACCEPTED} is needed"))
+                return refuse(format!("is {what}, not a model; {accepted} is needed"))
             }
             Sniffed::Safetensors | Sniffed::Unknown => {}
         }
@@ -246,7 +252,7 @@ impl ModelRef {
         }
         if !is_safetensors(&head) {
             return refuse(format!(
-                "is not a model file this project reads; {ACCEPTED} is needed"
+                "is not a model file this project reads; {accepted} is needed"
             ));
         }
         let sidecar = sidecar_path(path);
@@ -324,8 +330,8 @@ pub fn broken_link(path: &Path, source: &std::io::Error) -> String {
             Err(_) => "is a symbolic link to nothing".into(),
         },
         _ => format!(
-            "is a symbolic link that cannot be followed ({source}: a loop of links?); point it \
-             at a file, or give the file itself"
+            "is a symbolic link that cannot be followed ({source}): a loop of links, or a chain \
+             too long; fix the link, or give the real path"
         ),
     }
 }
