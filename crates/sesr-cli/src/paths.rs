@@ -48,6 +48,7 @@ pub fn check_output_file(
 
 /// Refuses an output folder that is a file or a broken symbolic link (a missing one is
 /// created).
+#[cfg(feature = "train")]
 pub fn check_output_folder(flag: &str, path: &Path) -> Result<()> {
     check_input(flag, path)?;
     if path.exists() && !path.is_dir() {
@@ -115,8 +116,6 @@ mod tests {
             e.contains("model.safetensors is a file, not a folder"),
             "{e}"
         );
-        let e = err(check_output_folder("--out", &file));
-        assert!(e.contains("is a file, not a folder"), "{e}");
         check_output_file(
             "--json",
             &dir.path().join("new/eval.json"),
@@ -124,7 +123,21 @@ mod tests {
             &[],
         )
         .unwrap();
+    }
+
+    #[cfg(feature = "train")]
+    #[test]
+    fn output_folders_must_be_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, b"x").unwrap();
+        let e = check_output_folder("--out", &file).unwrap_err().to_string();
+        assert!(
+            e.contains("--out") && e.contains("is a file, not a folder"),
+            "{e}"
+        );
         check_output_folder("--out", &dir.path().join("runs")).unwrap();
+        check_output_folder("--out", dir.path()).unwrap();
     }
 
     #[cfg(unix)]

@@ -627,11 +627,7 @@ fn a_symbolic_link_loop_is_named_with_its_flag() {
         fails(
             t,
             &args,
-            &[
-                &format!("{flag}"),
-                "loop_a",
-                "is a symbolic link that cannot be followed",
-            ],
+            &[flag, "loop_a", "is a symbolic link that cannot be followed"],
             &["does not exist"],
         );
     }
