@@ -46,6 +46,14 @@ pub struct JobOptions {
     pub show_commands: bool,
 }
 
+/// A decoded frame for the transform: its size (as decoded, rotation applied) and planes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub planes: Planes,
+}
+
 /// Where a running job is.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
@@ -112,7 +120,8 @@ impl Job {
         let mut tools = Tools::find()?;
         tools.show_commands = options.show_commands;
         let (input, output) = (&options.input, &options.output);
-        if !(options.segment_seconds > 0.0) || options.scale == 0 {
+        if options.segment_seconds.is_nan() || options.segment_seconds <= 0.0 || options.scale == 0
+        {
             return Err(FfmpegError::Settings(format!(
                 "segments of {} s at scale {}: both must be positive",
                 options.segment_seconds, options.scale
@@ -282,6 +291,14 @@ impl Job {
         self.done.iter().take_while(|d| d.is_some()).count()
     }
 
+    /// Where in the input (seconds) this run starts: the first unfinished segment's start.
+    pub fn start_seconds(&self) -> f64 {
+        match self.plan.segments.get(self.resumed_segments()) {
+            Some(segment) if self.resumed_segments() > 0 => segment.start.seconds(),
+            _ => 0.0,
+        }
+    }
+
     pub fn work_dir(&self) -> &Path {
         &self.work.dir
     }
@@ -349,12 +366,12 @@ impl Job {
         )
     }
 
-    /// Upscales the input into the output: `transform` gets each frame's planes (of
-    /// [`Job::layout`]) and returns them `scale` times larger; `progress` is called after
-    /// each frame.
+    /// Upscales the input into the output: `transform` gets each frame (planes of
+    /// [`Job::layout`]) and returns its planes `scale` times larger; `progress` is called
+    /// after each frame.
     pub fn run(
         mut self,
-        mut transform: impl FnMut(Planes) -> std::result::Result<Planes, BoxError>,
+        mut transform: impl FnMut(Frame) -> std::result::Result<Planes, BoxError>,
         mut progress: impl FnMut(&Progress),
     ) -> Result<JobReport> {
         let first = self.resumed_segments();
@@ -439,7 +456,7 @@ impl Job {
         seek: Option<Timestamp>,
         resumed_frames: u64,
         report: &mut JobReport,
-        transform: &mut impl FnMut(Planes) -> std::result::Result<Planes, BoxError>,
+        transform: &mut impl FnMut(Frame) -> std::result::Result<Planes, BoxError>,
         progress: &mut impl FnMut(&Progress),
     ) -> Result<()> {
         let mut decoder = self.decoder(seek)?;
@@ -545,7 +562,11 @@ impl Job {
                     Err(_) => break,
                 };
                 let started = Instant::now();
-                let big = match transform(planes) {
+                let big = match transform(Frame {
+                    width,
+                    height,
+                    planes,
+                }) {
                     Ok(big) => big,
                     Err(e) => {
                         failure = Some(FfmpegError::Transform(e));
@@ -635,10 +656,7 @@ impl Job {
                         Ok(w) => w,
                         Err(_) => return Err(encoder.kill()),
                     };
-                loop {
-                    let Some((pts, data)) = pending.take() else {
-                        break;
-                    };
+                while let Some((pts, data)) = pending.take() {
                     let t = Timestamp::new(pts, stream.time_base);
                     if next_start.is_some_and(|next| t >= next) {
                         pending = Some((pts, data));

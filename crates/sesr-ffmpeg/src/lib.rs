@@ -13,7 +13,7 @@
 //! Nothing here knows SESR: the transform is a closure from planes to planes.
 //!
 //! ```no_run
-//! use sesr_ffmpeg::{Job, JobOptions, Planes};
+//! use sesr_ffmpeg::{Frame, Job, JobOptions};
 //!
 //! # fn main() -> sesr_ffmpeg::Result<()> {
 //! let options = JobOptions {
@@ -29,7 +29,7 @@
 //!     show_commands: false,
 //! };
 //! let job = Job::prepare(options)?;
-//! let report = job.run(|planes: Planes| Ok(planes), |_| {})?;
+//! let report = job.run(|frame: Frame| Ok(frame.planes), |_| {})?;
 //! println!("{} frames", report.frames);
 //! # Ok(())
 //! # }
@@ -49,7 +49,7 @@ pub mod tools;
 
 pub use encode::{Colour, Encoder, EncoderSettings};
 pub use error::{BoxError, FfmpegError, Result};
-pub use job::{Job, JobOptions, JobReport, Progress};
+pub use job::{Frame, Job, JobOptions, JobReport, Progress};
 pub use pixel::{PixelLayout, Planes, Subsampling};
 pub use time::Timestamp;
 pub use tools::Tools;

@@ -124,9 +124,9 @@ impl PixelLayout {
             ))
         };
         let name = pix_fmt.trim_end_matches("le");
-        if name.ends_with("be") {
+        if let Some(stem) = name.strip_suffix("be") {
             // Big-endian words: ffmpeg converts them to the little-endian layout losslessly.
-            let mut choice = PixelLayout::for_input(&format!("{}le", &name[..name.len() - 2]))?;
+            let mut choice = PixelLayout::for_input(&format!("{stem}le"))?;
             choice.exact = false;
             return Ok(choice);
         }

@@ -3,7 +3,7 @@
 //! included), and a job stopped half-way continues into the same frames.
 
 use anyhow::{ensure, Context, Result};
-use sesr_ffmpeg::{BoxError, FfmpegError, Job, JobOptions, Planes};
+use sesr_ffmpeg::{BoxError, FfmpegError, Frame, Job, JobOptions, Planes};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,9 +51,10 @@ fn double<T: Copy>(plane: &[T], width: usize) -> Vec<T> {
     out
 }
 
-fn doubler(width: usize, chroma_width: usize) -> impl FnMut(Planes) -> Result<Planes, BoxError> {
-    move |planes| {
-        Ok(match planes {
+fn doubler(width: usize, chroma_width: usize) -> impl FnMut(Frame) -> Result<Planes, BoxError> {
+    move |frame| {
+        assert_eq!(frame.width, width);
+        Ok(match frame.planes {
             Planes::Eight { y, u, v } => Planes::Eight {
                 y: double(&y, width),
                 u: double(&u, chroma_width),
@@ -276,12 +277,12 @@ fn a_stopped_job_resumes_into_the_same_frames() -> Result<()> {
     let mut seen = 0;
     let mut transform = doubler(160, 80);
     let failed = job.run(
-        move |planes| {
+        move |frame| {
             seen += 1;
             if seen == 50 {
                 return Err("stopped on purpose".into());
             }
-            transform(planes)
+            transform(frame)
         },
         |_| {},
     );

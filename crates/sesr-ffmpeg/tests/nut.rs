@@ -48,7 +48,10 @@ fn probe_pts(path: &Path) -> Result<(Vec<i64>, String)> {
     Ok((pts, time_base))
 }
 
-fn read_all(bytes: &[u8]) -> Result<(NutStream, Vec<(i64, Vec<u8>)>)> {
+/// Timestamps and bytes of each frame.
+type Frames = Vec<(i64, Vec<u8>)>;
+
+fn read_all(bytes: &[u8]) -> Result<(NutStream, Frames)> {
     let mut reader = NutReader::open(bytes)?;
     let stream = reader.streams()[0].clone();
     let mut frames = vec![];
@@ -126,7 +129,7 @@ trait ConcatData {
     fn concat_data(&self) -> Vec<u8>;
 }
 
-impl ConcatData for Vec<(i64, Vec<u8>)> {
+impl ConcatData for Frames {
     fn concat_data(&self) -> Vec<u8> {
         self.iter().flat_map(|f| f.1.iter().copied()).collect()
     }
