@@ -145,7 +145,7 @@ fn bad_training_input_fails_before_training_with_a_clear_message() {
         ),
         (
             [short_run(&out_str, &train, &valid, "1"), vec!["--resume"]].concat(),
-            "config.json",
+            "--resume: there is no run SESR_m3_f16_x2_fs16_collapsedTraining_FP32",
         ),
     ];
     for (args, message) in cases {
