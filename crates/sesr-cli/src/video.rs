@@ -5,6 +5,7 @@ use crate::models::{model_ref, native};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sesr_model::atomic::same_file;
 use sesr_video::{upscale_y4m, StreamReport, VideoError, VideoUpscaler, Y4mReader};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
@@ -42,6 +43,65 @@ fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// Whether two open files are one file on disk (a hard link or `>>` onto the input included).
+#[cfg(unix)]
+fn same_inode(a: &File, b: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.is_file() && (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &File, _: &File) -> bool {
+    false
+}
+
+/// Whether descriptor 1 was closed when the program started (`>&-`): Rust's runtime then
+/// opens `/dev/null` read-write in its place, where a shell's `> /dev/null` opens it
+/// write-only (`/proc/self/fdinfo/1` tells the two apart).
+#[cfg(target_os = "linux")]
+fn stdout_was_closed(stdout: &File) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (Ok(ours), Ok(null)) = (stdout.metadata(), std::fs::metadata("/dev/null")) else {
+        return false;
+    };
+    if !ours.file_type().is_char_device() || ours.rdev() != null.rdev() {
+        return false;
+    }
+    // `flags:\t0100002`, in octal; O_ACCMODE is 3 and O_RDWR 2.
+    let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+    let flags = info.lines().find_map(|line| line.strip_prefix("flags:"));
+    flags
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & 3 == 2)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stdout_was_closed(_: &File) -> bool {
+    false
+}
+
+/// Standard output as a file of its own (a duplicate of descriptor 1), so that writing to it
+/// reports every error; refused when it was closed (`>&-`), where a run would write nothing
+/// and report success.
+fn stdout_file() -> Result<File> {
+    use std::os::fd::AsFd;
+    let closed = "--output -: standard output is closed (`>&-`), so the video would go \
+                  nowhere; pipe it (`| ffmpeg -i - ...`), redirect it to a file, or give \
+                  --output FILE.y4m";
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| anyhow::anyhow!("{closed} ({e})"))?;
+    let file = File::from(fd);
+    if stdout_was_closed(&file) {
+        bail!("{closed}");
+    }
+    Ok(file)
+}
+
 pub fn run(args: &VideoArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads 0: give at least 1 worker thread (default: every core)");
@@ -59,11 +119,34 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     if is_stdio(&args.output) && std::io::stdout().is_terminal() {
         bail!("--output -: standard output is a terminal; pipe it (`| ffmpeg -i - ...`) or give --output FILE.y4m");
     }
+    // Before any file is opened: a closed descriptor 1 would be reused by the next open.
+    let stdout = is_stdio(&args.output).then(stdout_file).transpose()?;
+    if !is_stdio(&args.input) && !is_stdio(&args.output) && same_file(&args.input, &args.output) {
+        bail!(
+            "--output {} is the --input file: the upscaled video would replace the one being \
+             read; write it under another name",
+            args.output.display()
+        );
+    }
     let (input, stream_bytes): (Box<dyn Read + Send>, Option<u64>) = if is_stdio(&args.input) {
         (Box::new(std::io::stdin()), None)
     } else {
         let file = File::open(&args.input)
             .with_context(|| format!("cannot open --input {}", args.input.display()))?;
+        let onto_input = match (&stdout, File::open(&args.output)) {
+            (Some(stdout), _) => same_inode(&file, stdout),
+            (None, Ok(output)) => same_inode(&file, &output),
+            (None, Err(_)) => false,
+        };
+        if onto_input {
+            bail!(
+                "--output {} is the --input file {} (standard output redirected onto it, or a \
+                 link to it): the upscaled video would replace the one being read; write it \
+                 under another name",
+                args.output.display(),
+                args.input.display()
+            );
+        }
         let bytes = file
             .metadata()
             .ok()
@@ -84,7 +167,8 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         upscaler = upscaler.with_threads(threads)?;
     }
-    let video = VideoUpscaler::new(upscaler, input.format())?;
+    let video =
+        VideoUpscaler::new(upscaler, input.format()).with_context(|| format!("--input {name}"))?;
     let (inp, out) = (video.input_format(), video.output_format());
     let expected = stream_bytes.map(|bytes| input.frames_in(bytes));
     let bar = progress_bar(expected);
@@ -92,9 +176,8 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     let stream = |output: &mut (dyn Write + Send)| -> Result<StreamReport, VideoError> {
         upscale_y4m(input, &video, output, |frames| bar.set_position(frames))
     };
-    let result = if is_stdio(&args.output) {
-        let mut stdout = BufWriter::with_capacity(1 << 20, std::io::stdout());
-        stream(&mut stdout)
+    let result = if let Some(stdout) = stdout {
+        stream(&mut BufWriter::with_capacity(1 << 20, stdout))
     } else {
         let mut report = None;
         sesr_model::atomic::write_atomic(&args.output, |tmp| -> Result<()> {

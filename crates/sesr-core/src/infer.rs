@@ -118,12 +118,65 @@ pub fn upscale_y(model: &CollapsedSesr, y: &PlaneF32, tile: usize) -> Result<Pla
     Ok(out)
 }
 
+/// The smallest tile side [`TiledSesr`] runs, in LR pixels; smaller tiles are raised to it.
+///
+/// A tile only bounds memory: the result is the same whatever its size (see the module
+/// docs), and a 64-pixel tile with its halo takes a few MB even for SESR-XL. Below that, the
+/// halo recomputed around every tile costs more than the tile itself, and every tile is a
+/// libtorch call with its fixed cost: at tile 1, SESR-M5's 9-pixel halo makes each call a
+/// 19x19 input for one output pixel (361 times the work, 9600 calls for a 120x80 image),
+/// which took over 90 s where the whole image takes a fraction of a second.
+pub const MIN_TILE: usize = 64;
+
 /// A collapsed model with its tile size: the libtorch engine as a [`UpscaleY`], for the
 /// programs that take any engine.
+///
+/// Before every image it checks the model's weights as `sesr-net` does (finite, and no
+/// value a working SESR cannot have, [`sesr_net::MAX_PARAMETER_MAGNITUDE`]), and after it
+/// refuses an output that is not a number or all clipped to black or white while the input
+/// is mostly mid-tones, which no working SESR gives.
 pub struct TiledSesr {
     pub model: CollapsedSesr,
-    /// Side of the LR tiles ([`upscale_y`]).
+    /// Side of the LR tiles ([`upscale_y`]); raised to [`MIN_TILE`] when smaller.
     pub tile: usize,
+}
+
+impl TiledSesr {
+    /// The tile side it runs: [`TiledSesr::tile`], at least [`MIN_TILE`] (0 stays 0, an
+    /// error).
+    pub fn effective_tile(&self) -> usize {
+        match self.tile {
+            0 => 0,
+            tile => tile.max(MIN_TILE),
+        }
+    }
+
+    /// [`UpscaleY::upscale_y`] with sesr-core's error.
+    pub fn upscale(&self, y: &PlaneF32) -> Result<PlaneF32> {
+        self.model.to_model()?.network.validate()?;
+        let out = upscale_y(&self.model, y, self.effective_tile())?;
+        let not_a_number = out.data.iter().any(|v| v.is_nan());
+        let clipped = out.data.iter().all(|&v| !(v > 0.0 && v < 1.0));
+        let midtones = y
+            .data
+            .iter()
+            .filter(|&&v| (16.0 / 255.0..=235.0 / 255.0).contains(&v))
+            .count();
+        if not_a_number || (clipped && 2 * midtones >= y.data.len()) {
+            let what = match not_a_number {
+                true => "its output holds NaN",
+                false => {
+                    "every output pixel is clipped to black or white on an image that is \
+                          mostly mid-tones"
+                }
+            };
+            return Err(CoreError::Net(sesr_net::NetError::InvalidNetwork(format!(
+                "{what}, which no working SESR gives: its weights are broken (a corrupt file, \
+                 or absurd values); retrain it or export it again"
+            ))));
+        }
+        Ok(out)
+    }
 }
 
 impl UpscaleY for TiledSesr {
@@ -136,7 +189,7 @@ impl UpscaleY for TiledSesr {
     }
 
     fn upscale_y(&self, y: &PlaneF32) -> std::result::Result<PlaneF32, UpscaleError> {
-        Ok(upscale_y(&self.model, y, self.tile)?)
+        Ok(self.upscale(y)?)
     }
 }
 

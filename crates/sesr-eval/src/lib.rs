@@ -34,6 +34,13 @@ pub struct ImageResult {
 }
 
 /// One folder: mean scores and the images behind them.
+///
+/// An image reproduced exactly (a flat one, say) has an infinite PSNR, which would make the
+/// folder's mean infinite and hide every other image's score. The PSNR means are therefore
+/// taken over the images whose PSNR is finite for bicubic and SESR alike (so both columns
+/// average the same images), and the others are named in
+/// [`psnr_excluded`](DatasetResult::psnr_excluded); their SSIM (1 when exact) stays in the
+/// SSIM means. When every image is excluded the PSNR means are NaN (`null` in JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetResult {
     pub name: String,
@@ -41,6 +48,9 @@ pub struct DatasetResult {
     pub images: usize,
     pub bicubic: Scores,
     pub sesr: Scores,
+    /// Images left out of the PSNR means: reproduced exactly (infinite PSNR) by bicubic or by
+    /// SESR.
+    pub psnr_excluded: Vec<String>,
     pub per_image: Vec<ImageResult>,
 }
 
@@ -81,16 +91,21 @@ pub fn dataset_name(dir: &Path) -> String {
     }
 }
 
-fn mean(scores: impl Iterator<Item = Scores>) -> Scores {
-    let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0usize);
-    for s in scores {
-        psnr += s.psnr;
-        ssim += s.ssim;
-        n += 1;
-    }
+/// Whether an image's PSNR enters the folder's PSNR means (see [`DatasetResult`]).
+fn psnr_counts(r: &ImageResult) -> bool {
+    r.bicubic.psnr.is_finite() && r.sesr.psnr.is_finite()
+}
+
+/// Mean SSIM over all images, mean PSNR over those [`psnr_counts`] keeps (NaN if none).
+fn mean(images: &[ImageResult], scores: impl Fn(&ImageResult) -> Scores) -> Scores {
+    let average = |values: Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
+    let psnr = images
+        .iter()
+        .filter(|r| psnr_counts(r))
+        .map(|r| scores(r).psnr);
     Scores {
-        psnr: psnr / n as f64,
-        ssim: ssim / n as f64,
+        psnr: average(psnr.collect()),
+        ssim: average(images.iter().map(|r| scores(r).ssim).collect()),
     }
 }
 
@@ -143,15 +158,24 @@ impl DatasetResult {
             name: dataset_name(dir),
             path: dir.to_path_buf(),
             images: per_image.len(),
-            bicubic: mean(per_image.iter().map(|r| r.bicubic)),
-            sesr: mean(per_image.iter().map(|r| r.sesr)),
+            bicubic: mean(&per_image, |r| r.bicubic),
+            sesr: mean(&per_image, |r| r.sesr),
+            psnr_excluded: per_image
+                .iter()
+                .filter(|r| !psnr_counts(r))
+                .map(|r| r.name.clone())
+                .collect(),
             per_image,
         }
     }
 }
 
 fn scores(s: Scores) -> String {
-    format!("{:>6.2} dB / {:.4}", s.psnr, s.ssim)
+    match s.psnr {
+        psnr if psnr.is_finite() => format!("{psnr:>6.2} dB / {:.4}", s.ssim),
+        psnr if psnr == f64::INFINITY => format!(" exact    / {:.4}", s.ssim),
+        _ => format!("   n/a    / {:.4}", s.ssim),
+    }
 }
 
 /// The report as the table `sesr-cli eval` prints: a header naming the model, then a row per
@@ -176,7 +200,7 @@ pub fn format_table(report: &EvalReport, per_image: bool) -> String {
     let mut width = report
         .datasets
         .iter()
-        .map(|d| d.name.len())
+        .map(|d| d.name.len() + usize::from(!d.psnr_excluded.is_empty()))
         .chain(std::iter::once("dataset".len()))
         .max()
         .unwrap_or(0);
@@ -188,14 +212,26 @@ pub fn format_table(report: &EvalReport, per_image: bool) -> String {
         "{:<width$}  {:>6}  {:>20}  {:>20}\n",
         "dataset", "images", "bicubic PSNR / SSIM", "SESR PSNR / SSIM"
     );
+    let mut notes = String::new();
     for d in &report.datasets {
+        let mark = if d.psnr_excluded.is_empty() { "" } else { "*" };
         out += &format!(
             "{:<width$}  {:>6}  {:>20}  {:>20}\n",
-            d.name,
+            format!("{}{mark}", d.name),
             d.images,
             scores(d.bicubic),
             scores(d.sesr)
         );
+        if !d.psnr_excluded.is_empty() {
+            notes += &format!(
+                "* {}: PSNR means over {} of {} images; left out, reproduced exactly (infinite \
+                 PSNR): {}\n",
+                d.name,
+                d.images - d.psnr_excluded.len(),
+                d.images,
+                d.psnr_excluded.join(", ")
+            );
+        }
         if per_image {
             for r in &d.per_image {
                 out += &format!(
@@ -209,7 +245,7 @@ pub fn format_table(report: &EvalReport, per_image: bool) -> String {
             }
         }
     }
-    out
+    out + &notes
 }
 
 /// Writes the report as pretty JSON, atomically.

@@ -78,13 +78,47 @@ impl Accounting {
         a
     }
 
-    /// MACs of one inference on an `height x width` low-resolution input.
-    pub fn inference_macs(&self, height: u64, width: u64) -> u64 {
-        self.collapsed_macs_per_pixel * height * width
+    /// MACs of one inference on an `height x width` low-resolution input, `None` when the
+    /// count does not fit in a `u64` (an input of about 2^50 pixels for SESR-M5).
+    pub fn checked_inference_macs(&self, height: u64, width: u64) -> Option<u64> {
+        height
+            .checked_mul(width)?
+            .checked_mul(self.collapsed_macs_per_pixel)
     }
 
-    /// Forward MACs of one training step on `batch` patches of `height x width` (LR).
-    /// The collapsed count includes collapsing every block once.
+    /// Forward MACs of one training step on `batch` patches of `height x width` (LR), `None`
+    /// when the count does not fit in a `u64`. The collapsed count includes collapsing every
+    /// block once.
+    pub fn checked_training_forward_macs(
+        &self,
+        batch: u64,
+        height: u64,
+        width: u64,
+        collapsed: bool,
+    ) -> Option<u64> {
+        let pixels = batch.checked_mul(height)?.checked_mul(width)?;
+        if collapsed {
+            self.collapsed_macs_per_pixel
+                .checked_mul(pixels)?
+                .checked_add(self.collapse_macs)
+        } else {
+            self.expanded_macs_per_pixel.checked_mul(pixels)
+        }
+    }
+
+    /// [`Accounting::checked_inference_macs`] for sizes known to fit.
+    ///
+    /// # Panics
+    /// When the count overflows a `u64` (use the checked form for sizes a user gives).
+    pub fn inference_macs(&self, height: u64, width: u64) -> u64 {
+        self.checked_inference_macs(height, width)
+            .unwrap_or_else(|| panic!("MACs of a {height}x{width} input overflow u64"))
+    }
+
+    /// [`Accounting::checked_training_forward_macs`] for sizes known to fit.
+    ///
+    /// # Panics
+    /// When the count overflows a `u64` (use the checked form for sizes a user gives).
     pub fn training_forward_macs(
         &self,
         batch: u64,
@@ -92,11 +126,31 @@ impl Accounting {
         width: u64,
         collapsed: bool,
     ) -> u64 {
-        let pixels = batch * height * width;
-        if collapsed {
-            self.collapsed_macs_per_pixel * pixels + self.collapse_macs
-        } else {
-            self.expanded_macs_per_pixel * pixels
-        }
+        self.checked_training_forward_macs(batch, height, width, collapsed)
+            .unwrap_or_else(|| panic!("MACs of {batch} x {height}x{width} patches overflow u64"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_that_overflow_u64_are_none_not_wrapped() {
+        let a = Accounting::new(&SesrConfig::m5(2).unwrap());
+        assert_eq!(a.checked_inference_macs(360, 640), Some(13_520 * 360 * 640));
+        // 2^32 x 2^32 pixels: the product of the sides alone overflows (it wrapped to 0).
+        assert_eq!(a.checked_inference_macs(1 << 32, 1 << 32), None);
+        // Sides that fit, times 13520 MACs per pixel, do not.
+        assert_eq!(a.checked_inference_macs(1 << 31, 1 << 31), None);
+        assert_eq!(
+            a.checked_training_forward_macs(u64::MAX, 64, 64, true),
+            None
+        );
+        assert_eq!(
+            a.checked_training_forward_macs(1 << 40, 1 << 10, 1, false),
+            None
+        );
+        assert!(a.checked_training_forward_macs(32, 64, 64, true).is_some());
     }
 }

@@ -20,6 +20,7 @@ pub mod accounting;
 pub mod atomic;
 pub mod checkpoint;
 mod config;
+pub mod display;
 mod error;
 pub mod metrics;
 pub mod names;

@@ -3,7 +3,7 @@
 //! (format version, kind, architecture), as `sesr-core` writes them.
 
 use crate::error::{NetError, Result};
-use crate::float32::{ConvWeights, Float32Network};
+use crate::float32::{implausible_reason, plausible, ConvWeights, Float32Network};
 use crate::int8::ActivationRanges;
 use safetensors::{Dtype, SafeTensors};
 use sesr_model::checkpoint::{
@@ -100,8 +100,24 @@ impl CollapsedModel {
         // The specs come in model order: each layer's weight and bias, the PReLU slopes,
         // then the activation ranges (min, max per point) and the weight scales.
         let specs = meta.tensors();
-        let mut values = specs.iter().map(|spec| tensor(path, &tensors, spec));
+        let mut values = specs
+            .iter()
+            .map(|spec| (spec.name.as_str(), tensor(path, &tensors, spec)));
         let mut next = || values.next().expect("one spec per collapsed tensor");
+        // A weight, bias or slope of the network, held to what a trained SESR can have.
+        let parameter = |(name, values): (&str, Result<Vec<f32>>)| {
+            let values = values?;
+            match plausible(&values) {
+                Ok(()) => Ok(values),
+                Err((index, value)) => Err(error(
+                    path,
+                    format!(
+                        "tensor `{name}` holds {value:e} (value {index}); {}",
+                        implausible_reason()
+                    ),
+                )),
+            }
+        };
         let mut convs = Vec::with_capacity(config.m + 2);
         for i in 0..config.m + 2 {
             let (out_channels, in_channels, kernel) = layer_shape(&config, i);
@@ -109,15 +125,17 @@ impl CollapsedModel {
                 out_channels,
                 in_channels,
                 kernel,
-                weight: next()?,
-                bias: next()?,
+                weight: parameter(next())?,
+                bias: parameter(next())?,
             });
         }
-        let slopes = (0..config.m).map(|_| next()).collect::<Result<Vec<_>>>()?;
+        let slopes = (0..config.m)
+            .map(|_| parameter(next()))
+            .collect::<Result<Vec<_>>>()?;
         let mut activation_ranges = vec![];
         if quant.activations {
             for _ in QuantPoint::all(config.m) {
-                let (min, max) = (next()?[0], next()?[0]);
+                let (min, max) = (next().1?[0], next().1?[0]);
                 activation_ranges.push((f64::from(min), f64::from(max)));
             }
         }

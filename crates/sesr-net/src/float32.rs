@@ -5,6 +5,34 @@
 use crate::error::{NetError, Result};
 use crate::layout::ohwi;
 
+/// The largest magnitude a weight, bias or PReLU slope of a working SESR has, with a wide
+/// margin: the network maps Y in [0, 1] to Y in [0, 1] through a handful of small convs, and
+/// every trained model the project ships stays within +-2.5 (the paper's TensorFlow models
+/// alike). A value beyond it (say 3e38, finite but absurd) makes the activations overflow
+/// or saturate, so the output is garbage; it is refused when a network is checked.
+pub const MAX_PARAMETER_MAGNITUDE: f32 = 1000.0;
+
+/// `Err((index, value))` for the first value beyond [`MAX_PARAMETER_MAGNITUDE`] (or not
+/// finite).
+pub(crate) fn plausible(values: &[f32]) -> std::result::Result<(), (usize, f32)> {
+    match values
+        .iter()
+        .position(|v| !(v.abs() <= MAX_PARAMETER_MAGNITUDE))
+    {
+        Some(i) => Err((i, values[i])),
+        None => Ok(()),
+    }
+}
+
+/// Why [`plausible`] refuses a value, for messages.
+pub(crate) fn implausible_reason() -> String {
+    format!(
+        "a working SESR has no weight, bias or slope beyond +-{MAX_PARAMETER_MAGNITUDE} (the \
+         shipped models stay within +-2.5), so this one would upscale to garbage: the file is \
+         corrupt or was not written from a trained SESR; retrain or export it again"
+    )
+}
+
 /// One convolution of a collapsed SESR: stride 1, SAME zero padding, bias.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvWeights {
@@ -76,6 +104,14 @@ impl ConvWeights {
         if self.weight.iter().chain(&self.bias).any(|v| !v.is_finite()) {
             return bad("weights or biases are not all finite".into());
         }
+        for (what, values) in [("weight", &self.weight), ("bias", &self.bias)] {
+            if let Err((index, value)) = plausible(values) {
+                return bad(format!(
+                    "{what} {index} is {value:e}; {}",
+                    implausible_reason()
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -144,6 +180,12 @@ impl Float32Network {
                     return Err(NetError::InvalidNetwork(format!(
                         "PReLU {i} needs {f} finite slopes, got {}",
                         slopes.len()
+                    )));
+                }
+                if let Err((index, value)) = plausible(slopes) {
+                    return Err(NetError::InvalidNetwork(format!(
+                        "PReLU {i}: slope {index} is {value:e}; {}",
+                        implausible_reason()
                     )));
                 }
             }
@@ -215,6 +257,18 @@ mod tests {
         let mut n = network();
         n.convs[0].bias[0] = f32::NAN;
         assert!(err(n).contains("not all finite"));
+        let mut n = network();
+        n.convs[1].weight[4] = 3e38;
+        assert!(err(n).contains("block 0 conv: weight 4 is 3e38"));
+        let mut n = network();
+        n.convs[2].bias[1] = -1001.0;
+        assert!(err(n).contains("output conv: bias 1 is -1.001e3"));
+        let mut n = network();
+        n.prelu[0][2] = 5e3;
+        assert!(err(n).contains("PReLU 0: slope 2 is 5e3"));
+        let mut n = network();
+        n.convs[1].weight[4] = -MAX_PARAMETER_MAGNITUDE;
+        assert!(n.validate().is_ok());
         let mut n = network();
         n.prelu.push(vec![0.1; 3]);
         assert!(err(n).contains("2 PReLU slope vectors for 1 blocks"));

@@ -71,6 +71,6 @@ pub mod quant;
 
 pub use checkpoint::CollapsedModel;
 pub use error::{NetError, Result};
-pub use float32::{ConvWeights, Float32Network};
+pub use float32::{ConvWeights, Float32Network, MAX_PARAMETER_MAGNITUDE};
 pub use int8::{names, ActivationRanges, Int8Conv, Int8Network, Int8Prelu, Range};
 pub use quant::QuantParams;

@@ -37,13 +37,13 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
         root.fill(&WHITE).map_err(|e| draw_error(&e))?;
         let rows = root.split_evenly((stages.len(), 2));
         for (stage, cells) in stages.iter().zip(rows.chunks(2)) {
-            let epochs = |r: &EpochMetrics| r.epoch as f64;
-            let loss: Vec<(f64, f64)> = stage
+            let epochs = |r: &EpochMetrics| i64::try_from(r.epoch).unwrap_or(i64::MAX);
+            let loss: Vec<(i64, f64)> = stage
                 .records
                 .iter()
                 .map(|r| (epochs(r), r.train_loss))
                 .collect();
-            let psnr: Vec<(f64, f64)> = stage
+            let psnr: Vec<(i64, f64)> = stage
                 .records
                 .iter()
                 .map(|r| (epochs(r), r.valid_psnr_y8))
@@ -54,17 +54,22 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
             ];
             for (area, what, points, color) in panels {
                 let caption = format!("{}: {what}", stage.name);
+                let axis = x_range(&points);
+                // Epochs are whole numbers: an integer axis puts a tick on whole epochs only,
+                // never several ticks (all printed the same) inside one epoch.
+                let labels = usize::try_from(axis.end.saturating_sub(axis.start))
+                    .map_or(MAX_EPOCH_LABELS, |span| (span + 1).min(MAX_EPOCH_LABELS));
                 let mut chart = ChartBuilder::on(area)
                     .caption(caption, ("sans-serif", 18))
                     .margin(12)
                     .x_label_area_size(36)
                     .y_label_area_size(64)
-                    .build_cartesian_2d(x_range(&points), y_range(&points))
+                    .build_cartesian_2d(axis, y_range(&points))
                     .map_err(|e| draw_error(&e))?;
                 chart
                     .configure_mesh()
                     .x_desc("epoch")
-                    .x_label_formatter(&|x| format!("{x:.0}"))
+                    .x_labels(labels)
                     .label_style(("sans-serif", 13))
                     .draw()
                     .map_err(|e| draw_error(&e))?;
@@ -85,18 +90,22 @@ pub fn plot_training(stages: &[StageCurves], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The most epoch labels on an axis (a long run gets one every few epochs).
+const MAX_EPOCH_LABELS: usize = 10;
+
 /// The epochs, with room for a single epoch.
-fn x_range(points: &[(f64, f64)]) -> Range<f64> {
-    let (lo, hi) = bounds(points.iter().map(|p| p.0));
+fn x_range(points: &[(i64, f64)]) -> Range<i64> {
+    let lo = points.iter().map(|p| p.0).min().unwrap_or(0);
+    let hi = points.iter().map(|p| p.0).max().unwrap_or(0);
     if hi > lo {
         lo..hi
     } else {
-        lo - 1.0..hi + 1.0
+        lo.saturating_sub(1)..hi.saturating_add(1)
     }
 }
 
 /// The values with a 5% margin, and room for a flat curve.
-fn y_range(points: &[(f64, f64)]) -> Range<f64> {
+fn y_range(points: &[(i64, f64)]) -> Range<f64> {
     let (lo, hi) = bounds(points.iter().map(|p| p.1));
     let pad = if hi > lo {
         0.05 * (hi - lo)

@@ -32,6 +32,15 @@ pub enum RuntimeError {
         path: PathBuf,
         source: sesr_tflite::TfliteError,
     },
+    /// A model whose output is all clipped to black or white (or not a number) on an image
+    /// that is mostly mid-tones: its weights do not make a working SESR.
+    #[error(
+        "{}: every output pixel is clipped to black or white on an image that is mostly \
+         mid-tones, which no working SESR does: its weights are broken (a corrupt file, or \
+         absurd values); retrain it or export it again",
+        model.display()
+    )]
+    SaturatedOutput { model: PathBuf },
     /// A network given in memory that is not a runnable SESR.
     #[error("not a runnable SESR network: {0}")]
     Network(String),

@@ -174,6 +174,8 @@ pub struct Upscaler {
     pool: rayon::ThreadPool,
     tile_width: usize,
     tile_height: Option<usize>,
+    /// What the model was loaded from, for messages about its output.
+    source: PathBuf,
 }
 
 fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -196,8 +198,10 @@ impl Upscaler {
             Some("safetensors") => Self::new(Network::Float32(
                 Float32Sesr::from_network(&CollapsedModel::read(path)?.network)
                     .map_err(|e| e.in_file(path))?,
-            )),
-            Some("tflite") => Self::new(Network::Int8(int8::Int8Sesr::from_tflite_file(path)?)),
+            ))
+            .map(|u| u.with_name(path)),
+            Some("tflite") => Self::new(Network::Int8(int8::Int8Sesr::from_tflite_file(path)?))
+                .map(|u| u.with_name(path)),
             _ => Err(RuntimeError::Model {
                 path: path.to_path_buf(),
                 message: "is neither a .safetensors checkpoint (with its .json sidecar) nor a \
@@ -218,6 +222,7 @@ impl Upscaler {
         Self::new(Network::Float32(
             Float32Sesr::from_network(&model.network).map_err(|e| e.in_file(name))?,
         ))
+        .map(|u| u.with_name(name))
     }
 
     /// An int8 `.tflite` held in memory; `name` stands for the file in errors.
@@ -225,6 +230,7 @@ impl Upscaler {
         let model =
             sesr_tflite::Model::parse(bytes).map_err(|e| RuntimeError::from(e).in_file(name))?;
         Self::new(Network::Int8(int8::Int8Sesr::from_model(&model, name)?))
+            .map(|u| u.with_name(name))
     }
 
     /// The shipped float32 model of `preset` (`m3`, `m5`, `m7`, `m11`, `xl`) at `scale`, from
@@ -310,7 +316,20 @@ impl Upscaler {
             pool: build_pool(threads)?,
             tile_width: DEFAULT_TILE_WIDTH,
             tile_height: None,
+            source: PathBuf::from("the SESR network given in memory"),
         })
+    }
+
+    /// Names the model in messages about its output (a file, or what stands for it); models
+    /// loaded from files and shipped models are named already.
+    pub fn with_name(mut self, name: impl Into<PathBuf>) -> Upscaler {
+        self.source = name.into();
+        self
+    }
+
+    /// What the model was loaded from (its file, `NAME (shipped)`), as messages name it.
+    pub fn name(&self) -> &Path {
+        &self.source
     }
 
     /// Runs on `threads` worker threads (default: the available cores).
@@ -402,12 +421,36 @@ impl Upscaler {
         })
     }
 
-    /// Upscales a Y plane (values in [0, 1]) by [`Upscaler::scale`].
-    ///
-    /// Fails for an empty plane, a plane whose data does not match its size, and an output of
-    /// more than [`MAX_OUTPUT_PIXELS`] (or one that cannot be allocated).
-    pub fn upscale_y(&self, y: &PlaneF32) -> Result<PlaneF32> {
-        let (w, h) = y.size();
+    /// The 8-bit Y values (byte / 255, as [`Upscaler::upscale_y_u8`] reads them) the
+    /// network's input represents without clipping: all of them for a float32 model; for an
+    /// int8 model those inside its input quantization range, which a QAT model learnt on
+    /// studio-swing Y ends near 235 (video's super-whites above it would all read as its
+    /// top).
+    pub fn unclipped_input_bytes(&self) -> std::ops::RangeInclusive<u8> {
+        match &self.network {
+            Network::Float32(_) => 0..=255,
+            Network::Int8(net) => net.unclipped_input_bytes(),
+        }
+    }
+
+    /// The most output pixels [`Upscaler::upscale_y_u8`] makes in one call:
+    /// [`MAX_OUTPUT_PIXELS`] for a float32 model, twice that for an int8 one (its output is
+    /// bytes, never a float plane). [`Upscaler::upscale_y`] takes [`MAX_OUTPUT_PIXELS`].
+    pub fn max_output_pixels(&self) -> usize {
+        match &self.network {
+            Network::Float32(_) => MAX_OUTPUT_PIXELS,
+            Network::Int8(_) => int8::MAX_OUTPUT_VALUES,
+        }
+    }
+
+    /// The output size of a `width x height` plane through [`Upscaler::upscale_y_u8`], or
+    /// the error it would give for that size (empty, or more than
+    /// [`Upscaler::max_output_pixels`]): a caller can refuse a size before it reads pixels.
+    pub fn output_size(&self, width: usize, height: usize) -> Result<(usize, usize)> {
+        self.checked_output(width, height, self.max_output_pixels())
+    }
+
+    fn checked_output(&self, w: usize, h: usize, limit: usize) -> Result<(usize, usize)> {
         if w == 0 || h == 0 {
             return Err(RuntimeError::Input(format!(
                 "cannot upscale an empty {w}x{h} plane; the image must have at least one pixel"
@@ -416,18 +459,27 @@ impl Upscaler {
         let s = self.scale();
         let too_large = || {
             RuntimeError::Input(format!(
-                "a {w}x{h} image upscaled x{s} has more than {MAX_OUTPUT_PIXELS} pixels; \
-                 split it into parts"
+                "a {w}x{h} image upscaled x{s} has more than {limit} pixels; split it into parts"
             ))
         };
         let (ws, hs) = (
             w.checked_mul(s).ok_or_else(too_large)?,
             h.checked_mul(s).ok_or_else(too_large)?,
         );
-        let pixels = ws
-            .checked_mul(hs)
-            .filter(|&n| n <= MAX_OUTPUT_PIXELS)
+        ws.checked_mul(hs)
+            .filter(|&n| n <= limit)
             .ok_or_else(too_large)?;
+        Ok((ws, hs))
+    }
+
+    /// Upscales a Y plane (values in [0, 1]) by [`Upscaler::scale`].
+    ///
+    /// Fails for an empty plane, a plane whose data does not match its size, and an output of
+    /// more than [`MAX_OUTPUT_PIXELS`] (or one that cannot be allocated).
+    pub fn upscale_y(&self, y: &PlaneF32) -> Result<PlaneF32> {
+        let (w, h) = y.size();
+        let (ws, hs) = self.checked_output(w, h, MAX_OUTPUT_PIXELS)?;
+        let pixels = ws * hs;
         if y.data.len() != w * h {
             return Err(RuntimeError::Input(format!(
                 "plane data holds {} samples, but a {w}x{h} plane needs {}",
@@ -437,7 +489,15 @@ impl Upscaler {
         }
         let net = match &self.network {
             Network::Float32(net) => net,
-            Network::Int8(net) => return self.pool.install(|| net.upscale_y(y, self.threads)),
+            Network::Int8(net) => {
+                let out = self.pool.install(|| net.upscale_y(y, self.threads))?;
+                let (lo, hi) = self.output_bounds();
+                self.check_output(
+                    || saturated(&out.data, |v| !(v > lo && v < hi)),
+                    || mostly_midtones(&y.data, |v| (MIDTONES_F32.0..=MIDTONES_F32.1).contains(&v)),
+                )?;
+                return Ok(out);
+            }
         };
         let mut data = Vec::new();
         data.try_reserve_exact(pixels).map_err(|_| {
@@ -451,6 +511,10 @@ impl Upscaler {
         let tile = (self.tile_width.min(w), self.band_height(h).min(h));
         self.pool
             .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
+        self.check_output(
+            || saturated(&data, |v| !(v > 0.0 && v < 1.0)),
+            || mostly_midtones(&y.data, |v| (MIDTONES_F32.0..=MIDTONES_F32.1).contains(&v)),
+        )?;
         Ok(PlaneF32::from_vec(ws, hs, data).expect("the output holds ws * hs pixels"))
     }
 
@@ -460,7 +524,14 @@ impl Upscaler {
     /// threads. This is what video uses.
     pub fn upscale_y_u8(&self, y: &PlaneU8) -> Result<PlaneU8> {
         if let Network::Int8(net) = &self.network {
-            return self.pool.install(|| net.upscale_y_u8(y, self.threads));
+            let out = self.pool.install(|| net.upscale_y_u8(y, self.threads))?;
+            let (lo, hi) = self.output_bounds();
+            let (lo, hi) = (quantize(lo), quantize(hi));
+            self.check_output(
+                || saturated(&out.data, |b| b <= lo || b >= hi),
+                || mostly_midtones(&y.data, |b| MIDTONES_U8.contains(&b)),
+            )?;
+            return Ok(out);
         }
         let values = self.pool.install(|| {
             y.data
@@ -487,11 +558,54 @@ impl Upscaler {
         Ok(PlaneU8::from_vec(big.width, big.height, data).expect("same size as the float plane"))
     }
 
+    /// The lowest and highest output values the network can give: 0 and 1 (its final clip)
+    /// for float32; for int8, the ends of its output quantization inside [0, 1].
+    fn output_bounds(&self) -> (f32, f32) {
+        match &self.network {
+            Network::Float32(_) => (0.0, 1.0),
+            Network::Int8(net) => {
+                let (lo, hi) = net.output_range();
+                (lo.max(0.0), hi.min(1.0))
+            }
+        }
+    }
+
+    /// Refuses an output that is all clipped (or not a number) when the input is mostly
+    /// mid-tones: no working SESR does that (its output follows its input through the skip
+    /// connection), a model with absurd weights does. Both tests stop early on a working
+    /// model's output (its first mid-tone sample).
+    fn check_output(
+        &self,
+        output_saturated: impl FnOnce() -> bool,
+        input_midtones: impl FnOnce() -> bool,
+    ) -> Result<()> {
+        if output_saturated() && input_midtones() {
+            return Err(RuntimeError::SaturatedOutput {
+                model: self.source.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Upscales a whole image: Y by SESR, Cb and Cr by bicubic; gray stays gray (see
     /// [`upscale_image_with`]).
     pub fn upscale_image(&self, image: &LoadedImage) -> Result<LoadedImage> {
         upscale_image_with(image, self.scale(), |y| self.upscale_y(y))
     }
+}
+
+/// Studio-swing Y, black (16) to white (235), as bytes and as fractions of 255.
+const MIDTONES_U8: std::ops::RangeInclusive<u8> = 16..=235;
+const MIDTONES_F32: (f32, f32) = (16.0 / 255.0, 235.0 / 255.0);
+
+/// Whether every sample is `at_bound` (stops at the first that is not).
+fn saturated<T: Copy>(samples: &[T], at_bound: impl Fn(T) -> bool) -> bool {
+    samples.iter().all(|&v| at_bound(v))
+}
+
+/// Whether at least half the samples are mid-tones.
+fn mostly_midtones<T: Copy>(samples: &[T], midtone: impl Fn(T) -> bool) -> bool {
+    2 * samples.iter().filter(|&&v| midtone(v)).count() >= samples.len()
 }
 
 impl UpscaleY for Upscaler {

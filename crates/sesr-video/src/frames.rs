@@ -5,7 +5,9 @@ use crate::chroma::ChromaResampler;
 use crate::format::{Chroma, ColorRange, FrameFormat};
 use crate::{Result, VideoError};
 use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
+use sesr_data::resize::{imresize_by, Factor};
 use sesr_runtime::Upscaler;
+use std::ops::RangeInclusive;
 
 /// One 8-bit frame: the Y plane, then U and V (empty for [`Chroma::Mono`]), each row-major
 /// with no padding.
@@ -46,6 +48,9 @@ pub struct VideoUpscaler {
     input: FrameFormat,
     output: FrameFormat,
     chroma: Option<ChromaResampler>,
+    /// The luma bytes the network's input holds without clipping (see
+    /// [`VideoUpscaler::upscale_luma`]).
+    unclipped: std::ops::RangeInclusive<u8>,
 }
 
 impl VideoUpscaler {
@@ -58,6 +63,24 @@ impl VideoUpscaler {
             )));
         }
         let output = input.upscaled(upscaler.scale())?;
+        // Refused before any frame is read: limited-range luma goes through the byte path,
+        // full range through float planes.
+        let limit = match input.range {
+            ColorRange::Limited => upscaler.max_output_pixels(),
+            ColorRange::Full => sesr_runtime::MAX_OUTPUT_PIXELS,
+        };
+        if output.width.saturating_mul(output.height) > limit {
+            return Err(VideoError::Format(format!(
+                "a {}x{} frame upscaled x{} would have {}x{} pixels, more than the {limit} \
+                 sesr-runtime upscales at once; scale the video down first (e.g. ffmpeg's \
+                 `-vf scale=-2:2160`)",
+                input.width,
+                input.height,
+                upscaler.scale(),
+                output.width,
+                output.height
+            )));
+        }
         let chroma = (input.chroma != Chroma::Mono).then(|| {
             ChromaResampler::new(
                 input.chroma,
@@ -67,6 +90,7 @@ impl VideoUpscaler {
             )
         });
         Ok(VideoUpscaler {
+            unclipped: upscaler.unclipped_input_bytes(),
             upscaler,
             input,
             output,
@@ -111,6 +135,13 @@ impl VideoUpscaler {
     /// The luma plane through SESR: exactly `Upscaler::upscale_y` of the plane's values / 255
     /// (full range first mapped onto the studio swing SESR was trained on, and back), rounded
     /// to 8 bits like a saved PNG.
+    ///
+    /// Limited-range luma above white (236..=255, super-whites) or below black may lie
+    /// outside what an int8 model's input holds (a QAT model's input range ends near 235):
+    /// such a frame goes through the network clamped to that range, and the part that was
+    /// clamped off is added back upscaled by bicubic, so highlights keep their level instead
+    /// of flattening to the clip point. A frame whose luma is all inside (and every frame
+    /// for a float32 model) is upscaled exactly as before, bit for bit.
     pub fn upscale_luma(&self, y: &[u8]) -> Result<Vec<u8>> {
         let (w, h) = (self.input.width, self.input.height);
         let wrong_size = || {
@@ -121,8 +152,16 @@ impl VideoUpscaler {
             ))
         };
         if self.input.range == ColorRange::Limited {
-            let plane = PlaneU8::from_vec(w, h, y.to_vec()).ok_or_else(wrong_size)?;
-            return Ok(self.upscaler.upscale_y_u8(&plane)?.data);
+            let (lo, hi) = (*self.unclipped.start(), *self.unclipped.end());
+            if y.iter().all(|b| (lo..=hi).contains(b)) {
+                let plane = PlaneU8::from_vec(w, h, y.to_vec()).ok_or_else(wrong_size)?;
+                return Ok(self.upscaler.upscale_y_u8(&plane)?.data);
+            }
+            let clamped = y.iter().map(|&b| b.clamp(lo, hi)).collect();
+            let plane = PlaneU8::from_vec(w, h, clamped).ok_or_else(wrong_size)?;
+            let mut big = self.upscaler.upscale_y_u8(&plane)?;
+            add_clipped_excess(&mut big, y, w, h, lo..=hi);
+            return Ok(big.data);
         }
         let values = y
             .iter()
@@ -135,5 +174,42 @@ impl VideoUpscaler {
             .iter()
             .map(|&v| quantize((v - BLACK) / SWING))
             .collect())
+    }
+}
+
+/// Adds to `big` (the network's output on the clamped luma, `scale` times `w x h`) what the
+/// clamp to `range` took off `y`, upscaled by bicubic (MATLAB's `imresize`, whose sampling
+/// grid is SESR's), rounded to 8 bits. Only the bounding box of the clamped pixels, with
+/// the kernel's reach around it, is resampled: outside it the excess is zero.
+fn add_clipped_excess(big: &mut PlaneU8, y: &[u8], w: usize, h: usize, range: RangeInclusive<u8>) {
+    let scale = big.width / w;
+    let excess = |b: u8| f32::from(b) - f32::from(b.clamp(*range.start(), *range.end()));
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for (row, line) in y.chunks_exact(w).enumerate() {
+        if let Some(first) = line.iter().position(|b| !range.contains(b)) {
+            let last = line
+                .iter()
+                .rposition(|b| !range.contains(b))
+                .unwrap_or(first);
+            (x0, x1) = (x0.min(first), x1.max(last + 1));
+            (y0, y1) = (y0.min(row), y1.max(row + 1));
+        }
+    }
+    if x0 >= x1 {
+        return;
+    }
+    // Bicubic reaches 2 input pixels; one more keeps a border of zeros inside the crop, so
+    // that the crop's edge handling sees what the whole frame's would.
+    const REACH: usize = 3;
+    let (x0, y0) = (x0.saturating_sub(REACH), y0.saturating_sub(REACH));
+    let (x1, y1) = ((x1 + REACH).min(w), (y1 + REACH).min(h));
+    let crop = PlaneF32::from_fn(x1 - x0, y1 - y0, |x, r| excess(y[(y0 + r) * w + x0 + x]));
+    let up = imresize_by(&crop, Factor::Up(scale));
+    for (r, row) in up.data.chunks_exact(up.width).enumerate() {
+        let start = (y0 * scale + r) * big.width + x0 * scale;
+        for (out, &e) in big.data[start..start + up.width].iter_mut().zip(row) {
+            // `as` saturates to 0..=255.
+            *out = (f32::from(*out) + e).round() as u8;
+        }
     }
 }

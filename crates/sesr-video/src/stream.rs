@@ -70,13 +70,13 @@ pub struct StreamReport {
     pub truncated: Option<Truncation>,
 }
 
-fn header_text(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim_end();
-    match text.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
+/// A header (or the bytes a stream starts with) as it can be shown in a message: at most
+/// `max_chars` characters, control characters and bytes that are not UTF-8 escaped, so that
+/// a file starting with terminal escape sequences or NUL bytes cannot reach the terminal raw.
+fn header_text(line: &[u8], max_chars: usize) -> String {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    sesr_model::display::escape_bytes(line, max_chars)
 }
 
 /// The frame format a header's `C`, `I` and `XCOLORRANGE` tokens describe; refuses what
@@ -99,7 +99,7 @@ fn parse_tokens(line: &[u8]) -> Result<(Chroma, ColorRange)> {
                     b"444" => Chroma::Yuv444,
                     b"mono" => Chroma::Mono,
                     _ => {
-                        let value = String::from_utf8_lossy(value);
+                        let value = header_text(value, 40);
                         let what = if value.contains('p') || value.ends_with("16") {
                             "more than 8 bits per sample"
                         } else {
@@ -116,7 +116,7 @@ fn parse_tokens(line: &[u8]) -> Result<(Chroma, ColorRange)> {
                 return Err(VideoError::Header(format!(
                     "the video is interlaced (`I{}`); SESR upscales progressive frames: \
                      deinterlace it first, e.g. ffmpeg's `-vf bwdif`",
-                    String::from_utf8_lossy(value)
+                    header_text(value, 40)
                 )))
             }
             b'X' if value == b"COLORRANGE=FULL" => range = ColorRange::Full,
@@ -145,13 +145,13 @@ impl<R: Read> Y4mReader<R> {
             return Err(VideoError::Header(format!(
                 "not a YUV4MPEG2 stream (it starts with `{}`); make one with \
                  `ffmpeg -i INPUT -f yuv4mpegpipe -`",
-                header_text(&line[..line.len().min(24)])
+                header_text(&line, 24)
             )));
         }
         if line.last() != Some(&b'\n') {
             return Err(VideoError::Header(format!(
                 "the y4m header `{}` does not end within {MAX_HEADER} bytes",
-                header_text(&line)
+                header_text(&line, 120)
             )));
         }
         let (chroma, range) = parse_tokens(&line)?;
@@ -161,7 +161,7 @@ impl<R: Read> Y4mReader<R> {
             inner: reader,
             consumed: consumed.clone(),
         };
-        let text = header_text(&line);
+        let text = header_text(&line, 120);
         let decoder = y4m::Decoder::new(Cursor::new(line).chain(counting)).map_err(|e| {
             VideoError::Header(match e {
                 y4m::Error::OutOfMemory => format!("`{text}`: a frame would exceed 1 GiB"),

@@ -52,7 +52,7 @@ pub struct Int8Sesr {
 }
 
 /// Largest output (`scale^2 * height * width` values) accepted: 2^31 int8 values.
-const MAX_OUTPUT_VALUES: usize = 1 << 31;
+pub(crate) const MAX_OUTPUT_VALUES: usize = 1 << 31;
 
 impl Int8Sesr {
     /// Reads an int8 SESR `.tflite` file written by `sesr-tflite` (either layout).
@@ -181,6 +181,26 @@ impl Int8Sesr {
         let s = self.scale();
         PlaneU8::from_vec(s * y.width, s * y.height, data)
             .ok_or_else(|| RuntimeError::Input("output plane size mismatch".into()))
+    }
+
+    /// The real values of the lowest and highest int8 output.
+    pub fn output_range(&self) -> (f32, f32) {
+        let output = self.model.1.output;
+        (output.dequantize(-128), output.dequantize(127))
+    }
+
+    /// The bytes `b` whose `b / 255` the network's input quantization holds without clipping
+    /// (TFLite's QUANTIZE saturates the rest to its lowest or highest integer): a QAT model's
+    /// learnt input range usually stops near studio-swing white, 235.
+    pub fn unclipped_input_bytes(&self) -> std::ops::RangeInclusive<u8> {
+        let input = self.model.1.input;
+        let fits = |b: u8| {
+            let q = (f32::from(b) / 255.0 / input.scale).round() as i64 + input.zero_point as i64;
+            (-128..=127).contains(&q)
+        };
+        let lo = (0..=255u8).find(|&b| fits(b)).unwrap_or(0);
+        let hi = (0..=255u8).rev().find(|&b| fits(b)).unwrap_or(255);
+        lo..=hi.max(lo)
     }
 
     /// Runs the integer network on an int8 plane (NHWC, one channel, `height` rows of `width`
