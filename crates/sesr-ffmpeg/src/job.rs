@@ -496,7 +496,7 @@ impl Job {
         let begun = Instant::now();
         std::thread::scope(|s| -> Result<()> {
             let (frames_tx, frames_rx) = sync_channel::<Result<Option<(i64, Planes)>>>(2);
-            let (done_tx, done_rx) = sync_channel::<Option<(i64, Vec<u8>)>>(1);
+            let (done_tx, done_rx) = sync_channel::<Option<(i64, Planes)>>(1);
             let mut reader = reader;
             let decoding = s.spawn(move || {
                 let mut kept_any = false;
@@ -590,7 +590,7 @@ impl Job {
                     break;
                 }
                 let waited = Instant::now();
-                if done_tx.send(Some((pts, big.to_bytes()))).is_err() {
+                if done_tx.send(Some((pts, big))).is_err() {
                     break;
                 }
                 report.wait_encode_seconds += waited.elapsed().as_secs_f64();
@@ -629,7 +629,7 @@ impl Job {
         first: usize,
         stream: &NutStream,
         starts: &[Timestamp],
-        frames: Receiver<Option<(i64, Vec<u8>)>>,
+        frames: Receiver<Option<(i64, Planes)>>,
     ) -> Result<()> {
         let aborted = || FfmpegError::Transform("the run stopped before the end".into());
         let segment_of = |pts: i64| {
@@ -637,6 +637,7 @@ impl Job {
             starts.partition_point(|s| *s <= t).saturating_sub(1)
         };
         let mut pending = frames.recv().map_err(|_| aborted())?;
+        let mut scratch = Vec::new();
         let mut segment = first;
         while segment < starts.len() {
             let Some((pts, _)) = &pending else { break };
@@ -662,7 +663,9 @@ impl Job {
                         pending = Some((pts, data));
                         break;
                     }
-                    if writer.write_frame(pts, &data).is_err() {
+                    let written =
+                        data.write_with(&mut scratch, |parts| writer.write_frame_parts(pts, parts));
+                    if written.is_err() {
                         return Err(encoder.kill());
                     }
                     count += 1;

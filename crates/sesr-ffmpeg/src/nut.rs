@@ -719,12 +719,18 @@ impl<W: Write> NutWriter<W> {
 
     /// One frame at `pts` (in the stream's time base; NUT stores no negative timestamps).
     pub fn write_frame(&mut self, pts: i64, data: &[u8]) -> io::Result<()> {
+        self.write_frame_parts(pts, &[data])
+    }
+
+    /// One frame whose bytes are `parts` one after another (e.g. its planes).
+    pub fn write_frame_parts(&mut self, pts: i64, parts: &[&[u8]]) -> io::Result<()> {
         let pts = u64::try_from(pts).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("timestamp {pts} is negative; NUT stores none"),
             )
         })?;
+        let size: usize = parts.iter().map(|p| p.len()).sum();
         let mut sync = Buf::default();
         sync.v(pts); // global_key_pts, time base 0
         sync.v(self.last_syncpoint.map_or(0, |last| (self.pos - last) >> 4));
@@ -733,13 +739,15 @@ impl<W: Write> NutWriter<W> {
         let mut header = Buf::default();
         header.0.push(1); // frame code 1
         header.v(pts + (1 << self.msb_pts_shift));
-        header.v(data.len() as u64);
+        header.v(size as u64);
         let crc = crc32(0, &header.0);
         header.0.extend_from_slice(&crc.to_be_bytes());
         out.extend(header.0);
         self.inner.write_all(&out)?;
-        self.inner.write_all(data)?;
-        self.pos += (out.len() + data.len()) as u64;
+        for part in parts {
+            self.inner.write_all(part)?;
+        }
+        self.pos += (out.len() + size) as u64;
         Ok(())
     }
 

@@ -279,6 +279,25 @@ impl Planes {
         }
     }
 
+    /// Writes the raw frame (as [`Planes::to_bytes`] gives it) through `write`, plane by
+    /// plane; `scratch` holds the little-endian bytes of a 16-bit plane.
+    pub fn write_with<E>(
+        &self,
+        scratch: &mut Vec<u8>,
+        write: impl FnOnce(&[&[u8]]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Planes::Eight { y, u, v } => write(&[y, u, v]),
+            Planes::Deep { y, u, v } => {
+                scratch.clear();
+                for plane in [y, u, v] {
+                    scratch.extend(plane.iter().flat_map(|s| s.to_le_bytes()));
+                }
+                write(&[scratch])
+            }
+        }
+    }
+
     /// Bytes of the frame as [`Planes::to_bytes`] writes it.
     pub fn byte_len(&self) -> usize {
         match self {
@@ -336,6 +355,14 @@ mod tests {
         };
         assert_eq!((y.len(), u.len()), (15, 6));
         assert_eq!(planes.to_bytes(), data);
+        let mut written = vec![];
+        planes
+            .write_with(&mut vec![], |parts| -> Result<(), ()> {
+                written = parts.concat();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(written, data);
         assert!(Planes::from_bytes(layout, 5, 4, &data).is_err());
     }
 }
