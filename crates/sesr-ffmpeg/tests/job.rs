@@ -128,7 +128,7 @@ fn packet_md5(path: &Path, stream: &str) -> Result<Vec<String>> {
     Ok(String::from_utf8(out)?
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .map(|l| l.rsplit(',').next().unwrap_or("").trim().to_string())
+        .map(|l| l.split(',').nth(5).unwrap_or("").trim().to_string())
         .collect())
 }
 
@@ -332,4 +332,33 @@ fn packet_md5_decoded(path: &Path) -> Result<Vec<String>> {
         .filter(|l| !l.starts_with('#'))
         .map(String::from)
         .collect())
+}
+
+/// A transport stream (90 kHz, starting at 1.4 s, NTSC rate, MP2 sound): the output's
+/// timestamps are those of the input copied into the same container (`-copyts -c copy`),
+/// which rounds them to its own precision (Matroska: milliseconds).
+#[test]
+fn transport_stream_timestamps_match_a_remux() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clip = dir.path().join("in.ts");
+    ffmpeg(&words(&format!(
+        "-f lavfi -i testsrc2=s=96x64:r=30000/1001:d=3 -f lavfi -i sine=d=3 -c:v libx264 -g 15 -pix_fmt yuv420p -c:a mp2 {}",
+        clip.display()
+    )))?;
+    for ext in ["mkv", "mp4"] {
+        let out = dir.path().join(format!("out.{ext}"));
+        let report = Job::prepare(options(&clip, &out))?.run(doubler(96, 48), |_| {})?;
+        let remux = dir.path().join(format!("remux.{ext}"));
+        ffmpeg(&words(&format!(
+            "-copyts -i {} -map 0 -c copy {}",
+            clip.display(),
+            remux.display()
+        )))?;
+        let a = frame_times(&remux)?;
+        let b = frame_times(&out)?;
+        assert_eq!(report.frames, 90);
+        assert_eq!(a, b, "{ext}");
+        assert_eq!(packet_md5(&out, "0:a")?, packet_md5(&clip, "0:a")?);
+    }
+    Ok(())
 }
