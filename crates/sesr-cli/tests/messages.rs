@@ -809,7 +809,7 @@ mod train {
         #[cfg(unix)]
         {
             let looped = link_loop(t);
-            for flag in ["--init-from", "--valid", "--data-lr", "--out"] {
+            for flag in ["--init-from", "--data", "--valid", "--data-lr", "--out"] {
                 train_fails(
                     t,
                     &args(&out, &[flag, s(&looped)]),
