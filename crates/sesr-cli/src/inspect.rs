@@ -8,6 +8,7 @@
 use crate::paths::check_input;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use sesr_model::display::escape_bytes;
 use sesr_model::reference::{read_head, sniff, Sniffed};
 use sesr_tflite::{inspect, Model};
 use std::path::{Path, PathBuf};
@@ -70,10 +71,10 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         ),
         Sniffed::Unknown if named_onnx || looks_like_onnx(&head) => inspect_onnx(path, named_onnx),
         Sniffed::Unknown => bail!(
-            "{} is neither a TFLite model (its bytes 4..8 are {:?}, not the identifier TFL3) nor \
-             an ONNX model; inspect reads .tflite and .onnx files",
+            "{} is neither a TFLite model (its bytes 4..8 are `{}`, not the identifier TFL3) \
+             nor an ONNX model; inspect reads .tflite and .onnx files",
             path.display(),
-            String::from_utf8_lossy(head.get(4..8).unwrap_or_default())
+            escape_bytes(head.get(4..8).unwrap_or_default(), 4)
         ),
     }
 }

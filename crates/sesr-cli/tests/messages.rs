@@ -377,12 +377,15 @@ fn inspect_reads_the_format_from_the_content() {
         ],
         &[],
     );
-    std::fs::write(t.join("notes.txt"), b"hello, world").unwrap();
+    std::fs::write(t.join("notes.txt"), b"hell\x1b[2J, world").unwrap();
     fails(
         t,
         &["inspect", "notes.txt"],
-        &["neither a TFLite model", "nor an ONNX model"],
-        &[],
+        &[
+            "neither a TFLite model (its bytes 4..8 are `\\u{1b}[2J`",
+            "nor an ONNX model",
+        ],
+        &["\x1b"],
     );
     // 3 GB (sparse: nothing reaches the disk), refused from its head and length.
     for name in ["huge.bin", "huge.onnx"] {
