@@ -238,7 +238,11 @@ fn upscale_reads_16_bit_rgba_gray_alpha_and_bmp_and_keeps_alpha() {
             gray,
             "{name}"
         );
-        assert_upscaled(&input.join(name), &out, &model);
+        // With a varying alpha, colour is resampled premultiplied by alpha (issue #30, held
+        // by tests/photos.rs), so only the opaque file matches the plain colour merge.
+        if name == "plain.bmp" {
+            assert_upscaled(&input.join(name), &out, &model);
+        }
     }
     // Alpha is kept, upscaled by bicubic as colour is; a file without alpha gets none.
     for name in ["deep.png", "faded.png"] {

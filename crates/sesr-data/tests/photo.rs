@@ -1,0 +1,160 @@
+//! The shared photo reader on files made here: EXIF orientation, metadata, truncated JPEGs,
+//! animations and large images (issue #30).
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::{ImageEncoder, Rgb, RgbImage};
+use sesr_data::io::{load_image_u8, Image};
+use sesr_data::memory;
+use sesr_data::photo::{read_photo, PhotoReader};
+use sesr_data::DataError;
+use std::path::Path;
+
+/// An EXIF block (little-endian TIFF structure) holding only an Orientation tag.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut e = b"II\x2a\0\x08\0\0\0".to_vec();
+    e.extend_from_slice(&1u16.to_le_bytes());
+    e.extend_from_slice(&0x0112u16.to_le_bytes());
+    e.extend_from_slice(&3u16.to_le_bytes());
+    e.extend_from_slice(&1u32.to_le_bytes());
+    e.extend_from_slice(&value.to_le_bytes());
+    e.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    e
+}
+
+/// 120x80, white 20x20 block at the stored top-left, the rest black.
+fn marked() -> RgbImage {
+    RgbImage::from_fn(120, 80, |x, y| {
+        if x < 20 && y < 20 {
+            Rgb([255, 255, 255])
+        } else {
+            Rgb([0, 0, 0])
+        }
+    })
+}
+
+fn jpeg_bytes(img: &RgbImage, exif: Option<Vec<u8>>, icc: Option<&[u8]>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut enc = JpegEncoder::new_with_quality(&mut bytes, 95);
+    if let Some(exif) = exif {
+        enc.set_exif_metadata(exif).unwrap();
+    }
+    if let Some(icc) = icc {
+        enc.set_icc_profile(icc.to_vec()).unwrap();
+    }
+    enc.write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    bytes
+}
+
+#[test]
+fn orientation_6_is_applied_and_reset_in_the_exif_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("phone.jpg");
+    std::fs::write(
+        &path,
+        jpeg_bytes(&marked(), Some(exif_orientation(6)), Some(b"icc")),
+    )
+    .unwrap();
+    let reader = PhotoReader::open(&path).unwrap();
+    assert_eq!(reader.dimensions(), (80, 120));
+    let photo = reader.decode(0).unwrap();
+    assert_eq!((photo.image.width(), photo.image.height()), (80, 120));
+    // Rotated 90 degrees clockwise: the block is now top-right.
+    let rgb = photo.image.to_rgb8();
+    assert!(rgb.get_pixel(70, 5)[0] > 200 && rgb.get_pixel(5, 5)[0] < 50);
+    let exif = photo.metadata.exif.unwrap();
+    assert_eq!(
+        image::metadata::Orientation::from_exif_chunk(&exif),
+        Some(image::metadata::Orientation::NoTransforms)
+    );
+    assert_eq!(photo.metadata.icc_profile.as_deref(), Some(&b"icc"[..]));
+    // The planes every command reads are upright too.
+    let Image::Rgb([r, _, _]) = load_image_u8(&path).unwrap() else {
+        panic!("RGB");
+    };
+    assert_eq!(r.size(), (80, 120));
+    assert!(r.get(70, 5) > 200 && r.get(5, 5) < 50);
+}
+
+#[test]
+fn a_jpeg_cut_anywhere_in_its_data_is_refused_as_truncated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = jpeg_bytes(&marked(), Some(exif_orientation(1)), None);
+    for cut in [bytes.len() / 2, bytes.len() * 9 / 10, bytes.len() - 2, 40] {
+        let path = tmp.path().join(format!("cut{cut}.jpg"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = PhotoReader::open(&path).unwrap_err();
+        assert!(
+            matches!(err, DataError::Truncated { .. }),
+            "{cut} bytes: {err}"
+        );
+        assert!(err.to_string().contains(&*path.to_string_lossy()));
+    }
+    let whole = tmp.path().join("whole.jpg");
+    std::fs::write(&whole, &bytes).unwrap();
+    assert!(PhotoReader::open(&whole).is_ok());
+}
+
+#[test]
+fn an_image_too_large_for_the_memory_left_is_refused_with_its_size_and_need() {
+    let err = memory::check(Path::new("huge.png"), (16000, 12000), u64::MAX / 2).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("huge.png is 16000x12000") && text.contains("needs about"),
+        "{text}"
+    );
+    assert!(text.contains("available"), "{text}");
+}
+
+/// A valid 16000x12000 PNG (576 MB of pixels, the size `sesr-cli upscale` writes for an
+/// 8000x6000 photo) is read: the `image` crate's fixed 512 MB cap no longer refuses it.
+#[test]
+fn a_16000x12000_png_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.png");
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut enc = png::Encoder::new(file, 16000, 12000);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
+        let mut w = enc.write_header().unwrap().into_stream_writer().unwrap();
+        let row: Vec<u8> = (0..48_000).map(|i| (i % 251) as u8).collect();
+        for _ in 0..12000 {
+            std::io::Write::write_all(&mut w, &row).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let photo = read_photo(&path, 0).unwrap();
+    assert_eq!((photo.image.width(), photo.image.height()), (16000, 12000));
+    assert_eq!(photo.image.as_bytes()[48_000 + 250], 250);
+}
+
+#[test]
+fn png_metadata_is_returned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tagged.png");
+    let img = marked();
+    let mut bytes = Vec::new();
+    let mut enc = PngEncoder::new(&mut bytes);
+    enc.set_icc_profile(b"profile".to_vec()).unwrap();
+    enc.set_exif_metadata(exif_orientation(3)).unwrap();
+    enc.write_image(img.as_raw(), 120, 80, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let photo = read_photo(&path, 0).unwrap();
+    assert_eq!(photo.metadata.icc_profile.as_deref(), Some(&b"profile"[..]));
+    assert_eq!(
+        photo.metadata.orientation,
+        image::metadata::Orientation::Rotate180
+    );
+    // Half a turn: the block is bottom-right.
+    let rgb = photo.image.to_rgb8();
+    assert!(rgb.get_pixel(115, 75)[0] > 200 && rgb.get_pixel(5, 5)[0] < 50);
+}
