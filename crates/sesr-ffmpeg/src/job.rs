@@ -88,6 +88,22 @@ pub struct JobReport {
     pub notes: Vec<String>,
 }
 
+/// The temporary name of `path` while this process writes it (as `sesr_model::atomic`
+/// names it, so that `remove_stale_temporaries` clears a killed run's).
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Waits for the segment being finished, if any, and passes on its error.
+fn join_finisher(handle: &mut Option<std::thread::ScopedJoinHandle<'_, Result<()>>>) -> Result<()> {
+    match handle.take() {
+        Some(handle) => handle.join().expect("finishing a segment does not panic"),
+        None => Ok(()),
+    }
+}
+
 /// A prepared job; see the module doc.
 pub struct Job {
     options: JobOptions,
@@ -624,6 +640,8 @@ impl Job {
 
     /// The writer thread: frames from `frames` into segment files, from segment `first` on.
     /// A `None` marks the end of the input; a closed channel without it aborts the segment.
+    /// While one segment's encoder flushes and its file is renamed into place (on a thread
+    /// of its own), the next segment's encoder already takes frames.
     fn encode_segments(
         &self,
         first: usize,
@@ -631,32 +649,36 @@ impl Job {
         starts: &[Timestamp],
         frames: Receiver<Option<(i64, Planes)>>,
     ) -> Result<()> {
-        let aborted = || FfmpegError::Transform("the run stopped before the end".into());
-        let segment_of = |pts: i64| {
-            let t = Timestamp::new(pts, stream.time_base);
-            starts.partition_point(|s| *s <= t).saturating_sub(1)
-        };
-        let mut pending = frames.recv().map_err(|_| aborted())?;
-        let mut scratch = Vec::new();
-        let mut segment = first;
-        while segment < starts.len() {
-            let Some((pts, _)) = &pending else { break };
-            let target = segment_of(*pts).max(segment);
-            for empty in segment..target {
-                self.record(empty, 0, None, None)?;
-            }
-            segment = target;
-            let next_start = starts.get(segment + 1).copied();
-            let mut count = 0u64;
-            let (mut first_pts, mut last_pts) = (None, None);
-            sesr_model::atomic::write_atomic(&self.work.segment(segment), |tmp| -> Result<()> {
-                let mut encoder = self.encoder(tmp)?;
+        std::thread::scope(|s| {
+            let mut finishing = None;
+            let aborted = || FfmpegError::Transform("the run stopped before the end".into());
+            let segment_of = |pts: i64| {
+                let t = Timestamp::new(pts, stream.time_base);
+                starts.partition_point(|s| *s <= t).saturating_sub(1)
+            };
+            let mut pending = frames.recv().map_err(|_| aborted())?;
+            let mut scratch = Vec::new();
+            let mut segment = first;
+            while segment < starts.len() {
+                let Some((pts, _)) = &pending else { break };
+                let target = segment_of(*pts).max(segment);
+                for empty in segment..target {
+                    self.record(empty, 0, None, None)?;
+                }
+                segment = target;
+                let next_start = starts.get(segment + 1).copied();
+                let (path, tmp) = (
+                    self.work.segment(segment),
+                    temporary(&self.work.segment(segment)),
+                );
+                let mut encoder = self.encoder(&tmp)?;
                 let stdin = encoder.stdin.take().expect("stdin is piped");
                 let mut writer =
                     match NutWriter::new(BufWriter::with_capacity(1 << 20, stdin), stream) {
                         Ok(w) => w,
                         Err(_) => return Err(encoder.kill()),
                     };
+                let (mut count, mut first_pts, mut last_pts) = (0u64, None, None);
                 while let Some((pts, data)) = pending.take() {
                     let t = Timestamp::new(pts, stream.time_base);
                     if next_start.is_some_and(|next| t >= next) {
@@ -666,27 +688,50 @@ impl Job {
                     let written =
                         data.write_with(&mut scratch, |parts| writer.write_frame_parts(pts, parts));
                     if written.is_err() {
+                        let _ = std::fs::remove_file(&tmp);
                         return Err(encoder.kill());
                     }
                     count += 1;
                     first_pts.get_or_insert(t);
                     last_pts = Some(t);
-                    pending = frames.recv().map_err(|_| aborted())?;
+                    pending = match frames.recv() {
+                        Ok(next) => next,
+                        Err(_) => {
+                            drop(encoder);
+                            let _ = std::fs::remove_file(&tmp);
+                            join_finisher(&mut finishing)?;
+                            return Err(aborted());
+                        }
+                    };
                 }
                 match writer.finish() {
                     Ok(stdin) => drop(stdin),
                     Err(_) => return Err(encoder.kill()),
                 }
-                encoder.finish()
-            })?;
-            self.record(segment, count, first_pts, last_pts)?;
-            segment += 1;
-        }
-        // Segments after the last frame hold nothing.
-        for empty in segment..starts.len() {
-            self.record(empty, 0, None, None)?;
-        }
-        Ok(())
+                let finish = move || -> Result<()> {
+                    let done = encoder.finish().and_then(|()| {
+                        std::fs::File::open(&tmp)
+                            .and_then(|f| f.sync_all())
+                            .and_then(|()| std::fs::rename(&tmp, &path))
+                            .map_err(io_error("sync and rename", &tmp))
+                    });
+                    if done.is_err() {
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                    done?;
+                    self.record(segment, count, first_pts, last_pts)
+                };
+                join_finisher(&mut finishing)?;
+                finishing = Some(s.spawn(finish));
+                segment += 1;
+            }
+            join_finisher(&mut finishing)?;
+            // Segments after the last frame hold nothing.
+            for empty in segment..starts.len() {
+                self.record(empty, 0, None, None)?;
+            }
+            Ok(())
+        })
     }
 
     fn record(
