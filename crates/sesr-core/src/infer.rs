@@ -156,7 +156,7 @@ impl TiledSesr {
         self.model.to_model()?.network.validate()?;
         let out = upscale_y(&self.model, y, self.effective_tile())?;
         let not_a_number = out.data.iter().any(|v| v.is_nan());
-        let clipped = out.data.iter().all(|&v| !(v > 0.0 && v < 1.0));
+        let clipped = out.data.iter().all(|&v| v.is_nan() || v <= 0.0 || v >= 1.0);
         let midtones = y
             .data
             .iter()
@@ -171,7 +171,7 @@ impl TiledSesr {
                 }
             };
             return Err(CoreError::Net(sesr_net::NetError::InvalidNetwork(format!(
-                "{what}, which no working SESR gives: its weights are broken (a corrupt file, \
+                "{what}, which no working SESR does: its weights are broken (a corrupt file, \
                  or absurd values); retrain it or export it again"
             ))));
         }

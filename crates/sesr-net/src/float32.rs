@@ -17,7 +17,7 @@ pub const MAX_PARAMETER_MAGNITUDE: f32 = 1000.0;
 pub(crate) fn plausible(values: &[f32]) -> std::result::Result<(), (usize, f32)> {
     match values
         .iter()
-        .position(|v| !(v.abs() <= MAX_PARAMETER_MAGNITUDE))
+        .position(|v| !v.is_finite() || v.abs() > MAX_PARAMETER_MAGNITUDE)
     {
         Some(i) => Err((i, values[i])),
         None => Ok(()),

@@ -493,7 +493,7 @@ impl Upscaler {
                 let out = self.pool.install(|| net.upscale_y(y, self.threads))?;
                 let (lo, hi) = self.output_bounds();
                 self.check_output(
-                    || saturated(&out.data, |v| !(v > lo && v < hi)),
+                    || saturated(&out.data, |v| v.is_nan() || v <= lo || v >= hi),
                     || mostly_midtones(&y.data, |v| (MIDTONES_F32.0..=MIDTONES_F32.1).contains(&v)),
                 )?;
                 return Ok(out);
@@ -512,7 +512,7 @@ impl Upscaler {
         self.pool
             .install(|| net.upscale_into(&self.rows, y, tile, &mut data));
         self.check_output(
-            || saturated(&data, |v| !(v > 0.0 && v < 1.0)),
+            || saturated(&data, |v| v.is_nan() || v <= 0.0 || v >= 1.0),
             || mostly_midtones(&y.data, |v| (MIDTONES_F32.0..=MIDTONES_F32.1).contains(&v)),
         )?;
         Ok(PlaneF32::from_vec(ws, hs, data).expect("the output holds ws * hs pixels"))
