@@ -41,8 +41,15 @@ pub fn venv_python() -> PathBuf {
 
 /// Debian packages `sesr-dist` needs to build (`libopenmpi-dev`, and `libclang-dev` for rsmpi's
 /// bindgen) and its tests need to run (`openmpi-bin`: `mpirun`); `ffmpeg` for sesr-video's round
-/// trip through a real encoder and decoder.
-const DEBIAN_PACKAGES: [&str; 4] = ["openmpi-bin", "libopenmpi-dev", "libclang-dev", "ffmpeg"];
+/// trip through a real encoder and decoder; `time` (`/usr/bin/time -v`) for the peak memory of
+/// `sesr-cli upscale` in sesr-cli's photo tests.
+const DEBIAN_PACKAGES: [&str; 5] = [
+    "openmpi-bin",
+    "libopenmpi-dev",
+    "libclang-dev",
+    "ffmpeg",
+    "time",
+];
 
 fn debian_package_installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")

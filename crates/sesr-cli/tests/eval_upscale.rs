@@ -490,10 +490,10 @@ fn upscale_rejects_bad_input_with_clear_messages() {
         &run(&ckpt, &s(&folder), &s(&t.join("taken")), &[]),
         &["--output", "taken", "is an existing file"],
     );
-    // A single input written to a non-PNG name, or over itself.
+    // A single input written to a name of no output format, or over itself.
     assert_fails_naming(
-        &run(&ckpt, &coins, &s(&t.join("x.jpg")), &[]),
-        &["--output", "x.jpg"],
+        &run(&ckpt, &coins, &s(&t.join("x.bmp")), &[]),
+        &["--output", "x.bmp", ".webp"],
     );
     let a_good = s(&folder.join("a_good.png"));
     assert_fails_naming(

@@ -635,3 +635,44 @@ fn under_an_address_space_limit_a_large_photo_is_refused_with_the_memory_it_need
     );
     assert!(!out.exists());
 }
+
+/// Peak memory of a large upscale: a 4000x3000 JPEG x2 (an 8000x6000 RGB result, 144 MB) peaks
+/// at most twice the result's size, measured by `/usr/bin/time -v` (Debian's `time`, installed
+/// by `cargo xtask setup`). Whole-image processing took about 11 times the result (the
+/// 8000x6000 x2 case: 6.3 GB for a 576 MB result); banded it takes 1.7 times here, most of it
+/// the process itself, and 0.66 times at 8000x6000 (docs/photos.md).
+#[test]
+fn a_large_photo_upscales_in_at_most_twice_the_memory_of_its_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photo = image::open(asset("valid/chelsea.png")).unwrap().to_rgb8();
+    let big = image::imageops::resize(&photo, 4000, 3000, image::imageops::FilterType::Triangle);
+    let input = tmp.path().join("big4000.jpg");
+    write_jpeg(&input, &big, None, None);
+    drop(big);
+    let output = tmp.path().join("big4000_x2.png");
+    let run = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_sesr-cli"))
+        .args(["upscale", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .expect("/usr/bin/time runs (Debian's `time`: cargo xtask setup installs it)");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in: {stderr}"));
+    let result_bytes: u64 = 8000 * 6000 * 3;
+    assert_eq!(image::image_dimensions(&output).unwrap(), (8000, 6000));
+    assert!(
+        peak_kb * 1024 <= 2 * result_bytes,
+        "peak {peak_kb} kB for a {result_bytes}-byte result"
+    );
+}

@@ -63,9 +63,8 @@ pub enum DataError {
 
     /// An image whose decoding and processing need more memory than the process may take.
     #[error(
-        "{path} is {width}x{height}: working on it needs about {needed_words} of memory, but \
-         {available}; free memory or raise the limit, or split the image into parts",
-        needed_words = crate::memory::megabytes(*needed)
+        "{path} is {width}x{height}: working on it needs about {needed} of memory, but \
+         {available}; free memory or raise the limit, or split the image into parts"
     )]
     TooLarge {
         /// The file.
@@ -74,8 +73,8 @@ pub enum DataError {
         width: u32,
         /// Height as shown.
         height: u32,
-        /// Bytes needed.
-        needed: u64,
+        /// The memory needed, in words (`"1.2 GB"`).
+        needed: String,
         /// What is available, in words.
         available: String,
     },

@@ -75,7 +75,7 @@ pub fn too_large(
         path: path.to_path_buf(),
         width,
         height,
-        needed,
+        needed: megabytes(needed),
         available: available.map_or_else(
             || "could not be allocated".into(),
             |a| {
