@@ -213,3 +213,44 @@ fn add_clipped_excess(big: &mut PlaneU8, y: &[u8], w: usize, h: usize, range: Ra
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The excess resampled over its bounding box equals the whole frame's excess resampled:
+    /// the crop's border of zeros hides its edges.
+    #[test]
+    fn cropped_excess_equals_the_whole_frame_resampled() {
+        let (w, h, scale) = (40usize, 30usize, 2usize);
+        for (hot_x, hot_y) in [(20usize, 15usize), (0, 0), (39, 29), (5, 28)] {
+            let y: Vec<u8> = (0..w * h)
+                .map(|i| {
+                    let (x, r) = (i % w, i / w);
+                    let near = x.abs_diff(hot_x) <= 2 && r.abs_diff(hot_y) <= 1;
+                    if near {
+                        240 + (i % 16) as u8
+                    } else {
+                        100 + (i % 7) as u8
+                    }
+                })
+                .collect();
+            let base = PlaneU8::from_fn(w * scale, h * scale, |x, r| ((x + r) % 50 + 100) as u8);
+            let mut cropped = base.clone();
+            add_clipped_excess(&mut cropped, &y, w, h, 16..=235);
+            let excess = PlaneF32::from_fn(w, h, |x, r| {
+                let b = y[r * w + x];
+                f32::from(b) - f32::from(b.clamp(16, 235))
+            });
+            let whole = imresize_by(&excess, Factor::Up(scale));
+            let want: Vec<u8> = base
+                .data
+                .iter()
+                .zip(&whole.data)
+                .map(|(&b, &e)| (f32::from(b) + e).round() as u8)
+                .collect();
+            assert_eq!(cropped.data, want, "hot spot at ({hot_x}, {hot_y})");
+            assert_ne!(cropped.data, base.data);
+        }
+    }
+}
