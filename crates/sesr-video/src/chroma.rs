@@ -79,6 +79,21 @@ impl ChromaResampler {
 
     /// One plane: horizontal pass into floats, then vertical pass rounded to 8 bits.
     pub(crate) fn resample(&self, plane: &[u8]) -> Vec<u8> {
+        // `as` saturates: below 0 gives 0, above 255 gives 255.
+        self.resample_with(plane, f32::from, |v| (v + 0.5) as u8)
+    }
+
+    /// One plane of signed values (luma clipped off before the network), not rounded.
+    pub(crate) fn resample_f32(&self, plane: &[f32]) -> Vec<f32> {
+        self.resample_with(plane, |v| v, |v| v)
+    }
+
+    fn resample_with<T: Copy, U: Copy + Default>(
+        &self,
+        plane: &[T],
+        load: impl Fn(T) -> f32,
+        store: impl Fn(f32) -> U,
+    ) -> Vec<U> {
         let ((w, h), (ow, oh)) = (self.input, self.output);
         debug_assert_eq!(plane.len(), w * h);
         let mut wide = vec![0f32; h * ow];
@@ -86,7 +101,7 @@ impl ChromaResampler {
         for (src, dst) in plane.chunks_exact(w).zip(wide.chunks_exact_mut(ow)) {
             // Converted once per row, not once per tap.
             for (f, &b) in row.iter_mut().zip(src) {
-                *f = f32::from(b);
+                *f = load(b);
             }
             for ((out, &[a, b, c, d]), w) in dst
                 .iter_mut()
@@ -96,7 +111,7 @@ impl ChromaResampler {
                 *out = w[0] * row[a] + w[1] * row[b] + w[2] * row[c] + w[3] * row[d];
             }
         }
-        let mut out = vec![0u8; ow * oh];
+        let mut out = vec![U::default(); ow * oh];
         for ((dst, taps), w) in out
             .chunks_exact_mut(ow)
             .zip(&self.rows.index)
@@ -104,9 +119,7 @@ impl ChromaResampler {
         {
             let [r0, r1, r2, r3] = taps.map(|i| &wide[i * ow..(i + 1) * ow]);
             for x in 0..ow {
-                let v = w[0] * r0[x] + w[1] * r1[x] + w[2] * r2[x] + w[3] * r3[x];
-                // `as` saturates: below 0 gives 0, above 255 gives 255.
-                dst[x] = (v + 0.5) as u8;
+                dst[x] = store(w[0] * r0[x] + w[1] * r1[x] + w[2] * r2[x] + w[3] * r3[x]);
             }
         }
         out

@@ -5,7 +5,6 @@ use crate::chroma::ChromaResampler;
 use crate::format::{Chroma, ColorRange, FrameFormat};
 use crate::{Result, VideoError};
 use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
-use sesr_data::resize::{imresize_by, Factor};
 use sesr_runtime::Upscaler;
 use std::ops::RangeInclusive;
 
@@ -178,9 +177,9 @@ impl VideoUpscaler {
 }
 
 /// Adds to `big` (the network's output on the clamped luma, `scale` times `w x h`) what the
-/// clamp to `range` took off `y`, upscaled by bicubic (MATLAB's `imresize`, whose sampling
-/// grid is SESR's), rounded to 8 bits. Only the bounding box of the clamped pixels, with
-/// the kernel's reach around it, is resampled: outside it the excess is zero.
+/// clamp to `range` took off `y`, upscaled by bicubic (Keys, a = -0.5, on SESR's sampling
+/// grid, as the chroma), rounded to 8 bits. Only the bounding box of the clamped pixels,
+/// with the kernel's reach around it, is resampled: outside it the excess is zero.
 fn add_clipped_excess(big: &mut PlaneU8, y: &[u8], w: usize, h: usize, range: RangeInclusive<u8>) {
     let scale = big.width / w;
     let excess = |b: u8| f32::from(b) - f32::from(b.clamp(*range.start(), *range.end()));
@@ -203,11 +202,16 @@ fn add_clipped_excess(big: &mut PlaneU8, y: &[u8], w: usize, h: usize, range: Ra
     const REACH: usize = 3;
     let (x0, y0) = (x0.saturating_sub(REACH), y0.saturating_sub(REACH));
     let (x1, y1) = ((x1 + REACH).min(w), (y1 + REACH).min(h));
-    let crop = PlaneF32::from_fn(x1 - x0, y1 - y0, |x, r| excess(y[(y0 + r) * w + x0 + x]));
-    let up = imresize_by(&crop, Factor::Up(scale));
-    for (r, row) in up.data.chunks_exact(up.width).enumerate() {
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    let crop: Vec<f32> = (0..cw * ch)
+        .map(|i| excess(y[(y0 + i / cw) * w + x0 + i % cw]))
+        .collect();
+    let up = ChromaResampler::new(Chroma::Yuv444, (cw, ch), (cw * scale, ch * scale), scale)
+        .resample_f32(&crop);
+    let up_width = cw * scale;
+    for (r, row) in up.chunks_exact(up_width).enumerate() {
         let start = (y0 * scale + r) * big.width + x0 * scale;
-        for (out, &e) in big.data[start..start + up.width].iter_mut().zip(row) {
+        for (out, &e) in big.data[start..start + up_width].iter_mut().zip(row) {
             // `as` saturates to 0..=255.
             *out = (f32::from(*out) + e).round() as u8;
         }
@@ -238,15 +242,16 @@ mod tests {
             let base = PlaneU8::from_fn(w * scale, h * scale, |x, r| ((x + r) % 50 + 100) as u8);
             let mut cropped = base.clone();
             add_clipped_excess(&mut cropped, &y, w, h, 16..=235);
-            let excess = PlaneF32::from_fn(w, h, |x, r| {
-                let b = y[r * w + x];
-                f32::from(b) - f32::from(b.clamp(16, 235))
-            });
-            let whole = imresize_by(&excess, Factor::Up(scale));
+            let excess: Vec<f32> = y
+                .iter()
+                .map(|&b| f32::from(b) - f32::from(b.clamp(16, 235)))
+                .collect();
+            let whole = ChromaResampler::new(Chroma::Yuv444, (w, h), (w * scale, h * scale), scale)
+                .resample_f32(&excess);
             let want: Vec<u8> = base
                 .data
                 .iter()
-                .zip(&whole.data)
+                .zip(&whole)
                 .map(|(&b, &e)| (f32::from(b) + e).round() as u8)
                 .collect();
             assert_eq!(cropped.data, want, "hot spot at ({hot_x}, {hot_y})");
