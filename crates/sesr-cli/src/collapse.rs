@@ -39,6 +39,13 @@ pub fn run(args: &CollapseArgs) -> Result<()> {
             args.checkpoint.display()
         );
     }
+    crate::paths::check_input("--checkpoint", &args.checkpoint)?;
+    crate::paths::check_output_file(
+        "--output",
+        &args.output,
+        "collapsed.safetensors",
+        &[("--checkpoint", &args.checkpoint)],
+    )?;
     let model = torch(
         "--checkpoint",
         &model_ref("--checkpoint", &args.checkpoint)?,

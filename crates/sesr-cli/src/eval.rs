@@ -45,7 +45,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
     /// Side of the low-resolution tiles the network runs on (bounds memory, not the result);
-    /// default 512 for torch, sesr-runtime's own choice for native.
+    /// default 512 for torch (which runs tiles of at least 64), sesr-runtime's own choice for
+    /// native.
     #[arg(long, allow_negative_numbers = true)]
     tile: Option<usize>,
 }

@@ -83,7 +83,7 @@ pub fn native(flag: &str, model: &ModelRef) -> Result<Upscaler> {
             let collapsed = sesr_core::CollapsedSesr::from_ref(model, tch::Device::Cpu)
                 .and_then(|m| m.to_model())
                 .with_context(context)?;
-            return Ok(Upscaler::from_network(&collapsed.network)?);
+            return Ok(Upscaler::from_network(&collapsed.network)?.with_name(model.display_name()));
         }
     }
     Upscaler::load_ref(model).with_context(context)
@@ -92,7 +92,12 @@ pub fn native(flag: &str, model: &ModelRef) -> Result<Upscaler> {
 /// The model on libtorch, on `device`.
 #[cfg(feature = "train")]
 pub fn torch(flag: &str, model: &ModelRef, device: DeviceArg) -> Result<sesr_core::CollapsedSesr> {
+    // Implausible weights are refused at load, naming the file, as the native engine does.
     sesr_core::CollapsedSesr::from_ref(model, torch_device(device)?)
+        .and_then(|m| {
+            m.to_model()?.network.validate()?;
+            Ok(m)
+        })
         .with_context(|| format!("loading {flag} {}", model.display_name().display()))
 }
 

@@ -43,7 +43,8 @@ pub struct UpscaleArgs {
     #[arg(long, value_name = "1-100", value_parser = parse_quality)]
     quality: Option<u8>,
     /// Side of the low-resolution tiles the network runs on (bounds memory, not the result);
-    /// default 256 for torch, sesr-runtime's own choice for native.
+    /// default 256 for torch (which runs tiles of at least 64), sesr-runtime's own choice for
+    /// native.
     #[arg(long, value_name = "PIXELS", allow_negative_numbers = true, value_parser = parse_tile)]
     tile: Option<usize>,
     /// cpu, or cuda with --engine torch.

@@ -635,6 +635,19 @@ fn commands_refuse_to_overwrite_their_inputs_or_escape_their_folder() {
         &["collapse", "--checkpoint", &ckpt, "--output", &ckpt],
         &["--output", "would overwrite --checkpoint"],
     );
+    // collapse into a folder named like a checkpoint: refused before loading anything.
+    let folder_out = dir.path().join("out_folder.safetensors");
+    std::fs::create_dir(&folder_out).unwrap();
+    assert_fails_naming(
+        &[
+            "collapse",
+            "--checkpoint",
+            &ckpt,
+            "--output",
+            &s(&folder_out),
+        ],
+        &["--output", "is a folder"],
+    );
     // export onto the checkpoint.
     assert_fails_naming(
         &[

@@ -191,6 +191,10 @@ impl UpscaleY for TiledSesr {
     fn upscale_y(&self, y: &PlaneF32) -> std::result::Result<PlaneF32, UpscaleError> {
         Ok(self.upscale(y)?)
     }
+
+    fn receptive_radius(&self) -> Option<usize> {
+        Some(self.model.config().receptive_radius())
+    }
 }
 
 #[cfg(test)]

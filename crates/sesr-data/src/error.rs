@@ -46,6 +46,18 @@ pub enum DataError {
         reason: String,
     },
 
+    /// A TIFF with several pages: only single images are read.
+    #[error(
+        "{path} is a TIFF with {pages} pages; only single images are read: save each page as \
+         its own file (e.g. `tiffsplit {path}` from libtiff-tools) and give the folder"
+    )]
+    MultiPage {
+        /// The file.
+        path: PathBuf,
+        /// How many pages it has.
+        pages: usize,
+    },
+
     /// An animation: only still images are read, everywhere (upscale, compare, eval, training).
     #[error(
         "{path} is {format} with {frames}; only still images are read: extract the frames \

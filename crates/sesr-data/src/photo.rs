@@ -138,6 +138,7 @@ impl PhotoReader {
             ImageFormat::Png => png = png_chunks(path, &bytes)?,
             ImageFormat::Jpeg => check_jpeg_complete(path, &bytes)?,
             ImageFormat::Gif => check_gif_still(path, &bytes)?,
+            ImageFormat::Tiff => check_tiff_single_page(path, &bytes)?,
             ImageFormat::WebP => {
                 let decoder = WebPDecoder::new(Cursor::new(&bytes[..]))
                     .map_err(|e| decode_error(path, e.to_string()))?;
@@ -354,6 +355,23 @@ fn png_chunks(path: &Path, bytes: &[u8]) -> Result<PngColourChunks> {
             ]
         }),
     })
+}
+
+/// Refuses a TIFF with more than one page (image decoders read the first page alone).
+fn check_tiff_single_page(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map_err(|e| decode_error(path, e.to_string()))?;
+    if decoder.more_images() {
+        let mut pages = 1;
+        while decoder.more_images() && decoder.next_image().is_ok() {
+            pages += 1;
+        }
+        return Err(DataError::MultiPage {
+            path: path.to_path_buf(),
+            pages,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a GIF with more than one frame.

@@ -158,3 +158,35 @@ fn png_metadata_is_returned() {
     let rgb = photo.image.to_rgb8();
     assert!(rgb.get_pixel(115, 75)[0] > 200 && rgb.get_pixel(5, 5)[0] < 50);
 }
+
+#[test]
+fn a_multi_page_tiff_is_refused_and_a_single_page_one_is_read() {
+    use tiff::encoder::{colortype, TiffEncoder};
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..16 * 12 * 3).map(|v| (v % 251) as u8).collect();
+    let write = |pages: usize| -> std::path::PathBuf {
+        let path = dir.path().join(format!("{pages}_pages.tif"));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut encoder = TiffEncoder::new(&mut bytes).unwrap();
+        for _ in 0..pages {
+            encoder
+                .write_image::<colortype::RGB8>(16, 12, &pixels)
+                .unwrap();
+        }
+        std::fs::write(&path, bytes.into_inner()).unwrap();
+        path
+    };
+    let single = write(1);
+    let image = load_image_u8(&single).unwrap();
+    assert_eq!((image.width(), image.height()), (16, 12));
+    let three = write(3);
+    match load_image_u8(&three) {
+        Err(DataError::MultiPage { pages, .. }) => assert_eq!(pages, 3),
+        other => panic!("a 3-page TIFF: {other:?}"),
+    }
+    let message = load_image_u8(&three).unwrap_err().to_string();
+    assert!(
+        message.contains("3_pages.tif") && message.contains("3 pages"),
+        "{message}"
+    );
+}
