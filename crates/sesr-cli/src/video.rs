@@ -1,5 +1,8 @@
 //! `sesr-cli video`: upscale a YUV4MPEG2 stream (file or pipe) with sesr-video, so that SESR
-//! sits between two ffmpeg commands. Progress goes to stderr; stdout can be the video.
+//! sits between two ffmpeg commands, or any video file into any video file (`file`, through
+//! sesr-ffmpeg). Progress goes to stderr; stdout can be the video.
+
+mod file;
 
 use crate::models::{model_ref, native};
 use anyhow::{bail, Context, Result};
@@ -24,15 +27,20 @@ pub struct VideoArgs {
         default_value = "m5-int8"
     )]
     checkpoint: PathBuf,
-    /// The input .y4m (8-bit 4:2:0, 4:2:2, 4:4:4 or mono); `-` reads standard input.
+    /// The input: any video file ffmpeg reads (.mkv, .mp4, .mov, ...), or a .y4m (8-bit
+    /// 4:2:0, 4:2:2, 4:4:4 or mono) for the raw path; `-` reads y4m from standard input.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     input: PathBuf,
-    /// The output .y4m, written atomically; `-` writes standard output.
+    /// The output, written atomically: a video file (its extension picks the container; the
+    /// input's sound, subtitles and chapters are copied in), or .y4m; `-` writes y4m to
+    /// standard output.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     output: PathBuf,
     /// Worker threads of the network (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    files: file::FileArgs,
 }
 
 /// The exit status when the consumer closed the output pipe: what a shell reports for a
@@ -105,6 +113,17 @@ fn stdout_file() -> Result<File> {
 pub fn run(args: &VideoArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads 0: give at least 1 worker thread (default: every core)");
+    }
+    if file::wants_files(&args.input, &args.output) {
+        let mut upscaler = native(
+            "--checkpoint",
+            &model_ref("--checkpoint", &args.checkpoint)?,
+        )?;
+        if let Some(threads) = args.threads {
+            upscaler = upscaler.with_threads(threads)?;
+        }
+        let model = args.checkpoint.display().to_string();
+        return file::run(upscaler, &model, &args.input, &args.output, &args.files);
     }
     if is_stdio(&args.input) && std::io::stdin().is_terminal() {
         bail!("--input -: standard input is a terminal; pipe a stream in (`ffmpeg -i in.mp4 -f yuv4mpegpipe - | sesr-cli video ...`) or give --input FILE.y4m");

@@ -70,6 +70,27 @@ pub struct Colour {
 }
 
 impl Colour {
+    /// ffmpeg's options for range, matrix, primaries, transfer and siting, each with
+    /// `specifier` (e.g. `:0` for output stream 0; empty for all). A copied stream takes
+    /// them too: the join writes them into the container for codecs whose bitstream has no
+    /// place for them (FFV1).
+    pub fn args(&self, specifier: &str) -> Vec<String> {
+        let range = if self.full_range { "pc" } else { "tv" };
+        let mut args = vec![format!("-color_range{specifier}"), range.into()];
+        let fields = [
+            ("-colorspace", &self.space),
+            ("-color_primaries", &self.primaries),
+            ("-color_trc", &self.transfer),
+            ("-chroma_sample_location", &self.chroma_location),
+        ];
+        for (flag, value) in fields {
+            if let Some(value) = value {
+                args.extend([format!("{flag}{specifier}"), value.clone()]);
+            }
+        }
+        args
+    }
+
     pub fn of(video: &VideoInfo, layout: PixelLayout) -> Colour {
         Colour {
             full_range: layout.jpeg || video.color_range.as_deref() == Some("pc"),
@@ -96,19 +117,7 @@ impl Encoder {
             args.extend(["-preset".into(), preset.clone()]);
         }
         args.extend(["-pix_fmt".into(), self.pix_fmt.clone()]);
-        let range = if colour.full_range { "pc" } else { "tv" };
-        args.extend(["-color_range".into(), range.into()]);
-        let fields = [
-            ("-colorspace", &colour.space),
-            ("-color_primaries", &colour.primaries),
-            ("-color_trc", &colour.transfer),
-            ("-chroma_sample_location", &colour.chroma_location),
-        ];
-        for (flag, value) in fields {
-            if let Some(value) = value {
-                args.extend([flag.to_string(), value.clone()]);
-            }
-        }
+        args.extend(colour.args(""));
         args
     }
 

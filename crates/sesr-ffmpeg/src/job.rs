@@ -448,6 +448,7 @@ impl Job {
             &self.options.input,
             &self.info,
             &finished,
+            &self.colour,
             &self.work.dir.join("segments.ffconcat"),
             &joined,
             self.options.subtitle_codec.as_deref(),

@@ -9,6 +9,7 @@
 //! input's timestamps exactly (to the microsecond, and exactly in its own time base), and so
 //! stays in step with the audio and subtitles copied from the input.
 
+use crate::encode::Colour;
 use crate::plan::SegmentRecord;
 use crate::probe::MediaInfo;
 use crate::time::seconds_text;
@@ -35,6 +36,7 @@ pub(crate) fn join(
     input: &Path,
     info: &MediaInfo,
     segments: &[(PathBuf, SegmentRecord)],
+    colour: &Colour,
     list: &Path,
     joined: &Path,
     subtitle_codec: Option<&str>,
@@ -76,6 +78,7 @@ pub(crate) fn join(
     if let Some(codec) = subtitle_codec {
         args.extend(["-c:s".into(), codec.into()]);
     }
+    args.extend(colour.args(&format!(":{video_out}")));
     args.extend(["-map_metadata".into(), "1".into()]);
     args.extend(["-map_chapters".into(), "1".into()]);
     // The video stream's own tags (title, language) from the input's.

@@ -83,6 +83,13 @@ impl ChromaResampler {
         self.resample_with(plane, f32::from, |v| (v + 0.5) as u8)
     }
 
+    /// One plane of 9- to 16-bit samples (at most `max`), rounded.
+    pub(crate) fn resample16(&self, plane: &[u16], max: u16) -> Vec<u16> {
+        let top = f32::from(max);
+        // `as` saturates below 0; `min` keeps the samples within their bits.
+        self.resample_with(plane, f32::from, |v| (v + 0.5).min(top) as u16)
+    }
+
     /// One plane of signed values (luma clipped off before the network), not rounded.
     pub(crate) fn resample_f32(&self, plane: &[f32]) -> Vec<f32> {
         self.resample_with(plane, |v| v, |v| v)

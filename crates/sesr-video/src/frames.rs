@@ -8,6 +8,9 @@ use sesr_data::plane::{quantize, PlaneF32, PlaneU8};
 use sesr_runtime::Upscaler;
 use std::ops::RangeInclusive;
 
+mod deep;
+pub use deep::YuvFrame16;
+
 /// One 8-bit frame: the Y plane, then U and V (empty for [`Chroma::Mono`]), each row-major
 /// with no padding.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

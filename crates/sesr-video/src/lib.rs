@@ -33,5 +33,5 @@ pub mod stream;
 
 pub use error::{Result, VideoError};
 pub use format::{Chroma, ChromaSiting, ColorRange, FrameFormat};
-pub use frames::{VideoUpscaler, YuvFrame};
+pub use frames::{VideoUpscaler, YuvFrame, YuvFrame16};
 pub use stream::{upscale_y4m, StreamReport, Truncation, Y4mReader};
