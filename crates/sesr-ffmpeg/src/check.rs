@@ -2,8 +2,7 @@
 //! the encoder take its settings? A second's dry run of each into the work folder, turned
 //! into a message that names the stream and what to choose instead.
 
-use crate::probe::MediaInfo;
-use crate::tools::Tools;
+use crate::media::Media;
 use crate::{FfmpegError, Result};
 use std::path::Path;
 
@@ -45,17 +44,19 @@ fn what_to_choose(kind: &str, ext: &str) -> String {
 
 /// Checks that `output`'s container holds the encoded video and a copy of every other stream
 /// of the input; `check` is the scratch file (same extension as the output).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_output(
-    tools: &Tools,
-    input: &Path,
-    info: &MediaInfo,
+    media: &Media,
     output: &Path,
     check: &Path,
     encoder_args: &[String],
     size: (u64, u64),
-    subtitle_codec: Option<&str>,
 ) -> Result<()> {
+    let Media {
+        tools,
+        input,
+        info,
+        subtitle_codec,
+    } = *media;
     let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

@@ -11,6 +11,7 @@
 use crate::check::check_output;
 use crate::encode::{Colour, Encoder, EncoderSettings};
 use crate::join::join;
+use crate::media::Media;
 use crate::nut::{NutReader, NutStream, NutWriter};
 use crate::pixel::{PixelLayout, Planes};
 use crate::plan::{segments, Plan, SegmentRecord, Settings, WorkFolder, PLAN_VERSION};
@@ -251,17 +252,13 @@ impl Job {
             info.video.height * options.scale as u64,
         );
         let check = work.with_extension_of("check", output);
-        check_output(
-            &tools,
+        let media = Media {
+            tools: &tools,
             input,
-            &info,
-            output,
-            &check,
-            &encoder_args,
-            size,
-            options.subtitle_codec.as_deref(),
-        )
-        .map_err(cleanup)?;
+            info: &info,
+            subtitle_codec: options.subtitle_codec.as_deref(),
+        };
+        check_output(&media, output, &check, &encoder_args, size).map_err(cleanup)?;
         let plan = match existing {
             Some(plan) => plan,
             None => {
@@ -443,15 +440,18 @@ impl Job {
         }
         report.frames = finished.iter().map(|(_, r)| r.frames).sum();
         let joined = self.work.with_extension_of("joined", &self.options.output);
+        let media = Media {
+            tools: &self.tools,
+            input: &self.options.input,
+            info: &self.info,
+            subtitle_codec: self.options.subtitle_codec.as_deref(),
+        };
         join(
-            &self.tools,
-            &self.options.input,
-            &self.info,
+            &media,
             &finished,
             &self.colour,
             &self.work.dir.join("segments.ffconcat"),
             &joined,
-            self.options.subtitle_codec.as_deref(),
         )?;
         std::fs::File::open(&joined)
             .and_then(|f| f.sync_all())

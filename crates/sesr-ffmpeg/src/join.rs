@@ -10,10 +10,9 @@
 //! stays in step with the audio and subtitles copied from the input.
 
 use crate::encode::Colour;
+use crate::media::Media;
 use crate::plan::SegmentRecord;
-use crate::probe::MediaInfo;
 use crate::time::seconds_text;
-use crate::tools::Tools;
 use crate::{FfmpegError, Result};
 use std::path::{Path, PathBuf};
 
@@ -32,15 +31,18 @@ fn concat_script(segments: &[(PathBuf, i64)]) -> String {
 
 /// Joins `segments` (path and record, in order) with the input's other streams into `joined`.
 pub(crate) fn join(
-    tools: &Tools,
-    input: &Path,
-    info: &MediaInfo,
+    media: &Media,
     segments: &[(PathBuf, SegmentRecord)],
     colour: &Colour,
     list: &Path,
     joined: &Path,
-    subtitle_codec: Option<&str>,
 ) -> Result<()> {
+    let Media {
+        tools,
+        input,
+        info,
+        subtitle_codec,
+    } = *media;
     let starts: Vec<(PathBuf, i64)> = segments
         .iter()
         .filter_map(|(path, record)| Some((path.clone(), record.first_pts?.micros())))

@@ -40,6 +40,7 @@ pub mod encode;
 pub mod error;
 mod job;
 mod join;
+mod media;
 pub mod nut;
 pub mod pixel;
 pub mod plan;
