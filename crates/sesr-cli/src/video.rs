@@ -114,7 +114,7 @@ pub fn run(args: &VideoArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads 0: give at least 1 worker thread (default: every core)");
     }
-    if file::wants_files(&args.input, &args.output) {
+    if file::wants_files(&args.output) {
         let mut upscaler = native(
             "--checkpoint",
             &model_ref("--checkpoint", &args.checkpoint)?,

@@ -59,9 +59,10 @@ fn is_y4m(path: &Path) -> bool {
             .is_some_and(|e| e.eq_ignore_ascii_case("y4m"))
 }
 
-/// Whether the job is one for ffmpeg: anything but y4m on both sides.
-pub fn wants_files(input: &Path, output: &Path) -> bool {
-    !(is_y4m(input) && is_y4m(output))
+/// Whether the job is one for ffmpeg: an output that is neither y4m nor a pipe (a .y4m
+/// output, or `-`, takes the y4m path, which says how to make y4m of anything else).
+pub fn wants_files(output: &Path) -> bool {
+    !is_y4m(output)
 }
 
 fn siting(location: Option<&str>) -> ChromaSiting {
@@ -122,14 +123,28 @@ pub fn run(
     output: &Path,
     args: &FileArgs,
 ) -> Result<()> {
-    for (flag, path) in [("--input", input), ("--output", output)] {
-        if path.as_os_str() == "-" {
-            bail!(
-                "{flag} -: a pipe carries YUV4MPEG2 only, and the other side is a video file; \
-                 give files for both (`--input in.mkv --output out.mp4`), or pipe y4m on both \
-                 sides (`ffmpeg -i in.mkv -f yuv4mpegpipe - | sesr-cli video | ffmpeg -i - ...`)"
-            );
-        }
+    if input.as_os_str() == "-" {
+        bail!(
+            "--input -: a pipe carries YUV4MPEG2 only, and --output {} is a video file; give \
+             files for both (`--input in.mkv --output out.mp4`), or pipe y4m on both sides \
+             (`ffmpeg -i in.mkv -f yuv4mpegpipe - | sesr-cli video | ffmpeg -i - ...`)",
+            output.display()
+        );
+    }
+    if output.is_dir() {
+        bail!(
+            "--output {} is a folder; give the file to write, e.g. {}",
+            output.display(),
+            output.join("out.mkv").display()
+        );
+    }
+    match std::fs::metadata(input) {
+        Err(e) => bail!("cannot open --input {}: {e}", input.display()),
+        Ok(m) if m.is_dir() => bail!(
+            "--input {} is a folder; give a video file (one at a time)",
+            input.display()
+        ),
+        Ok(_) => {}
     }
     if !(args.segment_seconds > 0.0 && args.segment_seconds.is_finite()) {
         bail!(
