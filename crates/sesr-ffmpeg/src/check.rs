@@ -28,7 +28,16 @@ fn on_first_stream(encoder_args: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn what_to_choose(kind: &str, ext: &str) -> String {
+fn what_to_choose(kind: &str, ext: &str, index: usize) -> String {
+    let drop = format!(
+        "or leave the stream out of the input first (`ffmpeg -i IN -map 0 -map -0:{index} -c copy \
+         IN2.mkv`)"
+    );
+    let choice = what_to_choose_first(kind, ext);
+    format!("{choice}, {drop}")
+}
+
+fn what_to_choose_first(kind: &str, ext: &str) -> String {
     let subtitle = match ext {
         "mp4" | "m4v" | "mov" => "--subtitle-codec mov_text",
         "webm" => "--subtitle-codec webvtt",
@@ -150,7 +159,7 @@ pub(crate) fn check_output(
                 stream.index,
                 stream.kind,
                 stream.codec,
-                what_to_choose(&stream.kind, &ext)
+                what_to_choose(&stream.kind, &ext, stream.index)
             ));
         }
     }

@@ -180,6 +180,17 @@ impl Job {
                     .into(),
             });
         }
+        if let Some(start) = info.video.start_time.filter(|&t| t < 0.0) {
+            // NUT, which carries the frames, has no negative timestamps.
+            return Err(FfmpegError::Input {
+                path: input.clone(),
+                message: format!(
+                    "the video starts at a negative time ({start:.6} s), which the frames' \
+                     pipe cannot carry exactly; shift the whole file first: `ffmpeg -i IN -map \
+                     0 -c copy -avoid_negative_ts make_zero OUT.mkv`"
+                ),
+            });
+        }
         let choice = PixelLayout::for_input(&info.video.pix_fmt)?;
         let mut layout = choice.layout;
         if let Some(max) = options.max_bits {

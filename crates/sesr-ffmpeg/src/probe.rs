@@ -40,6 +40,7 @@ struct RawStream {
     chroma_location: Option<String>,
     field_order: Option<String>,
     time_base: Option<String>,
+    start_time: Option<String>,
     duration: Option<String>,
     avg_frame_rate: Option<String>,
     #[serde(default)]
@@ -77,6 +78,8 @@ pub struct VideoInfo {
     pub chroma_location: Option<String>,
     pub interlaced: bool,
     pub time_base: Rational,
+    /// When the stream starts, in seconds, when known.
+    pub start_time: Option<f64>,
     /// Frames per second on average, when known.
     pub frame_rate: Option<f64>,
 }
@@ -201,6 +204,7 @@ pub fn probe(tools: &Tools, path: &Path) -> Result<MediaInfo> {
             chroma_location: known(&video.chroma_location),
             interlaced,
             time_base,
+            start_time: seconds(&video.start_time),
             frame_rate,
         },
     })

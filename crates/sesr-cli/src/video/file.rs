@@ -297,12 +297,13 @@ fn describe(job: &Job, model: &str, input: &Path, output: &Path, scale: usize) {
         n => format!(", resuming after {n} done"),
     };
     eprintln!(
-        "  -> {}: {}x{} by {model} (x{scale}), {}; {} segments in {}{resumed}",
+        "  -> {}: {}x{} by {model} (x{scale}), {}; {} segment{} in {}{resumed}",
         output.display(),
         v.width * scale as u64,
         v.height * scale as u64,
         job.encoder.describe(),
         job.segments(),
+        if job.segments() == 1 { "" } else { "s" },
         job.work_dir().display()
     );
 }
