@@ -363,8 +363,10 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     // A y4m pipe on one side only.
     let (ok, _, stderr) = sesr_cli(&video_args(Path::new("-"), &out, ""));
     assert!(!ok && stderr.contains("YUV4MPEG2"), "{stderr}");
-    let (ok, _, stderr) = sesr_cli(&video_args(&clip, &dir.path().join("out.y4m"), ""));
-    assert!(!ok && stderr.contains("yuv4mpegpipe"), "{stderr}");
+    for y4m in [dir.path().join("out.y4m"), PathBuf::from("/dev/null")] {
+        let (ok, _, stderr) = sesr_cli(&video_args(&clip, &y4m, ""));
+        assert!(!ok && stderr.contains("yuv4mpegpipe"), "{stderr}");
+    }
     // Unknown encoder: refused before any work.
     let bad = dir.path().join("bad.mkv");
     let (ok, _, stderr) = sesr_cli(&video_args(&clip, &bad, "--codec nosuchcodec"));

@@ -59,10 +59,11 @@ fn is_y4m(path: &Path) -> bool {
             .is_some_and(|e| e.eq_ignore_ascii_case("y4m"))
 }
 
-/// Whether the job is one for ffmpeg: an output that is neither y4m nor a pipe (a .y4m
-/// output, or `-`, takes the y4m path, which says how to make y4m of anything else).
+/// Whether the job is one for ffmpeg: an output that is neither y4m nor a pipe or device
+/// (a .y4m output, `-`, a FIFO or `/dev/null` take the y4m path, which says how to make y4m
+/// of anything else).
 pub fn wants_files(output: &Path) -> bool {
-    !is_y4m(output)
+    !is_y4m(output) && !sesr_model::atomic::is_special_file(output)
 }
 
 fn siting(location: Option<&str>) -> ChromaSiting {
