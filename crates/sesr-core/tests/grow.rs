@@ -1,4 +1,5 @@
-//! Growing a trained network into a deeper preset: the same function, and the new blocks learn.
+//! Growing a trained network into a deeper or wider preset: the same function, and the new
+//! blocks and channels learn.
 
 mod common;
 
@@ -42,11 +43,14 @@ fn a_grown_preset_computes_the_same_function_and_its_new_blocks_learn() {
     let dir = tempfile::tempdir().unwrap();
     let (lr, hr) = batch();
     // M5 -> M7 keeps p = 256 and copies the expanded weights; M5 -> M11 (p = 64) and M7 -> M11
-    // refactor every layer by SVD.
+    // refactor every layer by SVD; M11 -> XL widens f from 16 to 32 (same m and p), M5 -> XL
+    // widens and deepens.
     for (from, to) in [
         (Preset::M5, Preset::M7),
         (Preset::M5, Preset::M11),
         (Preset::M7, Preset::M11),
+        (Preset::M11, Preset::Xl),
+        (Preset::M5, Preset::Xl),
     ] {
         let (small, path) = source(dir.path(), from, 3);
         let grown = Sesr::new(to.config(2).unwrap(), TrainingMode::Collapsed, Device::Cpu).unwrap();
@@ -70,6 +74,22 @@ fn a_grown_preset_computes_the_same_function_and_its_new_blocks_learn() {
             let moved = projection.abs().max().double_value(&[]);
             assert!(moved > 0.0, "{from:?} -> {to:?}: block {i} did not learn");
         }
+        // A widened network's new channels start unread (every weight reading them is zero,
+        // hence the same function) and one step makes the output block read them.
+        let (f_from, f_to) = (small.config().int_features, grown.config().int_features);
+        if f_to > f_from {
+            let collapsed = grown.collapse().unwrap();
+            let output = &collapsed.convs().last().unwrap().weight;
+            let reads_new = output
+                .narrow(1, f_from as i64, (f_to - f_from) as i64)
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(
+                reads_new > 0.0,
+                "{from:?} -> {to:?}: the new channels did not learn"
+            );
+        }
     }
 }
 
@@ -84,10 +104,11 @@ fn growing_refuses_what_it_cannot_preserve() {
             .err()
             .unwrap()
     };
-    // Wider (XL has f = 32) and shallower networks cannot hold the same function.
-    let err = grow(Preset::Xl, &m11);
+    // Narrower and shallower networks cannot hold the same function.
+    let (_, xl) = source(dir.path(), Preset::Xl, 6);
+    let err = grow(Preset::M11, &xl);
     assert!(
-        matches!(err, CoreError::Mismatch { .. }) && err.to_string().contains("int_features is 16"),
+        matches!(err, CoreError::Mismatch { .. }) && err.to_string().contains("int_features is 32"),
         "{err}"
     );
     let err = grow(Preset::M7, &m11);

@@ -380,7 +380,10 @@ impl Sesr {
             });
         }
         let (from, to) = (meta.config, self.config);
-        if from.m != to.m || from.feature_size != to.feature_size {
+        if from.m != to.m
+            || from.feature_size != to.feature_size
+            || from.int_features != to.int_features
+        {
             return self.grow_from(path, &meta);
         }
         let same_scale = SesrConfig {
