@@ -91,8 +91,9 @@ fn duration(file: &Path) -> f64 {
         .unwrap()
 }
 
-/// A 4 s 160x96 clip with AAC sound, SubRip subtitles, two chapters and a title.
-fn film(dir: &Path) -> PathBuf {
+/// A 4 s 160x96 clip with AAC sound (French), SubRip subtitles (titled), two chapters and a
+/// title, and with `attachment` a text file attached (Matroska only).
+fn film_with(dir: &Path, attachment: bool) -> PathBuf {
     let subs = dir.join("subs.srt");
     std::fs::write(
         &subs,
@@ -107,15 +108,27 @@ fn film(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let clip = dir.join("film.mkv");
+    let attach = match attachment {
+        true => format!(
+            "-attach {} -metadata:s:t mimetype=text/plain -metadata:s:t filename=notes.txt",
+            meta.display()
+        ),
+        false => String::new(),
+    };
     ffmpeg(&format!(
         "-f lavfi -i testsrc2=s=160x96:r=25:d=4 -f lavfi -i sine=frequency=440:d=4 -i {} -i {} \
          -map 0 -map 1 -map 2 -map_metadata 3 -map_chapters 3 -c:v libx264 -g 12 \
-         -pix_fmt yuv420p -c:a aac -c:s srt {}",
+         -pix_fmt yuv420p -c:a aac -c:s srt -metadata:s:a:0 language=fra \
+         -metadata:s:s:0 title=Lyrics {attach} {}",
         subs.display(),
         meta.display(),
         clip.display()
     ));
     clip
+}
+
+fn film(dir: &Path) -> PathBuf {
+    film_with(dir, false)
 }
 
 /// `video --input IN --output OUT --preset ultrafast --segment-seconds 1` and `extra`.
@@ -148,7 +161,7 @@ fn assert_nothing_written(output: &Path) {
 #[test]
 fn sound_subtitles_chapters_and_frames_come_through() {
     let dir = TempDir::new().unwrap();
-    let clip = film(dir.path());
+    let clip = film_with(dir.path(), true);
     let out = dir.path().join("film_x2.mkv");
     let (ok, _, stderr) = sesr_cli(&video_args(&clip, &out, ""));
     assert!(ok, "{stderr}");
@@ -170,6 +183,21 @@ fn sound_subtitles_chapters_and_frames_come_through() {
     assert_eq!(
         ffprobe("-show_entries format_tags=title -of csv=p=0", &out).trim(),
         "Test film"
+    );
+    // Every stream, with its tags (language, title, the attachment's name and type).
+    let tags = "-show_entries stream=codec_type:stream_tags=language,title,filename,mimetype \
+                -of csv=p=0";
+    assert_eq!(
+        lines(&ffprobe(tags, &out))[1..],
+        lines(&ffprobe(tags, &clip))[1..]
+    );
+    assert_eq!(
+        lines(&ffprobe(tags, &out))[1..],
+        [
+            "audio,fra",
+            "subtitle,Lyrics",
+            "attachment,notes.txt,text/plain"
+        ]
     );
     let size = ffprobe(
         "-select_streams v:0 -show_entries stream=width,height -of csv=p=0",

@@ -105,18 +105,15 @@ pub(crate) fn check_output(
     all.extend(["-c".into(), "copy".into()]);
     all.extend(on_first_stream(encoder_args));
     subtitles(&mut all);
-    all.extend(
-        [
-            "-map_metadata",
-            "0",
-            "-map_chapters",
-            "0",
-            "-t",
-            "0.1",
-            "-y",
-        ]
-        .map(String::from),
-    );
+    all.extend(["-map_metadata", "0", "-map_chapters", "0"].map(String::from));
+    // As the join maps them: each copied stream's tags from its input stream.
+    for (k, stream) in others.iter().enumerate() {
+        all.extend([
+            format!("-map_metadata:s:{}", k + 1),
+            format!("0:s:{}", stream.index),
+        ]);
+    }
+    all.extend(["-t", "0.1", "-y"].map(String::from));
     if run(all).is_ok() {
         return Ok(());
     }
@@ -147,6 +144,7 @@ pub(crate) fn check_output(
             "copy".into(),
         ];
         subtitles(&mut one);
+        one.extend(["-map_metadata:s:0".into(), format!("0:s:{}", stream.index)]);
         one.extend(["-t", "0.1", "-y"].map(String::from));
         if let Err(reason) = run(one) {
             let label = stream

@@ -83,12 +83,16 @@ pub(crate) fn join(
     args.extend(colour.args(&format!(":{video_out}")));
     args.extend(["-map_metadata".into(), "1".into()]);
     args.extend(["-map_chapters".into(), "1".into()]);
-    // The video stream's own tags (title, language) from the input's.
-    args.extend([
-        format!("-map_metadata:s:{video_out}"),
-        format!("1:s:{}", info.video.index),
-        "-y".into(),
-    ]);
+    // Every stream's tags (language, title, an attachment's file name) from the input's
+    // stream, the new video stream's from the old one's: any per-stream mapping turns off
+    // ffmpeg's default copy, so all are mapped.
+    for (out, stream) in info.streams.iter().enumerate() {
+        args.extend([
+            format!("-map_metadata:s:{out}"),
+            format!("1:s:{}", stream.index),
+        ]);
+    }
+    args.push("-y".into());
     args.push(joined.to_string_lossy().into_owned());
     tools.output(tools.ffmpeg(args), "ffmpeg joining the segments")?;
     Ok(())
