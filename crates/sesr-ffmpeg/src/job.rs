@@ -501,8 +501,8 @@ impl Job {
         let stream = reader.streams()[0].clone();
         if stream.class != 0 || stream.fourcc != self.layout.fourcc() {
             return Err(FfmpegError::Nut(format!(
-                "the decoder sent {:?} frames, not {}",
-                String::from_utf8_lossy(&stream.fourcc),
+                "the decoder sent \"{}\" frames, not {}",
+                sesr_model::display::escape_bytes(&stream.fourcc, 16),
                 self.layout.pix_fmt()
             )));
         }
