@@ -14,7 +14,7 @@ use sesr_data::{load_pairs, DataError, ImagePair, LoadOptions, SamplerConfig, So
 use sesr_dist::Mpi;
 use sesr_export::{check_tflite_size, export, ExportFormat, ExportSource, Target};
 use sesr_model::run::{run_name, RunDir};
-use sesr_model::{CheckpointKind, ModelRef, ShippedName};
+use sesr_model::{CheckpointKind, ModelRef, ShippedForm, ShippedName};
 use sesr_tflite::InputSize;
 use sesr_train::{Progress, TrainConfig, TrainError, Trainer};
 use std::path::{Path, PathBuf};
@@ -89,8 +89,9 @@ pub struct TrainArgs {
     /// Continue the run in the run directory after its last finished epoch.
     #[arg(long)]
     resume: bool,
-    /// Start from this training checkpoint (x4 from x2 copies all but the output block; a
-    /// smaller float model with the same --int-features grows into this one).
+    /// Start from this float32 model: a training checkpoint (x4 from x2 copies all but the
+    /// output block), a collapsed float32 checkpoint or a shipped name (m11-x2); a smaller
+    /// model (fewer blocks, or f 16 into 32) grows into this one, computing the same function.
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// Skip unreadable, too-small or unpaired images with a warning instead of failing.
@@ -247,43 +248,52 @@ fn check_args(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--init-from` names a training checkpoint: said in its words before any data is loaded,
-/// whatever it names instead (nothing, a shipped model, an export, a collapsed checkpoint).
+/// What `--init-from` takes, for its messages.
+const INIT_FROM_TAKES: &str = "--init-from takes a float32 model to start from: a run \
+                               folder's best.safetensors or last.safetensors, a collapsed \
+                               float32 checkpoint, or a shipped name such as m5-x2";
+
+/// `--init-from` names a float32 model: said in its words before any data is loaded, whatever
+/// it names instead (nothing, an int8 or QAT model, an export).
 fn check_init_from(init: &Path) -> Result<()> {
-    const NEEDED: &str = "--init-from takes a training checkpoint: a run folder's \
-                          best.safetensors or last.safetensors";
     let text = init.to_string_lossy();
-    let shipped = matches!(ShippedName::parse(&text), Some(Ok(_)));
     if std::fs::symlink_metadata(init).is_err() {
-        let but = match shipped {
-            true => format!(
-                "; the shipped model {text} is collapsed (one conv per block), which cannot \
-                 start training: give a checkpoint of a run you trained"
+        return match ShippedName::parse(&text) {
+            Some(Ok(name)) if name.form == ShippedForm::Float32 => Ok(()),
+            Some(Ok(name)) => bail!(
+                "--init-from {text}: the shipped model is {}; start from its float32 form {} \
+                 (QAT then runs from a float32 model)",
+                match name.form {
+                    ShippedForm::Int8 => "an int8 .tflite, which holds no training weights",
+                    _ => "quantization-aware",
+                },
+                name.with_form(ShippedForm::Float32)
             ),
-            false => String::new(),
+            Some(Err(e)) => bail!("--init-from {text}: {e}"),
+            None => bail!(
+                "--init-from {}: no such file; {INIT_FROM_TAKES}",
+                init.display()
+            ),
         };
-        bail!(
-            "--init-from {}: no such file; {NEEDED}{but}",
-            init.display()
-        );
     }
     let model = ModelRef::file_accepting(
         init,
-        "a training checkpoint (a run folder's best.safetensors or last.safetensors)",
+        "a float32 model (a run folder's best.safetensors or last.safetensors, or a collapsed \
+         float32 checkpoint)",
     )
     .map_err(|e| anyhow!("--init-from {e}"))?;
     match model {
         ModelRef::Checkpoint { meta, .. } => match meta.kind {
-            CheckpointKind::Training { .. } => Ok(()),
-            CheckpointKind::Collapsed { .. } => bail!(
-                "--init-from {}: holds a collapsed model (one conv per block), which cannot \
-                 start training; {NEEDED}",
+            CheckpointKind::Collapsed { quant } if quant.any() => bail!(
+                "--init-from {}: holds a collapsed quantization-aware model, whose weights \
+                 belong to its 8-bit grid; {INIT_FROM_TAKES}",
                 init.display()
             ),
+            _ => Ok(()),
         },
         other => bail!(
             "--init-from {}: is an exported model ({}), which holds no training weights; \
-             {NEEDED}",
+             {INIT_FROM_TAKES}",
             init.display(),
             match other {
                 ModelRef::Onnx(_) => "ONNX",
@@ -291,6 +301,26 @@ fn check_init_from(init: &Path) -> Result<()> {
             }
         ),
     }
+}
+
+/// The file `--init-from` names; a shipped model is first written into `--out` (atomically),
+/// where the run's folder sits beside the model it started from.
+fn init_from_file(args: &TrainArgs) -> Result<Option<PathBuf>> {
+    let Some(init) = &args.init_from else {
+        return Ok(None);
+    };
+    if std::fs::symlink_metadata(init).is_ok() {
+        return Ok(Some(init.clone()));
+    }
+    let text = init.to_string_lossy();
+    let Some(Ok(name)) = ShippedName::parse(&text) else {
+        bail!("--init-from {text}: no such file; {INIT_FROM_TAKES}");
+    };
+    let file = args.out.join(name.file_name());
+    CollapsedSesr::from_ref(&ModelRef::parse(&text)?, Device::Cpu)
+        .and_then(|model| model.save(&file))
+        .with_context(|| format!("--init-from {text}: writing it to {}", file.display()))?;
+    Ok(Some(file))
 }
 
 /// The run the flags describe.
@@ -325,7 +355,7 @@ fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
         learning_rate: args.learning_rate,
         sampler,
         steps_per_epoch: args.steps_per_epoch,
-        init_from: args.init_from.clone(),
+        init_from: init_from_file(args)?,
         ranks: 1,
     })
 }

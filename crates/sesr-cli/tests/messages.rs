@@ -762,28 +762,45 @@ mod train {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path();
         let out = t.join("runs");
-        let needed = "--init-from takes a training checkpoint";
+        let needed = "--init-from takes a float32 model";
         train_fails(
             t,
             &args(&out, &["--init-from", "nothing.safetensors"]),
             &["--init-from nothing.safetensors: no such file", needed],
             &["sidecar"],
         );
+        // Shipped names: the float32 form starts a run; the others say which does.
         train_fails(
             t,
-            &args(&out, &["--init-from", "m3"]),
+            &args(&out, &["--init-from", "m3-x2-int8"]),
             &[
-                "--init-from m3: no such file",
-                needed,
-                "the shipped model m3 is collapsed",
+                "--init-from m3-x2-int8",
+                "int8 .tflite",
+                "float32 form m3-x2",
             ],
             &["sidecar"],
         );
-        let collapsed = shipped_file(t, "m3_x2.safetensors", "collapsed.safetensors");
         train_fails(
             t,
-            &args(&out, &["--init-from", s(&collapsed)]),
-            &["--init-from", "holds a collapsed model", needed],
+            &args(&out, &["--init-from", "m3-x2-qat"]),
+            &[
+                "--init-from m3-x2-qat",
+                "quantization-aware",
+                "float32 form m3-x2",
+            ],
+            &["sidecar"],
+        );
+        train_fails(
+            t,
+            &args(&out, &["--init-from", "m3-x3"]),
+            &["--init-from m3-x3"],
+            &["sidecar"],
+        );
+        let qat = shipped_file(t, "m3_x2_qat.safetensors", "qat.safetensors");
+        train_fails(
+            t,
+            &args(&out, &["--init-from", s(&qat)]),
+            &["--init-from", "collapsed quantization-aware model", needed],
             &[],
         );
         let tflite = shipped_file(t, "m3_x2_int8.tflite", "model.tflite");
@@ -798,7 +815,7 @@ mod train {
         train_fails(
             t,
             &args(&out, &["--init-from", s(&png)]),
-            &["--init-from", "is a PNG image", "a training checkpoint"],
+            &["--init-from", "is a PNG image", "a float32 model"],
             &["shipped"],
         );
         let lonely = shipped_file(t, "m3_x2.safetensors", "lonely.safetensors");

@@ -197,3 +197,56 @@ fn gen_tflite_exports_the_best_checkpoint_at_the_end() {
     // An FP32 run has no int8 ranges: no int8 file.
     assert!(!run.join("best_int8_24x40.tflite").exists());
 }
+
+/// The validation PSNR of a model on the shipped validation photos, from `eval --json`.
+fn valid_psnr(model: &str, json: &Path) -> f64 {
+    let valid = asset("valid").display().to_string();
+    let json_str = json.display().to_string();
+    let args = [
+        "eval",
+        "--checkpoint",
+        model,
+        "--data",
+        &valid,
+        "--engine",
+        "native",
+    ];
+    let (ok, _, stderr) = sesr_cli(&[&args[..], &["--json", &json_str]].concat());
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    report["datasets"][0]["sesr"]["psnr"].as_f64().unwrap()
+}
+
+#[test]
+fn a_shipped_model_starts_a_run_where_it_stands() {
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().display().to_string();
+    let (train, valid) = (
+        asset("train").display().to_string(),
+        asset("valid").display().to_string(),
+    );
+    // Fine-tuning the shipped M3 x2 (its p = 256 factored into p = 16) at a rate too small to
+    // move it: the run's model scores what the shipped one does.
+    let mut args = short_run(&out_str, &train, &valid, "1");
+    args.extend(["--learning-rate", "1e-9", "--init-from", "m3-x2"]);
+    let (ok, stdout, stderr) = sesr_cli(&args);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("initialised from m3-x2"), "{stdout}");
+    let written = out.path().join("m3_x2.safetensors");
+    assert!(written.is_file() && written.with_extension("json").is_file());
+    let last = out
+        .path()
+        .join("SESR_m3_f16_x2_fs16_collapsedTraining_FP32/last.safetensors");
+    let shipped = valid_psnr("m3-x2", &out.path().join("shipped.json"));
+    let tuned = valid_psnr(last.to_str().unwrap(), &out.path().join("tuned.json"));
+    assert!(
+        (shipped - tuned).abs() < 0.005,
+        "shipped {shipped} dB, the run started from it {tuned} dB"
+    );
+    // An x4 run starts from the x2 model too (all but its output block).
+    let mut args = short_run(&out_str, &train, &valid, "1");
+    args.extend(["--scale", "4", "--init-from", "m3-x2"]);
+    let (ok, _, stderr) = sesr_cli(&args);
+    assert!(ok, "{stderr}");
+}

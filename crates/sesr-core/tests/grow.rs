@@ -131,3 +131,58 @@ fn growing_refuses_what_it_cannot_preserve() {
     let err = grow(Preset::M7, &qat_path);
     assert!(err.to_string().contains("float checkpoint"), "{err}");
 }
+
+#[test]
+fn a_collapsed_float_model_starts_training_where_it_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lr, hr) = batch();
+    // The same preset (fine-tuning a shipped model), a deeper one and a wider one.
+    for (from, to) in [
+        (Preset::M5, Preset::M5),
+        (Preset::M5, Preset::M7),
+        (Preset::M11, Preset::Xl),
+    ] {
+        let (small, _) = source(dir.path(), from, 7);
+        let collapsed_path = dir
+            .path()
+            .join(format!("{}-collapsed.safetensors", from.name()));
+        small.collapse().unwrap().save(&collapsed_path).unwrap();
+        let grown = Sesr::new(to.config(2).unwrap(), TrainingMode::Collapsed, Device::Cpu).unwrap();
+        let set = grown.init_from(&collapsed_path).unwrap();
+        assert!(set.contains(&"output_block.project.weight".to_string()));
+        let expected = small.forward(&lr).unwrap();
+        let err = max_abs_diff(&grown.forward(&lr).unwrap(), &expected);
+        assert!(
+            err < 2e-5,
+            "{from:?} -> {to:?} from collapsed weights: the output differs by {err}"
+        );
+        // The factored layers train: one step moves the output.
+        let mut adam = Adam::new(AdamConfig::reference(), grown.named_tensors());
+        train_step(&grown, &mut adam, &lr, &hr).unwrap();
+        let moved = max_abs_diff(&grown.forward(&lr).unwrap(), &expected);
+        assert!(moved > 1e-4, "{from:?} -> {to:?}: one step moved nothing");
+    }
+    // A collapsed QAT model: its ranges and integer grid are not a float start.
+    let qat = Sesr::with_quant(
+        SesrConfig::new(5, 16, 256, 2).unwrap(),
+        TrainingMode::Collapsed,
+        QuantConfig {
+            weights: true,
+            activations: true,
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let qat_path = dir.path().join("qat-collapsed.safetensors");
+    qat.collapse().unwrap().save(&qat_path).unwrap();
+    let err = Sesr::new(
+        Preset::M5.config(2).unwrap(),
+        TrainingMode::Collapsed,
+        Device::Cpu,
+    )
+    .unwrap()
+    .init_from(&qat_path)
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("float checkpoint"), "{err}");
+}

@@ -8,6 +8,9 @@
 //! weights and meet zero projection columns). Each new 3x3 block starts as the identity: a zero
 //! projection leaves only its residual, and a PReLU slope of 1 passes everything.
 //!
+//! A collapsed float model (a shipped one) starts a training network the same way: each conv,
+//! less the residual identity a 3x3 block folds in, is the effective kernel to factor.
+//!
 //! Widening (`f` from 16 to 32, M11 to XL) keeps the trained kernel for the old channels and
 //! gives the new channels the fresh network's kernel rows (their incoming weights), while every
 //! weight that reads a new channel (its outgoing weights) starts at zero: the old channels, the
@@ -15,13 +18,14 @@
 
 use super::block::LinearBlock;
 use super::training::Sesr;
-use crate::checkpoint::{self, checkpoint_error, CheckpointMeta};
+use crate::checkpoint::{self, checkpoint_error, CheckpointKind, CheckpointMeta};
 use crate::{CoreError, Result};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 impl Sesr {
-    /// [`Sesr::init_from`] for a float checkpoint with fewer blocks or another expansion.
+    /// [`Sesr::init_from`] for a float checkpoint with fewer blocks, another expansion or
+    /// collapsed weights.
     pub(super) fn grow_from(&self, path: &Path, meta: &CheckpointMeta) -> Result<Vec<String>> {
         let (from, to) = (meta.config, self.config);
         if from.int_features > to.int_features || from.m > to.m {
@@ -37,7 +41,12 @@ impl Sesr {
                 found: found.to_string(),
             });
         }
-        if meta.kind.quant().any() || self.quant.any() {
+        let grows = from.m != to.m
+            || from.int_features != to.int_features
+            || from.feature_size != to.feature_size;
+        // QAT may start from a collapsed float model of its own shape (its ranges then start
+        // from the first batch), never from a quantized one or straight into a bigger preset.
+        if meta.kind.quant().any() || (self.quant.any() && grows) {
             return Err(checkpoint_error(
                 path,
                 "growing into another preset needs float training on both sides; grow from a \
@@ -53,7 +62,8 @@ impl Sesr {
             layers.push(("output_block".into(), &self.output_block));
         }
         let widen = from.int_features < to.int_features;
-        let same_p = from.feature_size == to.feature_size && !widen;
+        let collapsed = matches!(meta.kind, CheckpointKind::Collapsed { .. });
+        let same_p = from.feature_size == to.feature_size && !widen && !collapsed;
         let is_trained_layer = |name: &str| {
             layers.iter().any(|(layer, _)| {
                 name.strip_prefix(layer.as_str())
@@ -81,13 +91,17 @@ impl Sesr {
                             .get(&key)
                             .ok_or_else(|| checkpoint_error(path, format!("has no tensor `{key}`")))
                     };
-                    let parts = [
-                        source("conv.weight")?,
-                        source("conv.bias")?,
-                        source("project.weight")?,
-                        source("project.bias")?,
-                    ];
-                    let (kernel, bias) = effective(parts);
+                    let (kernel, bias) = match collapsed {
+                        true => {
+                            without_residual(source("weight")?, source("bias")?, block.residual)
+                        }
+                        false => effective([
+                            source("conv.weight")?,
+                            source("conv.bias")?,
+                            source("project.weight")?,
+                            source("project.bias")?,
+                        ]),
+                    };
                     let (kernel, bias) = match widen {
                         true => widened(kernel, bias, block),
                         false => (kernel, bias),
@@ -141,6 +155,26 @@ fn effective(parts: [&Tensor; 4]) -> (Tensor, Tensor) {
     let kernel = projection.matmul(&conv_w.view([source_p, -1]));
     let bias = projection.matmul(&conv_b) + proj_b;
     (kernel, bias)
+}
+
+/// The effective kernel `[out, in * k * k]` and bias of a collapsed conv: its weight less the
+/// identity that a residual block's collapse adds at the centre tap.
+fn without_residual(weight: &Tensor, bias: &Tensor, residual: bool) -> (Tensor, Tensor) {
+    let f64_cpu = |t: &Tensor| t.to_device(Device::Cpu).to_kind(Kind::Double);
+    let kernel = f64_cpu(weight).copy();
+    if residual {
+        let size = kernel.size();
+        let (channels, centre) = (size[0], size[2] / 2);
+        for c in 0..channels {
+            let _ = kernel
+                .get(c)
+                .get(c)
+                .get(centre)
+                .get(centre)
+                .g_sub_scalar_(1.0);
+        }
+    }
+    (kernel.view([kernel.size()[0], -1]), f64_cpu(bias))
 }
 
 /// A trained layer's kernel and bias widened to `block`'s channels: the trained kernel for the

@@ -368,19 +368,16 @@ impl Sesr {
     /// every tensor is copied; at another scale (x4 from x2) every tensor but the output block's,
     /// whose projection has `scale^2` outputs. Quantization ranges are copied when the source
     /// has them. A float checkpoint with the same `f` but fewer blocks or another `p` grows
-    /// into this network, computing the same function (see `grow`). Returns the names set.
+    /// into this network, computing the same function (see `grow`), and so does a collapsed
+    /// float model (a shipped one, say): each of its convs is factored into this network's
+    /// expansion. Returns the names set.
     ///
     /// The reference intends the x2 -> x4 copy but never performs it (pitfall 1); this does.
     pub fn init_from(&self, path: &Path) -> Result<Vec<String>> {
         let meta = checkpoint::read_meta(path)?;
-        if let CheckpointKind::Collapsed { .. } = meta.kind {
-            return Err(CoreError::Checkpoint {
-                path: path.to_path_buf(),
-                message: "holds a collapsed model; initialisation needs a training checkpoint with expanded weights".into(),
-            });
-        }
         let (from, to) = (meta.config, self.config);
-        if from.m != to.m
+        if matches!(meta.kind, CheckpointKind::Collapsed { .. })
+            || from.m != to.m
             || from.feature_size != to.feature_size
             || from.int_features != to.int_features
         {
