@@ -72,23 +72,37 @@ const SCHEDULE_CHOICE: &str = "chosen on the CC0 photos alone, 8 for training an
     20; 34.305 at 50)";
 
 /// One preset's schedule: epochs of each stage (one epoch: 128 patches of each photo, 176
-/// steps of 8). M7 and M11 start from the smaller preset's trained x2 model and XL gets few
-/// epochs, so that the whole zoo trains in under two hours on a 2-core CPU; the learning rate
+/// steps of 8). M7, M11 and XL start from the smaller preset's trained x2 model (XL widened from
+/// M11's, with few epochs of its own), so that the whole zoo trains in under two hours on a
+/// 2-core CPU; the learning rate
 /// stays constant, as in the paper, until the anneal ([`SCHEDULE_CHOICE`]).
 struct Recipe {
     preset: &'static str,
-    /// The preset whose x2 float32 model (before its anneal) this one's x2 training starts
-    /// from, grown to this depth with the same function (`Sesr::init_from`); None: scratch.
+    /// The smaller preset whose x2 float32 model this one's x2 training starts from, grown to
+    /// this depth and width with the same function (`Sesr::init_from`); None: scratch.
     grown_from: Option<&'static str>,
+    /// Which of the smaller preset's x2 models it grows from.
+    growth: Growth,
     x2_epochs: usize,
     x4_epochs: usize,
     qat_epochs: usize,
+}
+
+/// Which x2 float32 model of the smaller preset a grown one starts from.
+#[derive(Clone, Copy, PartialEq)]
+enum Growth {
+    /// Its training checkpoint in this run, before its anneal.
+    Checkpoint,
+    /// Its shipped model (annealed, collapsed): the one this run writes when it trains the
+    /// smaller preset, else the installed one, so that this preset retrains alone.
+    Shipped,
 }
 
 const RECIPES: [Recipe; 5] = [
     Recipe {
         preset: "m3",
         grown_from: None,
+        growth: Growth::Checkpoint,
         x2_epochs: 400,
         x4_epochs: 80,
         qat_epochs: 20,
@@ -96,6 +110,7 @@ const RECIPES: [Recipe; 5] = [
     Recipe {
         preset: "m5",
         grown_from: None,
+        growth: Growth::Checkpoint,
         x2_epochs: 400,
         x4_epochs: 80,
         qat_epochs: 20,
@@ -103,6 +118,7 @@ const RECIPES: [Recipe; 5] = [
     Recipe {
         preset: "m7",
         grown_from: Some("m5"),
+        growth: Growth::Checkpoint,
         x2_epochs: 120,
         x4_epochs: 80,
         qat_epochs: 20,
@@ -110,13 +126,15 @@ const RECIPES: [Recipe; 5] = [
     Recipe {
         preset: "m11",
         grown_from: Some("m7"),
+        growth: Growth::Checkpoint,
         x2_epochs: 120,
         x4_epochs: 80,
         qat_epochs: 50,
     },
     Recipe {
         preset: "xl",
-        grown_from: None,
+        grown_from: Some("m11"),
+        growth: Growth::Shipped,
         x2_epochs: 48,
         x4_epochs: 24,
         qat_epochs: 10,
@@ -201,7 +219,8 @@ pub struct Zoo {
     )]
     out: PathBuf,
     /// Presets to train, comma-separated; the card and --install keep the shipped files of the
-    /// others; presets grown from a listed one (m7 from m5, m11 from m7) must be listed too
+    /// others; presets grown from a listed one (m7 from m5, m11 from m7, xl from m11) must be
+    /// listed too
     // The full path keeps clap from reading the Vec as a repeated flag: one value is the list.
     #[arg(
         long = "presets",
@@ -327,8 +346,15 @@ impl Zoo {
         Ok(self.run_dir(preset, stage)?.join(run::LAST))
     }
 
-    /// The finished x2 float32 model a grown preset starts from.
-    fn grown_from(&self, smaller: &str) -> Result<PathBuf> {
+    /// The x2 float32 model of `smaller` that a grown preset starts from.
+    fn grown_from(&self, smaller: &str, growth: Growth) -> Result<PathBuf> {
+        if growth == Growth::Shipped {
+            let file = zoo_file(smaller, 2, ShippedForm::Float32);
+            return match self.recipes.iter().any(|r| r.preset == smaller) {
+                true => Ok(self.models().join(file)),
+                false => Ok(shipped_dir().join(file)),
+            };
+        }
         let marker = self.stage_marker(smaller, STAGES[0].name);
         if !marker.exists() {
             bail!(
@@ -388,7 +414,7 @@ impl Zoo {
         }
         let init = match (stage.init_from, recipe.grown_from) {
             (Some(from), _) => Some(self.last(recipe.preset, from)?),
-            (None, Some(smaller)) => Some(self.grown_from(smaller)?),
+            (None, Some(smaller)) => Some(self.grown_from(smaller, recipe.growth)?),
             (None, None) => None,
         };
         if let Some(init) = init {
@@ -715,8 +741,8 @@ mod tests {
         let order = |zoo: Zoo| zoo.recipes.iter().map(|r| r.preset).collect::<Vec<_>>();
         assert_eq!(order(parse(&[]).unwrap()), ["m3", "m5", "m7", "m11", "xl"]);
         assert_eq!(
-            order(parse(&["--presets", "M11, m7"]).unwrap()),
-            ["m7", "m11"]
+            order(parse(&["--presets", "XL, M11, m7"]).unwrap()),
+            ["m7", "m11", "xl"]
         );
         let err = parse(&["--presets", "m5,m9"]).err().unwrap().to_string();
         assert!(err.contains("no preset `m9`"), "{err}");
@@ -726,7 +752,11 @@ mod tests {
     fn a_grown_preset_waits_for_its_source() {
         let dir = tempfile::tempdir().unwrap();
         let zoo = parse(&["--out", dir.path().to_str().unwrap()]).unwrap();
-        let err = zoo.grown_from("m5").err().unwrap().to_string();
+        let err = zoo
+            .grown_from("m5", super::Growth::Checkpoint)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("include m5 in --presets"), "{err}");
         // Once m5's x2 stage is done, m7 starts from its last checkpoint.
         let run = dir
@@ -736,8 +766,20 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("stages")).unwrap();
         std::fs::write(zoo.stage_marker("m5", "x2-fp32"), b"").unwrap();
         assert_eq!(
-            zoo.grown_from("m5").unwrap(),
+            zoo.grown_from("m5", super::Growth::Checkpoint).unwrap(),
             run.join(sesr_model::run::LAST)
+        );
+        // XL grows from M11's shipped x2 model: this run's when it trains M11, else the
+        // installed one.
+        let shipped = super::Growth::Shipped;
+        assert_eq!(
+            zoo.grown_from("m11", shipped).unwrap(),
+            zoo.models().join("m11_x2.safetensors")
+        );
+        let alone = parse(&["--out", dir.path().to_str().unwrap(), "--presets", "xl"]).unwrap();
+        assert_eq!(
+            alone.grown_from("m11", shipped).unwrap(),
+            super::shipped_dir().join("m11_x2.safetensors")
         );
     }
 
@@ -745,10 +787,10 @@ mod tests {
     fn presets_left_out_keep_their_shipped_files_and_minutes() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap();
-        let zoo = parse(&["--presets", "m7,m11", "--out", out]).unwrap();
+        let zoo = parse(&["--presets", "m7,m11,xl", "--out", out]).unwrap();
         zoo.adopt_shipped().unwrap();
         let shipped = super::shipped_dir();
-        for name in ["m5_x2.safetensors", "m5_x4_qat.json", "xl_x4_int8.tflite"] {
+        for name in ["m5_x2.safetensors", "m5_x4_qat.json", "m3_x4_int8.tflite"] {
             let copied = std::fs::read(zoo.models().join(name)).unwrap();
             assert_eq!(copied, std::fs::read(shipped.join(name)).unwrap(), "{name}");
         }
@@ -770,14 +812,19 @@ mod tests {
 
     #[test]
     fn presets_grown_from_a_listed_preset_must_be_listed() {
-        for (list, missing) in [("m5", "m7, m11"), ("m3,m7", "m11"), ("m5,m11", "m7")] {
+        for (list, missing) in [
+            ("m5", "m7, m11, xl"),
+            ("m3,m7", "m11, xl"),
+            ("m5,m11", "m7, xl"),
+            ("m11", "xl"),
+        ] {
             let message = parse(&["--presets", list]).err().unwrap().to_string();
             assert!(
                 message.contains(&format!("{missing} grow from")),
                 "{list}: {message}"
             );
         }
-        for list in ["m3", "m5,m7,m11", "m11", "xl,m7,m11"] {
+        for list in ["m3", "m5,m7,m11,xl", "xl", "xl,m7,m11"] {
             assert!(parse(&["--presets", list]).is_ok(), "{list}");
         }
     }

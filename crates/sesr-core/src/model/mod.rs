@@ -4,7 +4,8 @@
 //! - `block`: one expanded linear block, and how a collapsed conv runs;
 //! - `graph`: the graph around the layers, shared by both models;
 //! - `training`: [`Sesr`], the training model;
-//! - `grow`: starting a deeper preset from a trained one, the function unchanged;
+//! - `grow`: starting a deeper or wider preset from a trained one, or any preset from
+//!   collapsed weights, the function unchanged;
 //! - `collapsed`: [`CollapsedSesr`], the inference model;
 //! - `load`: the inference model from any checkpoint or shipped model, and as `sesr-net`'s
 //!   format-neutral description (it alone knows both models);
