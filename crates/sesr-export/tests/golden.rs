@@ -7,7 +7,9 @@
 //!   `sesr-cli export` from copies of the shipped checkpoints, e.g.
 //!   `sesr-cli export --checkpoint m3_x2.safetensors --format float32 --tflite-height 33
 //!   --tflite-width 47` and `sha256sum` of the result (the post-training int8 files need
-//!   libtorch to calibrate and are pinned in sesr-cli's tests).
+//!   libtorch to calibrate and are pinned in sesr-cli's tests). XL's weights changed when it
+//!   was retrained (c899c73), so its f = 32 case was pinned again then, from this writer,
+//!   which the other cases show still writes cf41f9f's bytes.
 
 use anyhow::Result;
 use sesr_export::{model_bytes, ExportFormat, ExportSource, Target};
@@ -65,7 +67,7 @@ fn other_flavours_are_unchanged() -> Result<()> {
         (M3, 2, S::Float32, F::Float32, (1080, 1920), "2459cae8e6061f145b899b19ff8ce73f1061cde4489ec78ad8afb3e8f5d24468"),
         (M3, 2, S::Float32, F::Float32, (33, 47), "47b179034af0c3664de0f491af04ecc27e477786259824a207664704bcbbb408"),
         (M3, 4, S::Qat, F::Int8, (33, 47), "64bf936c5658b98c5566c9538a68696250df2fc72540d6987f20e7664494e240"),
-        (Xl, 2, S::Float32, F::Float32, (64, 64), "ef612cd1db4cfc0ee4f9287ee26923ba136e544d214eaccaafd46559fbce4653"),
+        (Xl, 2, S::Float32, F::Float32, (64, 64), "56db8f4589e6974a2574b898aa5f202617b1cedc0f64151ab28acd0ced45cdd6"),
         (M3, 2, S::Float32, F::OnnxFloat32, (16, 16), "78daac54a671fd0670b1cd7afe1d7c20bd0c27536c1494ce49a434884933ab09"),
         (M3, 2, S::Qat, F::OnnxInt8, (16, 16), "1641c894cdfe2f3b97b029acee75498a2340a074dce2ab0fa6398c722db44b49"),
     ];
