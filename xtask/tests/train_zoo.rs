@@ -17,8 +17,8 @@ fn bad_flags_fail_before_training() {
         ),
         (
             vec!["--presets", "m3,m5"],
-            "m7, m11 grow from a preset in the list, so their shipped files would no longer \
-             follow from it; add m7,m11 to --presets",
+            "m7, m11, xl grow from a preset in the list, so their shipped files would no \
+             longer follow from it; add m7,m11,xl to --presets",
         ),
         (vec!["--bogus"], "unexpected argument '--bogus'"),
         (vec!["--out"], "a value is required for '--out <DIR>'"),

@@ -263,6 +263,8 @@ fn bad_runs_and_initialisations_are_rejected() {
             && err.to_string().contains("m is 3"),
         "{err}"
     );
+    // A collapsed float model starts a run (a shipped one, say); a collapsed QAT model, whose
+    // weights belong to its 8-bit grid, does not.
     let collapsed = dir.path().join("collapsed.safetensors");
     Sesr::new(model, TrainingMode::Collapsed, Device::Cpu)
         .unwrap()
@@ -271,10 +273,23 @@ fn bad_runs_and_initialisations_are_rejected() {
         .save(&collapsed)
         .unwrap();
     cfg.init_from = Some(collapsed);
-    let err = Trainer::create(cfg, &dir.path().join("b"), Device::Cpu)
+    Trainer::create(cfg.clone(), &dir.path().join("b"), Device::Cpu).unwrap();
+    let collapsed_qat = dir.path().join("collapsed_qat.safetensors");
+    let quant = QuantConfig {
+        weights: true,
+        activations: true,
+    };
+    Sesr::with_quant(model, TrainingMode::Collapsed, quant, Device::Cpu)
+        .unwrap()
+        .collapse()
+        .unwrap()
+        .save(&collapsed_qat)
+        .unwrap();
+    cfg.init_from = Some(collapsed_qat);
+    let err = Trainer::create(cfg, &dir.path().join("c"), Device::Cpu)
         .err()
         .unwrap();
-    assert!(err.to_string().contains("collapsed model"), "{err}");
+    assert!(err.to_string().contains("float checkpoint"), "{err}");
 }
 
 /// The named tensors of a run's model, as plain values.
