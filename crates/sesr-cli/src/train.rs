@@ -135,8 +135,22 @@ fn load(
             DataError::Decode { .. } | DataError::TooSmall { .. } => {
                 anyhow!("{e} (--skip-bad skips such files with a warning)")
             }
-            DataError::NoUsableImages { path, skipped } => {
-                every_file_skipped(source, scale, opts, &path, skipped)
+            DataError::NoUsableImages {
+                path,
+                skipped,
+                warnings,
+            } => {
+                for warning in warnings.iter().filter(|_| leader) {
+                    eprintln!("warning: {warning}");
+                }
+                let first = warnings
+                    .first()
+                    .map(|w| format!("; the first: {}", w.trim_start_matches("skipped: ")))
+                    .unwrap_or_default();
+                anyhow!(
+                    "no usable images in {}: --skip-bad skipped all {skipped} files{first}",
+                    path.display()
+                )
             }
             other => other.into(),
         })
@@ -148,29 +162,6 @@ fn load(
         bail!("no usable {what} images in {}", source.root().display());
     }
     Ok(report.pairs)
-}
-
-/// `--skip-bad` skipped every file, and the library kept no warning to print: the first
-/// file's problem, found again by loading without skipping (which stops at it).
-fn every_file_skipped(
-    source: &Source,
-    scale: usize,
-    opts: &LoadOptions,
-    path: &Path,
-    skipped: usize,
-) -> anyhow::Error {
-    let strict = LoadOptions {
-        skip_bad: false,
-        ..opts.clone()
-    };
-    let first = match load_pairs(source, scale, &strict) {
-        Err(e) => format!("; the first: {e}"),
-        Ok(_) => String::new(),
-    };
-    anyhow!(
-        "no usable images in {}: --skip-bad skipped all {skipped} files{first}",
-        path.display()
-    )
 }
 
 fn sources(args: &TrainArgs) -> Result<(Source, Source)> {

@@ -873,6 +873,9 @@ mod train {
             &[
                 "--skip-bad skipped all 2 files; the first: ",
                 "a.png is not a readable image",
+                // and every file's warning, from the one load
+                "warning: skipped: ",
+                "b.png is not a readable image",
             ],
             &["see the warnings"],
         );

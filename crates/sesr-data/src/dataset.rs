@@ -414,6 +414,7 @@ pub fn load_pairs(source: &Source, scale: usize, opts: &LoadOptions) -> Result<L
         return Err(DataError::NoUsableImages {
             path: source.root().to_path_buf(),
             skipped,
+            warnings,
         });
     }
     Ok(LoadReport { pairs, warnings })

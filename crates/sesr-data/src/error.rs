@@ -209,13 +209,16 @@ pub enum DataError {
 
     /// Every image was skipped as bad.
     #[error(
-        "no usable images in {path}: all {skipped} files were skipped as bad (see the warnings)"
+        "no usable images in {path}: all {skipped} files were skipped as bad{}",
+        warnings.first().map(|w| format!("; the first: {}", w.trim_start_matches("skipped: "))).unwrap_or_default()
     )]
     NoUsableImages {
         /// The data folder.
         path: PathBuf,
         /// How many files were skipped.
         skipped: usize,
+        /// Why, one line per skipped file (what a successful load returns as warnings).
+        warnings: Vec<String>,
     },
 
     /// A sampler, loader or resize parameter is invalid.
