@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sesr_model::atomic::same_file;
+use sesr_runtime::Upscaler;
 use sesr_video::{upscale_y4m, StreamReport, VideoError, VideoUpscaler, Y4mReader};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
@@ -110,18 +111,24 @@ fn stdout_file() -> Result<File> {
     Ok(file)
 }
 
+/// The network `--checkpoint` names, on `--threads` threads.
+fn upscaler(args: &VideoArgs) -> Result<Upscaler> {
+    let upscaler = native(
+        "--checkpoint",
+        &model_ref("--checkpoint", &args.checkpoint)?,
+    )?;
+    Ok(match args.threads {
+        Some(threads) => upscaler.with_threads(threads)?,
+        None => upscaler,
+    })
+}
+
 pub fn run(args: &VideoArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads 0: give at least 1 worker thread (default: every core)");
     }
     if file::wants_files(&args.output) {
-        let mut upscaler = native(
-            "--checkpoint",
-            &model_ref("--checkpoint", &args.checkpoint)?,
-        )?;
-        if let Some(threads) = args.threads {
-            upscaler = upscaler.with_threads(threads)?;
-        }
+        let upscaler = upscaler(args)?;
         let model = args.checkpoint.display().to_string();
         return file::run(upscaler, &model, &args.input, &args.output, &args.files);
     }
@@ -179,15 +186,8 @@ pub fn run(args: &VideoArgs) -> Result<()> {
         args.input.display().to_string()
     };
     let input = Y4mReader::open(input).with_context(|| format!("--input {name}"))?;
-    let mut upscaler = native(
-        "--checkpoint",
-        &model_ref("--checkpoint", &args.checkpoint)?,
-    )?;
-    if let Some(threads) = args.threads {
-        upscaler = upscaler.with_threads(threads)?;
-    }
-    let video =
-        VideoUpscaler::new(upscaler, input.format()).with_context(|| format!("--input {name}"))?;
+    let video = VideoUpscaler::new(upscaler(args)?, input.format())
+        .with_context(|| format!("--input {name}"))?;
     let (inp, out) = (video.input_format(), video.output_format());
     let expected = stream_bytes.map(|bytes| input.frames_in(bytes));
     let bar = progress_bar(expected);

@@ -2,42 +2,16 @@
 //! the other streams come through untouched, timestamps stay exact (variable frame rate
 //! included), and a job stopped half-way continues into the same frames.
 
+mod common;
+
 use anyhow::{ensure, Context, Result};
+use common::{ffmpeg, ffprobe};
 use sesr_ffmpeg::{BoxError, FfmpegError, Frame, Job, JobOptions, Planes};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn ffmpeg(args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
-        .args(args)
-        .output()
-        .context("ffmpeg must be on PATH (cargo xtask setup installs it)")?;
-    ensure!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out.stdout)
-}
 
 /// A command line's words (the tests' paths hold no spaces).
 fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
-}
-
-fn ffprobe(args: &[&str], path: &Path) -> Result<String> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .arg(path)
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
 }
 
 /// Each side doubled by repeating samples (any plane, any depth).

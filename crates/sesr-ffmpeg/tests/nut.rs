@@ -1,39 +1,26 @@
 //! The NUT reader and writer against real ffmpeg: we read what ffmpeg writes, ffmpeg reads
 //! what we write, frame bytes and timestamps exact, in odd time bases and irregular timing.
 
-use anyhow::{ensure, Context, Result};
+mod common;
+
+use anyhow::Result;
+use common::{ffmpeg, ffprobe};
 use sesr_ffmpeg::nut::{NutReader, NutStream, NutWriter, Rational};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn ffmpeg(args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
-        .args(args)
-        .output()
-        .context("ffmpeg must be on PATH (cargo xtask setup installs it)")?;
-    ensure!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out.stdout)
-}
-
 /// Presentation timestamps of the frames ffprobe decodes from `path`, and its time base.
 fn probe_pts(path: &Path) -> Result<(Vec<i64>, String)> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "frame=pts:stream=time_base"])
-        .args(["-of", "csv=p=0"])
-        .arg(path)
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout)?;
+    let text = ffprobe(
+        &[
+            "-show_entries",
+            "frame=pts:stream=time_base",
+            "-of",
+            "csv=p=0",
+        ],
+        path,
+    )?;
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches(',')).collect();
     let time_base = lines
         .iter()

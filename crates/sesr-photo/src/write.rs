@@ -208,35 +208,24 @@ impl Writer {
         match self.inner {
             Inner::Png(stream) => stream.finish().map_err(|e| png_error(path, e)),
             Inner::Buffered { mut file, pixels } => {
+                let (icc, exif) = (self.icc_profile, self.exif);
                 match self.format {
-                    OutputFormat::Jpeg => {
-                        let mut encoder =
-                            JpegEncoder::new_with_quality(&mut file, self.options.jpeg_quality);
-                        if let Some(icc) = self.icc_profile {
-                            let _ = encoder.set_icc_profile(icc);
-                        }
-                        if let Some(exif) = self.exif {
-                            let _ = encoder.set_exif_metadata(exif);
-                        }
-                        encoder.write_image(&pixels, width, height, color)
-                    }
-                    OutputFormat::WebP => {
-                        let mut encoder = WebPEncoder::new_lossless(&mut file);
-                        if let Some(icc) = self.icc_profile {
-                            let _ = encoder.set_icc_profile(icc);
-                        }
-                        if let Some(exif) = self.exif {
-                            let _ = encoder.set_exif_metadata(exif);
-                        }
-                        encoder.write_image(&pixels, width, height, color)
-                    }
-                    OutputFormat::Tiff => {
-                        let mut encoder = TiffEncoder::new(&mut file);
-                        if let Some(icc) = self.icc_profile {
-                            let _ = encoder.set_icc_profile(icc);
-                        }
-                        encoder.write_image(&pixels, width, height, color)
-                    }
+                    OutputFormat::Jpeg => encode(
+                        JpegEncoder::new_with_quality(&mut file, self.options.jpeg_quality),
+                        (icc, exif),
+                        (&pixels, width, height, color),
+                    ),
+                    OutputFormat::WebP => encode(
+                        WebPEncoder::new_lossless(&mut file),
+                        (icc, exif),
+                        (&pixels, width, height, color),
+                    ),
+                    // TIFF has no EXIF slot here (a note says so when there is EXIF to lose).
+                    OutputFormat::Tiff => encode(
+                        TiffEncoder::new(&mut file),
+                        (icc, None),
+                        (&pixels, width, height, color),
+                    ),
                     OutputFormat::Png => unreachable!("PNG is streamed"),
                 }
                 .map_err(encode_error)?;
@@ -244,6 +233,22 @@ impl Writer {
             }
         }
     }
+}
+
+/// Encodes a whole image with the ICC profile and EXIF its format takes (an encoder that
+/// refuses one writes the pixels without it).
+fn encode(
+    mut encoder: impl ImageEncoder,
+    (icc, exif): (Option<Vec<u8>>, Option<Vec<u8>>),
+    (pixels, width, height, color): (&[u8], u32, u32, ExtendedColorType),
+) -> image::ImageResult<()> {
+    if let Some(icc) = icc {
+        let _ = encoder.set_icc_profile(icc);
+    }
+    if let Some(exif) = exif {
+        let _ = encoder.set_exif_metadata(exif);
+    }
+    encoder.write_image(pixels, width, height, color)
 }
 
 fn png_stream(
