@@ -601,19 +601,7 @@ fn under_an_address_space_limit_a_large_photo_is_refused_with_the_memory_it_need
     // 9000x9000 RGB, one colour: a small file whose decoded pixels (243 MB) and x2 result
     // (972 MB) are large.
     let big = tmp.path().join("big.png");
-    {
-        let file = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-        let mut enc = png::Encoder::new(file, 9000, 9000);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
-        let mut w = enc.write_header().unwrap().into_stream_writer().unwrap();
-        let row = vec![120u8; 27_000];
-        for _ in 0..9000 {
-            std::io::Write::write_all(&mut w, &row).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    sesr_testkit::photos::write_large_png(&big, 9000, 9000, &[120u8; 27_000]).unwrap();
     let out = tmp.path().join("big_x2.jpg");
     // 1 GB of address space: the binary and its libraries take part of it, the decoded
     // input, a band and the JPEG's whole output (972 MB) do not fit.

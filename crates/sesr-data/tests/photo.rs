@@ -118,19 +118,8 @@ fn an_image_too_large_for_the_memory_left_is_refused_with_its_size_and_need() {
 fn a_16000x12000_png_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("big.png");
-    {
-        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let mut enc = png::Encoder::new(file, 16000, 12000);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
-        let mut w = enc.write_header().unwrap().into_stream_writer().unwrap();
-        let row: Vec<u8> = (0..48_000).map(|i| (i % 251) as u8).collect();
-        for _ in 0..12000 {
-            std::io::Write::write_all(&mut w, &row).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    let row: Vec<u8> = (0..48_000).map(|i| (i % 251) as u8).collect();
+    sesr_testkit::photos::write_large_png(&path, 16000, 12000, &row).unwrap();
     let photo = read_photo(&path, 0).unwrap();
     assert_eq!((photo.image.width(), photo.image.height()), (16000, 12000));
     assert_eq!(photo.image.as_bytes()[48_000 + 250], 250);

@@ -1,9 +1,10 @@
-//! The CC0 photos shipped in `assets/images` as luminance planes.
+//! The CC0 photos shipped in `assets/images` as luminance planes, and large made-up PNGs.
 
 use crate::repo_root;
 use anyhow::{bail, Context, Result};
 use sesr_data::plane::PlaneF32;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// `assets/images/<name>` (e.g. `valid/chelsea.png`).
 pub fn asset(name: &str) -> PathBuf {
@@ -54,4 +55,20 @@ pub fn chelsea_y(top: usize, left: usize, height: usize, width: usize) -> Result
         }
     }
     Ok(y)
+}
+
+/// Writes a `width` x `height` 8-bit RGB PNG whose every row is `row`, streamed and quickly
+/// compressed: a small file with large decoded pixels, for the memory tests.
+pub fn write_large_png(path: &Path, width: u32, height: u32, row: &[u8]) -> Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header()?.into_stream_writer()?;
+    for _ in 0..height {
+        writer.write_all(row)?;
+    }
+    writer.finish()?;
+    Ok(())
 }
